@@ -1,0 +1,239 @@
+//! Tests of the keyword matcher, including a check against the Snowball Arabic
+//! vocabulary (GPL data read in place from the shared test data, never copied).
+
+use super::*;
+
+fn matcher(entries: &[&[&str]]) -> Matcher {
+    let owned: Vec<Vec<&str>> = entries.iter().map(|e| e.to_vec()).collect();
+    Matcher::new(&owned)
+}
+
+fn kws(m: &Matcher, text: &str) -> Vec<usize> {
+    m.keywords_in(text)
+}
+
+#[test]
+fn proclitic_forms_match_their_keyword() {
+    let m = matcher(&[&["داعش"], &["العراق"]]);
+    assert_eq!(kws(&m, "هجوم لداعش"), [0]);
+    assert_eq!(kws(&m, "والعراق"), [1]);
+}
+
+#[test]
+fn words_that_merely_start_with_a_keyword_do_not_match() {
+    let m = matcher(&[&["مصر"], &["عراق"]]);
+    assert!(kws(&m, "مصرف المصرف والمصرف").is_empty());
+    assert!(kws(&m, "عراقيل").is_empty());
+    assert_eq!(kws(&m, "العراق"), [1]);
+}
+
+#[test]
+fn spelling_variants_of_al_iraq_all_match() {
+    let m = matcher(&[&["العراق"]]);
+    for w in [
+        "وبالعراق",
+        "للعراق",
+        "وللعراق",
+        "فللعراق",
+        "فالعراق",
+        "العـراق",
+        "العِراق",
+        "بالعراق",
+    ] {
+        assert_eq!(kws(&m, w), [0], "{w}");
+    }
+}
+
+#[test]
+fn hamza_spellings_match_each_other() {
+    let with = matcher(&[&["أمريكا"]]);
+    let without = matcher(&[&["امريكا"]]);
+    assert_eq!(kws(&with, "امريكا"), [0]);
+    assert_eq!(kws(&without, "أمريكا"), [0]);
+    assert_eq!(kws(&with, "وإمريكا"), [0]);
+}
+
+#[test]
+fn phrase_matches_with_proclitics_on_its_first_word() {
+    let m = matcher(&[&["التحالف الدولي"], &["الدولة الإسلامية"], &["مكافحة الإرهاب"]]);
+    let text = "أعلن «والتحالف الدولي» عن خطة لمكافحة الارهاب ضد الدولة الاسلامية.";
+    assert_eq!(kws(&m, text), [0, 1, 2]);
+    let found = m.find_all(text);
+    let first = found.first().cloned();
+    let start = text.find("والتحالف");
+    let end = text.find("» عن");
+    assert_eq!(
+        first.map(|f| (f.keyword, Some(f.start), Some(f.end))),
+        Some((0, start, end))
+    );
+}
+
+#[test]
+fn phrase_words_after_the_first_must_match_exactly() {
+    let m = matcher(&[&["التحالف الدولي"]]);
+    assert!(kws(&m, "التحالف والدولي").is_empty());
+    assert!(kws(&m, "التحالف").is_empty());
+    assert!(kws(&m, "التحالف الدولية").is_empty());
+    assert_eq!(kws(&m, "التحالف، الدولي"), [0]);
+}
+
+#[test]
+fn aliases_map_to_their_keyword_index() {
+    let m = matcher(&[
+        &["مصر"],
+        &["داعش", "الدولة الإسلامية", "ISIS", "تنظيم الدولة"],
+    ]);
+    assert_eq!(kws(&m, "مقاتلو ISIS"), [1]);
+    assert_eq!(kws(&m, "عناصر تنظيم الدولة في مصر"), [0, 1]);
+    assert_eq!(kws(&m, "بالدولة الإسلامية"), [1]);
+    assert_eq!(kws(&m, "للدولة الإسلامية"), [1]);
+}
+
+#[test]
+fn latin_forms_match_case_insensitively_as_whole_tokens() {
+    let m = matcher(&[&["ISIS"], &["CTEF"]]);
+    assert_eq!(kws(&m, "isis and Ctef"), [0, 1]);
+    assert!(kws(&m, "crisis CTEFS").is_empty());
+}
+
+#[test]
+fn find_all_reports_every_occurrence_in_text_order_with_original_offsets() {
+    let m = matcher(&[&["العراق"], &["داعش"]]);
+    let text = "\u{200F}داعش في العِراق، ثم لداعش";
+    let found = m.find_all(text);
+    let slices: Vec<(usize, &str)> = found
+        .iter()
+        .map(|f| (f.keyword, text.get(f.start..f.end).unwrap_or("?")))
+        .collect();
+    assert_eq!(slices, [(1, "داعش"), (0, "العِراق"), (1, "لداعش")]);
+}
+
+#[test]
+fn overlapping_keywords_are_all_reported() {
+    let m = matcher(&[&["التحالف"], &["التحالف الدولي"]]);
+    let found = m.find_all("التحالف الدولي");
+    assert_eq!(found.len(), 2);
+    assert_eq!(found.iter().map(|f| f.keyword).collect::<Vec<_>>(), [0, 1]);
+}
+
+#[test]
+fn several_forms_hitting_the_same_place_give_one_match() {
+    let m = matcher(&[&["العراق", "عراق", "العِراق"]]);
+    assert_eq!(m.find_all("والعراق").len(), 1);
+}
+
+#[test]
+fn too_short_or_empty_forms_are_ignored() {
+    let m = matcher(&[&["و", "ـ", "", "  ", "\u{064E}"]]);
+    assert!(m.is_empty());
+    assert!(m.find_all("و ـ").is_empty());
+    assert!(Matcher::new::<&str>(&[]).is_empty());
+    assert!(!matcher(&[&["مصر"]]).is_empty());
+}
+
+#[test]
+fn a_lone_tatweel_between_phrase_words_is_transparent() {
+    let m = matcher(&[&["التحالف الدولي"]]);
+    assert_eq!(kws(&m, "التحالف ـ الدولي"), [0]);
+}
+
+fn shared_testdata(rel: &str) -> Option<std::path::PathBuf> {
+    [
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"),
+        "/work/shared/testdata",
+    ]
+    .iter()
+    .map(|base| std::path::Path::new(base).join(rel))
+    .find(|p| p.exists())
+}
+
+/// Proclitic chains as written before a stem, including the لل contraction before a
+/// stem that starts with ال.
+fn chains_of(stem: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for conj in ["", "و", "ف"] {
+        for prep in ["", "ب", "ك", "ل"] {
+            for art in ["", "ال"] {
+                out.push(format!("{conj}{prep}{art}{stem}"));
+            }
+        }
+        out.push(format!("{conj}لل{stem}"));
+    }
+    out
+}
+
+#[test]
+fn snowball_vocabulary_words_behind_proclitics_match_their_keyword_stem() {
+    let Some(path) = shared_testdata("snowball-arabic/news-keywords.tsv") else {
+        eprintln!(
+            "skipped: snowball-arabic/news-keywords.tsv not found beside the crate or in /work/shared"
+        );
+        return;
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    // The README's search strings, normalised, are the keywords.
+    let keywords: Vec<String> = [
+        "عراق",
+        "داعش",
+        "مصر",
+        "قاهر",
+        "بغداد",
+        "موصل",
+        "فلسطين",
+        "سرائيل",
+        "لبنان",
+        "غزة",
+        "سوري",
+    ]
+    .iter()
+    .map(|k| normalize(k))
+    .collect();
+    let entries: Vec<Vec<&str>> = keywords.iter().map(|k| vec![k.as_str()]).collect();
+    let m = Matcher::new(&entries);
+    let (mut rows, mut qualifying, mut passing, mut matched) = (0usize, 0usize, 0usize, 0usize);
+    let mut failures = Vec::new();
+    let mut unexplained = Vec::new();
+    for line in text.lines() {
+        let mut cols = line.split('\t');
+        let (Some(word), Some(stem)) = (cols.next(), cols.next()) else {
+            continue;
+        };
+        rows += 1;
+        // No match may come from anything but a proclitic chain (e.g. «مصرف» ≠ مصر).
+        let word_norm = normalize(word);
+        let found = m.keywords_in(word);
+        matched += usize::from(!found.is_empty());
+        for k in found {
+            let explained = keywords
+                .get(k)
+                .is_some_and(|kw| chains_of(kw).contains(&word_norm));
+            if !explained {
+                unexplained.push(word.to_owned());
+            }
+        }
+        let stem = normalize(stem);
+        let Some(k) = keywords.iter().position(|kw| *kw == stem) else {
+            continue;
+        };
+        if !chains_of(&stem).contains(&normalize(word)) {
+            continue;
+        }
+        qualifying += 1;
+        if m.keywords_in(word).contains(&k) {
+            passing += 1;
+        } else {
+            failures.push(word.to_owned());
+        }
+    }
+    eprintln!(
+        "snowball news-keywords: {rows} rows, {qualifying} qualify, {passing} pass; {matched} rows match some keyword, all through a proclitic chain"
+    );
+    assert!(rows > 6000, "only {rows} rows read from {}", path.display());
+    assert!(qualifying > 0);
+    assert_eq!(failures, Vec::<String>::new());
+    assert_eq!(
+        unexplained,
+        Vec::<String>::new(),
+        "matches not explained by a proclitic chain"
+    );
+}

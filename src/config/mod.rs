@@ -1,0 +1,315 @@
+//! Configuration: the operator's TOML file plus `NASHRA_*` environment overrides, read once at the
+//! edge into typed values (time zones, URLs, cron schedules, CSS selectors, mailboxes). Past this
+//! module nothing sees a raw string from the file. `load` reports *every* problem it finds, each
+//! with its key, the value and the reason, so `check-config` and `serve` can print them all.
+//!
+//! Relative paths in the file (feeds, templates, outbox, output, the SQLite database) are resolved
+//! against the directory of the configuration file, never against the working directory.
+
+mod env;
+mod flex;
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
+use url::Url;
+
+use crate::collect::Selectors;
+use crate::feeds::FeedSpec;
+use crate::schedule::Schedule;
+use crate::store::DatabaseUrl;
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where: a dotted key (`sources[0].selectors.title`), an environment variable or a file.
+    pub key: String,
+    /// The value as written (empty when the value is missing).
+    pub value: String,
+    pub reason: String,
+}
+
+impl Problem {
+    pub fn new(
+        key: impl Into<String>,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            write!(f, "{}: {}", self.key, self.reason)
+        } else {
+            write!(f, "{} = {:?}: {}", self.key, self.value, self.reason)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {} has {} problem(s):\n{}", path.display(), problems.len(), list(problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Read { .. } => &[],
+            ConfigError::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this configuration was read from.
+    pub file: PathBuf,
+    pub site: Site,
+    pub database: Database,
+    pub http: Http,
+    pub collect: Collect,
+    pub feeds: Feeds,
+    pub mail: Mail,
+    pub sources: Vec<Source>,
+    pub schedules: Schedules,
+    pub editions: Vec<Edition>,
+    pub keywords: Keywords,
+    /// Folder of the bundled demo site, served under `/demo/` when enabled.
+    pub demo_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub title: String,
+    pub description: String,
+    pub base_url: Url,
+    pub language: String,
+    pub time_zone: Tz,
+}
+
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct Collect {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub max_body_bytes: u64,
+    pub max_articles_per_source: u32,
+    /// How far back a keyword new to the vocabulary is matched against stored articles.
+    pub retag_window: chrono::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Feeds {
+    pub dir: PathBuf,
+    pub output_dir: PathBuf,
+    pub keyword_feed_items: u32,
+    /// The declarations read from `dir`, one per file, sorted by id.
+    pub declared: Vec<FeedSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub transport: MailTransport,
+    pub from: Mailbox,
+    pub templates_dir: PathBuf,
+    pub send_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    /// Each message is written as an `.eml` file into the folder.
+    File {
+        outbox_dir: PathBuf,
+    },
+    Smtp(Smtp),
+}
+
+#[derive(Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub credentials: Option<(String, String)>,
+}
+
+impl fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Smtp")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|(user, _)| (user, "***")),
+            )
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP: for a relay on the same host or a test server.
+    None,
+    StartTls,
+    /// Implicit TLS (SMTPS, usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+    pub url: Url,
+    pub time_zone: Tz,
+    pub enabled: bool,
+    pub max_articles: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum SourceKind {
+    /// A listing page whose links lead to article pages, read with CSS selectors.
+    Html(Selectors),
+    /// An upstream RSS, Atom or JSON feed.
+    Feed,
+}
+
+impl SourceKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceKind::Html(_) => "html",
+            SourceKind::Feed => "feed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Schedules {
+    /// Collection, followed by tagging and a feed build.
+    pub collect: Schedule,
+    /// An extra feed rebuild, if wanted apart from collection.
+    pub feeds: Option<Schedule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Edition {
+    pub name: String,
+    /// Shown to subscribers (e.g. «النشرة اليومية»).
+    pub title: String,
+    pub schedule: Schedule,
+    pub max_per_keyword: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Keywords {
+    /// Keywords the operator publishes whether or not anyone follows them.
+    pub declared: Vec<String>,
+    /// canonical keyword → other spellings and names that mean it.
+    pub aliases: Vec<(String, Vec<String>)>,
+}
+
+impl Config {
+    /// Reads `path` with overrides from the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// Reads `path` with overrides from `vars` (tests pass their own).
+    pub fn load_with_env<I>(path: &Path, vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, path, vars)
+    }
+
+    /// Reads configuration text as if it were the file at `path`.
+    pub fn from_toml<I>(text: &str, path: &Path, vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let invalid = |problems| ConfigError::Invalid {
+            path: path.to_owned(),
+            problems,
+        };
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| {
+            invalid(vec![Problem::new(
+                path.display().to_string(),
+                "",
+                toml_reason(&e),
+            )])
+        })?;
+        let mut vars: Vec<(String, String)> = vars.into_iter().collect();
+        let database_url = take_database_url(&mut vars);
+        let mut problems = env::apply(&mut doc, vars);
+        let raw: raw::RawConfig = match doc.try_into() {
+            Ok(raw) => raw,
+            Err(e) => {
+                problems.push(Problem::new(
+                    path.display().to_string(),
+                    "",
+                    toml_reason(&e),
+                ));
+                return Err(invalid(problems));
+            }
+        };
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        match validate::validate(raw, path, &base_dir, database_url, problems) {
+            Ok(config) => Ok(config),
+            Err(problems) => Err(invalid(problems)),
+        }
+    }
+}
+
+fn take_database_url(vars: &mut Vec<(String, String)>) -> Option<String> {
+    let i = vars.iter().position(|(k, _)| k == "DATABASE_URL")?;
+    Some(vars.swap_remove(i).1)
+}
+
+fn toml_reason(e: &toml::de::Error) -> String {
+    e.to_string().trim().replace('\n', "\n      ")
+}

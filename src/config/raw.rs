@@ -1,0 +1,331 @@
+//! The configuration file as written: every value is kept as the operator typed it (mostly strings),
+//! so that `validate` can report *every* bad value with its key instead of stopping at the first
+//! type error. Nothing here interprets a value; defaults live here so the file can stay short.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::flex;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub site: RawSite,
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub collect: RawCollect,
+    #[serde(default)]
+    pub feeds: RawFeeds,
+    pub mail: RawMail,
+    #[serde(default)]
+    pub sources: Vec<RawSource>,
+    #[serde(default)]
+    pub schedules: RawSchedules,
+    #[serde(default)]
+    pub editions: Vec<RawEdition>,
+    #[serde(default)]
+    pub keywords: RawKeywords,
+    #[serde(default)]
+    pub demo: RawDemo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub base_url: String,
+    #[serde(default = "default_language")]
+    pub language: String,
+    pub time_zone: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    #[serde(default = "default_database_url")]
+    pub url: String,
+    #[serde(default = "default_max_connections", deserialize_with = "flex::number")]
+    pub max_connections: u32,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        Self {
+            url: default_database_url(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCollect {
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(default = "default_connect_timeout", deserialize_with = "flex::number")]
+    pub connect_timeout_seconds: u64,
+    #[serde(default = "default_timeout", deserialize_with = "flex::number")]
+    pub timeout_seconds: u64,
+    #[serde(default = "default_max_body_bytes", deserialize_with = "flex::number")]
+    pub max_body_bytes: u64,
+    #[serde(default = "default_max_articles", deserialize_with = "flex::number")]
+    pub max_articles_per_source: u32,
+    #[serde(default = "default_retag_days", deserialize_with = "flex::number")]
+    pub retag_window_days: u32,
+}
+
+impl Default for RawCollect {
+    fn default() -> Self {
+        Self {
+            user_agent: None,
+            connect_timeout_seconds: default_connect_timeout(),
+            timeout_seconds: default_timeout(),
+            max_body_bytes: default_max_body_bytes(),
+            max_articles_per_source: default_max_articles(),
+            retag_window_days: default_retag_days(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeeds {
+    #[serde(default = "default_feeds_dir")]
+    pub dir: String,
+    #[serde(default = "default_feeds_output")]
+    pub output_dir: String,
+    #[serde(
+        default = "default_keyword_feed_items",
+        deserialize_with = "flex::number"
+    )]
+    pub keyword_feed_items: u32,
+}
+
+impl Default for RawFeeds {
+    fn default() -> Self {
+        Self {
+            dir: default_feeds_dir(),
+            output_dir: default_feeds_output(),
+            keyword_feed_items: default_keyword_feed_items(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMail {
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    pub from: String,
+    #[serde(default = "default_outbox")]
+    pub outbox_dir: String,
+    #[serde(default = "default_templates")]
+    pub templates_dir: String,
+    #[serde(default = "default_send_timeout", deserialize_with = "flex::number")]
+    pub send_timeout_seconds: u64,
+    #[serde(default = "default_max_attempts", deserialize_with = "flex::number")]
+    pub max_attempts: u32,
+    #[serde(default)]
+    pub smtp: Option<RawSmtp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: String,
+    #[serde(default, deserialize_with = "flex::optional_number")]
+    pub port: Option<u16>,
+    #[serde(default = "default_tls")]
+    pub tls: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default = "default_true", deserialize_with = "flex::boolean")]
+    pub enabled: bool,
+    #[serde(default, deserialize_with = "flex::optional_number")]
+    pub max_articles: Option<u32>,
+    #[serde(default)]
+    pub selectors: Option<RawSelectors>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSelectors {
+    pub links: Option<String>,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub author: Option<String>,
+    pub section: Option<String>,
+    pub body: Option<String>,
+    pub keywords: Option<String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub cron: String,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedules {
+    #[serde(default = "default_collect_schedule")]
+    pub collect: RawSchedule,
+    #[serde(default)]
+    pub feeds: Option<RawSchedule>,
+}
+
+impl Default for RawSchedules {
+    fn default() -> Self {
+        Self {
+            collect: default_collect_schedule(),
+            feeds: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEdition {
+    pub name: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub cron: String,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default = "default_max_per_keyword", deserialize_with = "flex::number")]
+    pub max_per_keyword: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeywords {
+    #[serde(default)]
+    pub declared: Vec<String>,
+    #[serde(default)]
+    pub aliases: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDemo {
+    #[serde(default = "default_true", deserialize_with = "flex::boolean")]
+    pub enabled: bool,
+    #[serde(default = "default_demo_dir")]
+    pub dir: String,
+}
+
+impl Default for RawDemo {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            dir: default_demo_dir(),
+        }
+    }
+}
+
+fn default_language() -> String {
+    "ar".into()
+}
+fn default_database_url() -> String {
+    "sqlite:var/nashra.db".into()
+}
+fn default_max_connections() -> u32 {
+    8
+}
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_connect_timeout() -> u64 {
+    10
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_max_body_bytes() -> u64 {
+    5 * 1024 * 1024
+}
+fn default_max_articles() -> u32 {
+    50
+}
+fn default_retag_days() -> u32 {
+    30
+}
+fn default_feeds_dir() -> String {
+    "feeds".into()
+}
+fn default_feeds_output() -> String {
+    "var/feeds".into()
+}
+fn default_keyword_feed_items() -> u32 {
+    50
+}
+fn default_transport() -> String {
+    "file".into()
+}
+fn default_outbox() -> String {
+    "var/outbox".into()
+}
+fn default_templates() -> String {
+    "email-templates".into()
+}
+fn default_send_timeout() -> u64 {
+    30
+}
+fn default_max_attempts() -> u32 {
+    5
+}
+fn default_tls() -> String {
+    "starttls".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_collect_schedule() -> RawSchedule {
+    RawSchedule {
+        cron: "*/15 * * * *".into(),
+        time_zone: None,
+    }
+}
+fn default_max_per_keyword() -> u32 {
+    10
+}
+fn default_demo_dir() -> String {
+    "demo".into()
+}

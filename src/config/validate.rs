@@ -1,0 +1,535 @@
+//! Raw configuration → typed configuration. Every check runs, so one pass reports every problem;
+//! each problem carries the dotted key, the value and a reason an operator can act on.
+
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
+use scraper::Selector;
+use url::Url;
+
+use super::raw::{RawConfig, RawSchedule, RawSelectors, RawSmtp, RawSource};
+use super::*;
+
+struct Check {
+    problems: Vec<Problem>,
+}
+
+impl Check {
+    fn report(&mut self, key: impl Into<String>, value: impl Display, reason: impl Into<String>) {
+        self.problems.push(Problem::new(key, value, reason));
+    }
+
+    fn non_empty(&mut self, key: &str, value: &str) -> Option<String> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            self.report(key, value, "must not be empty");
+            return None;
+        }
+        Some(trimmed.to_owned())
+    }
+
+    fn time_zone(&mut self, key: &str, value: &str) -> Option<Tz> {
+        match value.trim().parse::<Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                self.report(
+                    key,
+                    value,
+                    "unknown time zone: use an IANA name such as Africa/Cairo or Europe/Paris",
+                );
+                None
+            }
+        }
+    }
+
+    fn optional_time_zone(
+        &mut self,
+        key: &str,
+        value: Option<&str>,
+        default: Option<Tz>,
+    ) -> Option<Tz> {
+        match value {
+            Some(v) => self.time_zone(key, v),
+            None => default,
+        }
+    }
+
+    fn http_url(&mut self, key: &str, value: &str) -> Option<Url> {
+        match Url::parse(value.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(url)
+            }
+            Ok(url) => {
+                self.report(
+                    key,
+                    value,
+                    format!(
+                        "must be an http:// or https:// URL with a host, not {}:",
+                        url.scheme()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.report(key, value, format!("not a valid URL: {e}"));
+                None
+            }
+        }
+    }
+
+    fn schedule(
+        &mut self,
+        key: &str,
+        raw: &RawSchedule,
+        default_tz: Option<Tz>,
+    ) -> Option<super::Schedule> {
+        let tz = self.optional_time_zone(
+            &format!("{key}.time_zone"),
+            raw.time_zone.as_deref(),
+            default_tz,
+        );
+        let key = format!("{key}.cron");
+        match super::Schedule::parse(&raw.cron, tz.unwrap_or(Tz::UTC)) {
+            Ok(s) => tz.map(|_| s),
+            Err(reason) => {
+                self.report(key, &raw.cron, reason);
+                None
+            }
+        }
+    }
+
+    fn selector(&mut self, key: &str, value: &str) -> Option<Selector> {
+        match Selector::parse(value) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.report(key, value, format!("not a valid CSS selector: {e}"));
+                None
+            }
+        }
+    }
+
+    fn positive(&mut self, key: &str, value: u64) -> Option<u64> {
+        if value == 0 {
+            self.report(key, value, "must be greater than 0");
+            return None;
+        }
+        Some(value)
+    }
+}
+
+pub(super) fn validate(
+    raw: RawConfig,
+    file: &Path,
+    base_dir: &Path,
+    database_url_override: Option<String>,
+    problems: Vec<Problem>,
+) -> Result<Config, Vec<Problem>> {
+    let mut c = Check { problems };
+    let resolve = |p: &str| -> PathBuf { base_dir.join(p.trim()) };
+
+    // [site]
+    let title = c.non_empty("site.title", &raw.site.title);
+    let base_url = c.http_url("site.base_url", &raw.site.base_url);
+    let site_tz = c.time_zone("site.time_zone", &raw.site.time_zone);
+    let language = c.non_empty("site.language", &raw.site.language);
+
+    // [database]
+    let (db_key, db_value, db_base) = match &database_url_override {
+        Some(url) => ("DATABASE_URL", url.as_str(), PathBuf::from(".")),
+        None => (
+            "database.url",
+            raw.database.url.as_str(),
+            base_dir.to_path_buf(),
+        ),
+    };
+    let database_url = match DatabaseUrl::parse(db_value, &db_base) {
+        Ok(url) => Some(url),
+        Err(reason) => {
+            c.report(db_key, db_value, reason);
+            None
+        }
+    };
+    c.positive(
+        "database.max_connections",
+        raw.database.max_connections.into(),
+    );
+
+    // [http]
+    let listen = match raw.http.listen.trim().parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            c.report(
+                "http.listen",
+                &raw.http.listen,
+                "must be an address and port such as 127.0.0.1:8080",
+            );
+            None
+        }
+    };
+
+    // [collect]
+    let rc = &raw.collect;
+    c.positive("collect.timeout_seconds", rc.timeout_seconds);
+    c.positive(
+        "collect.connect_timeout_seconds",
+        rc.connect_timeout_seconds,
+    );
+    c.positive("collect.max_body_bytes", rc.max_body_bytes);
+    c.positive(
+        "collect.max_articles_per_source",
+        rc.max_articles_per_source.into(),
+    );
+    let user_agent = match &rc.user_agent {
+        Some(ua) => c.non_empty("collect.user_agent", ua),
+        None => Some(format!(
+            "nashra/{} (+{})",
+            env!("CARGO_PKG_VERSION"),
+            base_url.as_ref().map(Url::as_str).unwrap_or("")
+        )),
+    };
+
+    // [feeds]
+    let feeds_dir = resolve(&raw.feeds.dir);
+    let declared = match crate::feeds::FeedSpec::load_dir(&feeds_dir) {
+        Ok(specs) => specs,
+        Err(problems) => {
+            c.problems.extend(problems);
+            Vec::new()
+        }
+    };
+    c.positive(
+        "feeds.keyword_feed_items",
+        raw.feeds.keyword_feed_items.into(),
+    );
+
+    // [mail]
+    let rm = &raw.mail;
+    let from = match rm.from.parse::<Mailbox>() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            c.report(
+                "mail.from",
+                &rm.from,
+                format!("not a valid mailbox (\"Name <address@example.org>\"): {e}"),
+            );
+            None
+        }
+    };
+    let transport = match rm.transport.trim() {
+        "file" => Some(MailTransport::File {
+            outbox_dir: resolve(&rm.outbox_dir),
+        }),
+        "smtp" => match &rm.smtp {
+            Some(smtp) => smtp_config(&mut c, smtp).map(MailTransport::Smtp),
+            None => {
+                c.report(
+                    "mail.smtp",
+                    "",
+                    "is required when mail.transport = \"smtp\" (host, port, tls)",
+                );
+                None
+            }
+        },
+        other => {
+            c.report("mail.transport", other, "must be \"file\" or \"smtp\"");
+            None
+        }
+    };
+    let templates_dir = resolve(&rm.templates_dir);
+    if !templates_dir.is_dir() {
+        c.report(
+            "mail.templates_dir",
+            &rm.templates_dir,
+            format!("no such folder ({})", templates_dir.display()),
+        );
+    }
+    c.positive("mail.send_timeout_seconds", rm.send_timeout_seconds);
+    c.positive("mail.max_attempts", rm.max_attempts.into());
+
+    // [[sources]]
+    let mut sources = Vec::new();
+    for (i, rs) in raw.sources.iter().enumerate() {
+        let key = format!("sources[{i}]");
+        if raw.sources[..i]
+            .iter()
+            .any(|other| other.name.trim() == rs.name.trim())
+        {
+            c.report(
+                format!("{key}.name"),
+                &rs.name,
+                "two sources have this name",
+            );
+        }
+        sources.push(source(
+            &mut c,
+            &key,
+            rs,
+            site_tz,
+            rc.max_articles_per_source,
+        ));
+    }
+
+    // [schedules], [[editions]]
+    let collect_schedule = c.schedule("schedules.collect", &raw.schedules.collect, site_tz);
+    let feeds_schedule = raw
+        .schedules
+        .feeds
+        .as_ref()
+        .map(|s| c.schedule("schedules.feeds", s, site_tz));
+    let mut editions = Vec::new();
+    for (i, re) in raw.editions.iter().enumerate() {
+        let key = format!("editions[{i}]");
+        let name = c.non_empty(&format!("{key}.name"), &re.name);
+        if let Some(n) = &name {
+            if !n
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+            {
+                c.report(
+                    format!("{key}.name"),
+                    n,
+                    "use ASCII letters, digits, '-' or '_' (it names the job)",
+                );
+            }
+            if raw.editions[..i].iter().any(|o| o.name.trim() == n) {
+                c.report(format!("{key}.name"), n, "two editions have this name");
+            }
+        }
+        let tz_default = site_tz;
+        let schedule = c.schedule(
+            &key,
+            &RawSchedule {
+                cron: re.cron.clone(),
+                time_zone: re.time_zone.clone(),
+            },
+            tz_default,
+        );
+        c.positive(&format!("{key}.max_per_keyword"), re.max_per_keyword.into());
+        editions.push(name.zip(schedule).map(|(name, schedule)| Edition {
+            title: re.title.clone().unwrap_or_else(|| "النشرة".to_owned()),
+            name,
+            schedule,
+            max_per_keyword: re.max_per_keyword,
+        }));
+    }
+
+    // [keywords]
+    let mut declared_keywords = Vec::new();
+    for (i, k) in raw.keywords.declared.iter().enumerate() {
+        if let Some(k) = c.non_empty(&format!("keywords.declared[{i}]"), k) {
+            declared_keywords.push(k);
+        }
+    }
+    let mut aliases = Vec::new();
+    for (canonical, others) in &raw.keywords.aliases {
+        let key = format!("keywords.aliases.{canonical}");
+        let Some(canonical) = c.non_empty(&key, canonical) else {
+            continue;
+        };
+        let others: Vec<String> = others.iter().filter_map(|o| c.non_empty(&key, o)).collect();
+        aliases.push((canonical, others));
+    }
+
+    // [demo]
+    let demo_dir = raw.demo.enabled.then(|| resolve(&raw.demo.dir));
+    if let Some(dir) = &demo_dir
+        && !dir.is_dir()
+    {
+        c.report(
+            "demo.dir",
+            &raw.demo.dir,
+            format!("no such folder ({})", dir.display()),
+        );
+    }
+
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+    let built = (|| {
+        Some(Config {
+            file: file.to_owned(),
+            site: Site {
+                title: title?,
+                description: raw.site.description.trim().to_owned(),
+                base_url: base_url?,
+                language: language?,
+                time_zone: site_tz?,
+            },
+            database: Database {
+                url: database_url?,
+                max_connections: raw.database.max_connections,
+            },
+            http: Http { listen: listen? },
+            collect: Collect {
+                user_agent: user_agent?,
+                connect_timeout: Duration::from_secs(rc.connect_timeout_seconds),
+                timeout: Duration::from_secs(rc.timeout_seconds),
+                max_body_bytes: rc.max_body_bytes,
+                max_articles_per_source: rc.max_articles_per_source,
+                retag_window: chrono::Duration::days(rc.retag_window_days.into()),
+            },
+            feeds: Feeds {
+                dir: feeds_dir,
+                output_dir: resolve(&raw.feeds.output_dir),
+                keyword_feed_items: raw.feeds.keyword_feed_items,
+                declared,
+            },
+            mail: Mail {
+                transport: transport?,
+                from: from?,
+                templates_dir,
+                send_timeout: Duration::from_secs(rm.send_timeout_seconds),
+                max_attempts: rm.max_attempts,
+            },
+            sources: sources.into_iter().collect::<Option<Vec<_>>>()?,
+            schedules: Schedules {
+                collect: collect_schedule?,
+                feeds: feeds_schedule.flatten(),
+            },
+            editions: editions.into_iter().collect::<Option<Vec<_>>>()?,
+            keywords: Keywords {
+                declared: declared_keywords,
+                aliases,
+            },
+            demo_dir,
+        })
+    })();
+    built.ok_or_else(|| {
+        vec![Problem::new(
+            file.display().to_string(),
+            "",
+            "invalid configuration",
+        )]
+    })
+}
+
+fn smtp_config(c: &mut Check, raw: &RawSmtp) -> Option<Smtp> {
+    let host = c.non_empty("mail.smtp.host", &raw.host);
+    let tls = match raw.tls.trim() {
+        "none" => Some(SmtpTls::None),
+        "starttls" => Some(SmtpTls::StartTls),
+        "tls" => Some(SmtpTls::Tls),
+        other => {
+            c.report(
+                "mail.smtp.tls",
+                other,
+                "must be \"none\", \"starttls\" or \"tls\"",
+            );
+            None
+        }
+    };
+    let credentials = match (&raw.username, &raw.password) {
+        (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+        (None, None) => None,
+        _ => {
+            c.report(
+                "mail.smtp.username",
+                raw.username.as_deref().unwrap_or(""),
+                "username and password go together",
+            );
+            None
+        }
+    };
+    let tls = tls?;
+    let port = raw.port.unwrap_or(match tls {
+        SmtpTls::None => 25,
+        SmtpTls::StartTls => 587,
+        SmtpTls::Tls => 465,
+    });
+    Some(Smtp {
+        host: host?,
+        port,
+        tls,
+        credentials,
+    })
+}
+
+fn source(
+    c: &mut Check,
+    key: &str,
+    rs: &RawSource,
+    site_tz: Option<Tz>,
+    max_default: u32,
+) -> Option<Source> {
+    let name = c.non_empty(&format!("{key}.name"), &rs.name);
+    let url = c.http_url(&format!("{key}.url"), &rs.url);
+    let tz = c.optional_time_zone(
+        &format!("{key}.time_zone"),
+        rs.time_zone.as_deref(),
+        site_tz,
+    );
+    let kind = match rs.kind.trim() {
+        "html" => {
+            let empty = RawSelectors::default();
+            let sel = rs.selectors.as_ref().unwrap_or(&empty);
+            selectors(c, &format!("{key}.selectors"), sel).map(SourceKind::Html)
+        }
+        "feed" => {
+            if rs.selectors.is_some() {
+                c.report(
+                    format!("{key}.selectors"),
+                    "",
+                    "selectors apply to html sources only",
+                );
+            }
+            Some(SourceKind::Feed)
+        }
+        other => {
+            c.report(format!("{key}.kind"), other, "must be \"html\" or \"feed\"");
+            None
+        }
+    };
+    Some(Source {
+        name: name?,
+        kind: kind?,
+        url: url?,
+        time_zone: tz?,
+        enabled: rs.enabled,
+        max_articles: rs.max_articles.unwrap_or(max_default),
+    })
+}
+
+fn selectors(c: &mut Check, key: &str, raw: &RawSelectors) -> Option<Selectors> {
+    let mut one = |name: &str, value: &Option<String>| -> Result<Option<Selector>, ()> {
+        match value {
+            None => Ok(None),
+            Some(v) => c.selector(&format!("{key}.{name}"), v).map(Some).ok_or(()),
+        }
+    };
+    let links = one("links", &raw.links);
+    let title = one("title", &raw.title);
+    let date = one("date", &raw.date);
+    let author = one("author", &raw.author);
+    let section = one("section", &raw.section);
+    let body = one("body", &raw.body);
+    let keywords = one("keywords", &raw.keywords);
+    let mut remove = Vec::new();
+    let mut remove_ok = true;
+    for (i, r) in raw.remove.iter().enumerate() {
+        match c.selector(&format!("{key}.remove[{i}]"), r) {
+            Some(s) => remove.push(s),
+            None => remove_ok = false,
+        }
+    }
+    if matches!(links, Ok(None)) {
+        c.report(
+            format!("{key}.links"),
+            "",
+            "an html source needs a selector for the article links on its listing page",
+        );
+    }
+    Some(Selectors {
+        links: links.ok()??,
+        title: title.ok()?,
+        date: date.ok()?,
+        author: author.ok()?,
+        section: section.ok()?,
+        body: body.ok()?,
+        keywords: keywords.ok()?,
+        remove: remove_ok.then_some(remove)?,
+    })
+}

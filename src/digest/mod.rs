@@ -1,0 +1,231 @@
+//! The digest stage: one edition of a schedule → one email per active subscriber with the
+//! articles new in the edition's window that match the keywords they follow, grouped by keyword.
+//! An edition is identified by its schedule and tick (the latest scheduled time at or before the
+//! run), so running it again — by hand, after a restart, on another instance — plans nothing
+//! twice. Its window runs from the end of the previous edition to the run time, so editions never
+//! overlap and never leave a gap. Planning writes the rendered messages to the outbox; sending
+//! them is the delivery stage's job.
+
+mod plan;
+mod render;
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+
+pub use plan::{Section, sections};
+pub use render::{
+    ArticleContext, DigestContext, EditionContext, RenderError, RenderedEmail, SectionContext,
+    SiteContext, SubscriberContext, Templates,
+};
+
+use crate::arabic::{format_date, format_datetime};
+use crate::config::{Config, Edition};
+use crate::feeds::{FeedKey, feed_url};
+use crate::store::{ArticleId, Keyword, KeywordId, NewDelivery, Store, StoreError, Subscriber};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    #[error("no digest edition is called {0:?} in the configuration")]
+    UnknownEdition(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Planned {
+    /// The edition was planned now, with this many messages.
+    Now { messages: usize, articles: usize },
+    /// An edition for this tick exists already.
+    Before,
+    /// Dry run: this many messages would be planned.
+    DryRun { messages: usize, articles: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditionOutcome {
+    pub edition: String,
+    pub tick: DateTime<Utc>,
+    pub window: (DateTime<Utc>, DateTime<Utc>),
+    pub planned: Planned,
+}
+
+impl EditionOutcome {
+    pub fn summary(&self) -> String {
+        let tz_tick = self.tick.to_rfc3339();
+        match &self.planned {
+            Planned::Now { messages, articles } => {
+                format!(
+                    "edition {} of {tz_tick}: {messages} message(s) planned from {articles} new article(s)",
+                    self.edition
+                )
+            }
+            Planned::Before => format!(
+                "edition {} of {tz_tick} was planned before; nothing new",
+                self.edition
+            ),
+            Planned::DryRun { messages, articles } => {
+                format!(
+                    "dry run of edition {} of {tz_tick}: {messages} message(s) from {articles} new article(s)",
+                    self.edition
+                )
+            }
+        }
+    }
+}
+
+/// Plans the edition of `edition` that a run at `now` belongs to, and writes its messages to the
+/// outbox (unless `dry_run`, which returns the messages instead).
+pub async fn plan_edition(
+    store: &Store,
+    config: &Config,
+    templates: &Templates,
+    edition: &Edition,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<(EditionOutcome, Vec<NewDelivery>), DigestError> {
+    let tick = edition.schedule.latest_at_or_before(now).unwrap_or(now);
+    let start = match store.last_edition(&edition.name).await? {
+        Some(last) => last.window_end,
+        None => edition
+            .schedule
+            .previous_before(tick)
+            .unwrap_or(tick - Duration::days(1)),
+    };
+    let start = start.min(now);
+    let mut outcome = EditionOutcome {
+        edition: edition.name.clone(),
+        tick,
+        window: (start, now),
+        planned: Planned::Before,
+    };
+
+    let articles = store.articles_first_seen_between(start, now).await?;
+    let ids: Vec<ArticleId> = articles.iter().map(|a| a.id).collect();
+    let mut article_keywords: HashMap<ArticleId, HashSet<KeywordId>> = HashMap::new();
+    for (article, keyword) in store.keywords_of_articles(&ids).await? {
+        article_keywords.entry(article).or_default().insert(keyword);
+    }
+    let mut deliveries = Vec::new();
+    for (subscriber, follows) in store.active_subscribers().await? {
+        let groups = sections(
+            &follows,
+            &articles,
+            &article_keywords,
+            edition.max_per_keyword as usize,
+        );
+        if groups.is_empty() {
+            continue;
+        }
+        let context = context(config, edition, tick, &subscriber, &groups);
+        let email = templates.render_digest(&context)?;
+        deliveries.push(NewDelivery {
+            subscriber_id: subscriber.id,
+            recipient: subscriber.email.clone(),
+            message_id: message_id(config, edition, tick, &subscriber),
+            subject: email.subject,
+            body_html: email.html,
+            body_text: email.text,
+            unsubscribe_url: context.unsubscribe_url,
+        });
+    }
+    if dry_run {
+        outcome.planned = Planned::DryRun {
+            messages: deliveries.len(),
+            articles: articles.len(),
+        };
+        return Ok((outcome, deliveries));
+    }
+    if store
+        .create_edition(&edition.name, tick, (start, now), &deliveries, now)
+        .await?
+        .is_some()
+    {
+        outcome.planned = Planned::Now {
+            messages: deliveries.len(),
+            articles: articles.len(),
+        };
+    }
+    Ok((outcome, deliveries))
+}
+
+/// `<digest.{edition}.{tick}.{subscriber}@{site host}>`: the same for every attempt of one
+/// message, different for every other message.
+fn message_id(
+    config: &Config,
+    edition: &Edition,
+    tick: DateTime<Utc>,
+    subscriber: &Subscriber,
+) -> String {
+    let host = config.site.base_url.host_str().unwrap_or("nashra.invalid");
+    format!(
+        "<digest.{}.{}.{}@{host}>",
+        edition.name,
+        tick.format("%Y%m%dT%H%M%SZ"),
+        subscriber.id
+    )
+}
+
+fn context(
+    config: &Config,
+    edition: &Edition,
+    tick: DateTime<Utc>,
+    subscriber: &Subscriber,
+    groups: &[Section<'_>],
+) -> DigestContext {
+    let tz = edition.schedule.time_zone();
+    let base = &config.site.base_url;
+    let sections: Vec<SectionContext> = groups
+        .iter()
+        .map(|s| SectionContext {
+            keyword: s.keyword.name.clone(),
+            feed_url: format!(
+                "{}.atom",
+                feed_url(base, &FeedKey::Keyword(s.keyword.slug.clone()))
+            ),
+            articles: s
+                .articles
+                .iter()
+                .map(|a| ArticleContext {
+                    title: a.title.clone(),
+                    url: a.url.clone(),
+                    summary: a.summary.clone(),
+                    author: a.author.clone(),
+                    section: a.section.clone(),
+                    published: format_datetime(&a.published_at.with_timezone(&tz)),
+                })
+                .collect(),
+        })
+        .collect();
+    DigestContext {
+        site: SiteContext {
+            title: config.site.title.clone(),
+            url: base.to_string(),
+        },
+        edition: EditionContext {
+            name: edition.name.clone(),
+            title: edition.title.clone(),
+            date: format_date(&tick.with_timezone(&tz)),
+        },
+        subscriber: SubscriberContext {
+            email: subscriber.email.clone(),
+        },
+        article_count: sections.iter().map(|s| s.articles.len()).sum(),
+        sections,
+        unsubscribe_url: base
+            .join(&format!("unsubscribe/{}", subscriber.token))
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// The keywords a subscriber follows, for reports.
+pub fn keyword_names(keywords: &[Keyword]) -> String {
+    keywords
+        .iter()
+        .map(|k| k.name.as_str())
+        .collect::<Vec<_>>()
+        .join("، ")
+}

@@ -1,0 +1,324 @@
+//! Rendering a digest email from the operator's minijinja templates in `email-templates/`:
+//! `digest/subject.txt.j2`, `digest/body.txt.j2` and `digest/body.html.j2` over shared
+//! `base.*.j2`. `.html.j2` templates auto-escape; variables must exist (strict mode), so a typo
+//! fails the start-up sample render instead of the 7 a.m. digest. The HTML's CSS is inlined for
+//! mail clients that drop `<style>`. Pure: the same context gives the same bytes.
+
+use std::path::Path;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::config::Problem;
+
+pub const SUBJECT: &str = "digest/subject.txt.j2";
+pub const BODY_TEXT: &str = "digest/body.txt.j2";
+pub const BODY_HTML: &str = "digest/body.html.j2";
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render {template}: {reason}")]
+pub struct RenderError {
+    pub template: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestContext {
+    pub site: SiteContext,
+    pub edition: EditionContext,
+    pub subscriber: SubscriberContext,
+    pub sections: Vec<SectionContext>,
+    pub article_count: usize,
+    pub unsubscribe_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteContext {
+    pub title: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EditionContext {
+    pub name: String,
+    pub title: String,
+    /// The edition's date, in Arabic, in the edition's time zone.
+    pub date: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriberContext {
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionContext {
+    pub keyword: String,
+    pub feed_url: String,
+    pub articles: Vec<ArticleContext>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleContext {
+    pub title: String,
+    pub url: String,
+    pub summary: Option<String>,
+    pub author: Option<String>,
+    pub section: Option<String>,
+    /// Publication time, in Arabic, in the edition's time zone.
+    pub published: String,
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Templates")
+    }
+}
+
+impl Templates {
+    /// Loads every `*.j2` under `dir` and renders the digest once with sample data. Every
+    /// problem is reported with the template it is in.
+    pub fn load(dir: &Path) -> Result<Self, Vec<Problem>> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        let mut problems = Vec::new();
+        let mut files = Vec::new();
+        collect_files(dir, dir, &mut files, &mut problems);
+        for (name, source) in files {
+            if let Err(e) = env.add_template_owned(name.clone(), source) {
+                problems.push(Problem::new(
+                    format!("{}/{name}", dir.display()),
+                    "",
+                    crate::errors::chain(&e),
+                ));
+            }
+        }
+        for required in [SUBJECT, BODY_TEXT, BODY_HTML] {
+            if env.get_template(required).is_err()
+                && !problems.iter().any(|p| p.key.ends_with(required))
+            {
+                problems.push(Problem::new(
+                    "mail.templates_dir",
+                    dir.display(),
+                    format!("missing template {required}"),
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let templates = Self { env };
+        if let Err(e) = templates.render_digest(&sample()) {
+            return Err(vec![Problem::new(
+                format!("{}/{}", dir.display(), e.template),
+                "",
+                format!("fails on sample data: {}", e.reason),
+            )]);
+        }
+        Ok(templates)
+    }
+
+    pub fn render_digest(&self, ctx: &DigestContext) -> Result<RenderedEmail, RenderError> {
+        let subject = self.render(SUBJECT, ctx)?;
+        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = self.render(BODY_TEXT, ctx)?;
+        let html = self.render(BODY_HTML, ctx)?;
+        let html = inline_css(&html).map_err(|reason| RenderError {
+            template: BODY_HTML.into(),
+            reason,
+        })?;
+        Ok(RenderedEmail {
+            subject,
+            html,
+            text: tidy_text(&text),
+        })
+    }
+
+    fn render(&self, name: &str, ctx: &DigestContext) -> Result<String, RenderError> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| RenderError {
+                template: name.to_owned(),
+                reason: crate::errors::chain(&e),
+            })
+    }
+}
+
+fn collect_files(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, String)>,
+    problems: &mut Vec<Problem>,
+) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(Problem::new(
+                "mail.templates_dir",
+                dir.display(),
+                format!("cannot read the folder: {e}"),
+            ));
+            return;
+        }
+    };
+    let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            collect_files(root, &path, out, problems);
+        } else if path.extension().is_some_and(|x| x == "j2") {
+            let name = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            match std::fs::read_to_string(&path) {
+                Ok(source) => out.push((name, source)),
+                Err(e) => problems.push(Problem::new(
+                    path.display().to_string(),
+                    "",
+                    format!("cannot read: {e}"),
+                )),
+            }
+        }
+    }
+}
+
+fn inline_css(html: &str) -> Result<String, String> {
+    css_inline::CSSInliner::options()
+        .keep_style_tags(true)
+        .load_remote_stylesheets(false)
+        .build()
+        .inline(html)
+        .map_err(|e| format!("cannot inline CSS: {e}"))
+}
+
+/// Trims trailing spaces and squeezes runs of blank lines left by template logic.
+fn tidy_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines().map(str::trim_end) {
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 || out.is_empty() {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim_end().to_owned() + "\n"
+}
+
+/// Sample data for the start-up check, with the characters that break careless templates.
+pub fn sample() -> DigestContext {
+    DigestContext {
+        site: SiteContext {
+            title: "نشرة «تجريبية» & <اختبار>".into(),
+            url: "https://example.org/".into(),
+        },
+        edition: EditionContext {
+            name: "daily".into(),
+            title: "النشرة اليومية".into(),
+            date: "الأحد 29 نوفمبر 2026".into(),
+        },
+        subscriber: SubscriberContext {
+            email: "reader@example.org".into(),
+        },
+        sections: vec![SectionContext {
+            keyword: "العراق".into(),
+            feed_url:
+                "https://example.org/feeds/keywords/%D8%A7%D9%84%D8%B9%D8%B1%D8%A7%D9%82.atom"
+                    .into(),
+            articles: vec![ArticleContext {
+                title: "«متحدون لهزيمة داعش».. خطوات \"عراقية\" <متسارعة> & جديدة".into(),
+                url: "https://example.org/a?x=1&y=2".into(),
+                summary: Some("ملخص المقال.".into()),
+                author: Some("شيماء يحيى".into()),
+                section: None,
+                published: "الإثنين 12 أبريل 2021 - 10:18 ص".into(),
+            }],
+        }],
+        article_count: 1,
+        unsubscribe_url: "https://example.org/unsubscribe/token".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn templates() -> Templates {
+        Templates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("email-templates")).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_templates_render_rtl_arabic_with_escaping() {
+        let email = templates().render_digest(&sample()).unwrap();
+        assert!(email.html.contains(r#"lang="ar""#) && email.html.contains(r#"dir="rtl""#));
+        assert!(
+            email.html.contains("&lt;متسارعة&gt;"),
+            "titles are escaped in HTML"
+        );
+        assert!(!email.html.contains("<متسارعة>"));
+        assert!(
+            email.text.contains("<متسارعة>"),
+            "plain text is not HTML-escaped"
+        );
+        assert!(email.subject.contains("النشرة اليومية"));
+        assert!(!email.subject.contains('\n'));
+        assert!(email.html.contains("style=\""), "CSS is inlined");
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let t = templates();
+        assert_eq!(
+            t.render_digest(&sample()).unwrap(),
+            t.render_digest(&sample()).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_template_using_an_unknown_variable_fails_the_load_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("email-templates");
+        for name in ["base.html.j2", "base.txt.j2", SUBJECT, BODY_TEXT, BODY_HTML] {
+            let to = dir.path().join(name);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(src.join(name), to).unwrap();
+        }
+        std::fs::write(dir.path().join(SUBJECT), "{{ edition.titel }}").unwrap();
+        let problems = Templates::load(dir.path()).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].key.ends_with(SUBJECT), "{problems:?}");
+    }
+
+    #[test]
+    fn a_missing_template_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let problems = Templates::load(dir.path()).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.reason.contains(BODY_HTML)),
+            "{problems:?}"
+        );
+    }
+}

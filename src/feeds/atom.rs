@@ -1,0 +1,90 @@
+//! Atom 1.0 (RFC 4287), written with `atom_syndication`. That crate validates nothing, so what
+//! Atom requires is guaranteed here: a non-empty feed id (its self URL, stable), an `updated` from
+//! the newest entry, an author at feed level, `xml:lang`, and self and alternate links.
+
+use atom_syndication::{Category, Content, Entry, Feed as AtomFeed, Generator, Link, Person, Text};
+use chrono::{DateTime, FixedOffset, Utc};
+
+use super::model::{Feed, Format};
+
+fn fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.fixed_offset()
+}
+
+fn link(href: String, rel: &str, mime: &str) -> Link {
+    Link {
+        href,
+        rel: rel.into(),
+        mime_type: Some(mime.into()),
+        ..Default::default()
+    }
+}
+
+pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
+    let entries = feed
+        .entries
+        .iter()
+        .map(|e| Entry {
+            id: e.url.clone(),
+            title: Text::plain(e.title.clone()),
+            updated: fixed(e.updated),
+            published: Some(fixed(e.published)),
+            authors: e
+                .author
+                .iter()
+                .map(|a| Person {
+                    name: a.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            links: vec![link(e.url.clone(), "alternate", "text/html")],
+            summary: e.summary.clone().map(Text::plain),
+            content: Some(Content {
+                value: Some(e.content_html.clone()),
+                content_type: Some("html".into()),
+                ..Default::default()
+            })
+            .filter(|_| !e.content_html.is_empty()),
+            categories: e
+                .categories
+                .iter()
+                .map(|c| Category {
+                    term: c.name.clone(),
+                    scheme: Some(format!("{}.atom", c.feed_base)),
+                    label: Some(c.name.clone()),
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    let atom = AtomFeed {
+        id: feed.self_url(Format::Atom),
+        title: Text::plain(feed.title.clone()),
+        subtitle: Some(feed.description.clone())
+            .filter(|d| !d.is_empty())
+            .map(Text::plain),
+        updated: fixed(feed.updated),
+        authors: vec![Person {
+            name: feed.title.clone(),
+            uri: Some(feed.site_url.to_string()),
+            ..Default::default()
+        }],
+        links: vec![
+            link(feed.self_url(Format::Atom), "self", "application/atom+xml"),
+            link(feed.site_url.to_string(), "alternate", "text/html"),
+        ],
+        generator: Some(Generator {
+            value: "nashra".into(),
+            ..Default::default()
+        }),
+        lang: Some(feed.language.clone()),
+        entries,
+        ..Default::default()
+    };
+    let config = atom_syndication::WriteConfig {
+        write_document_declaration: true,
+        indent_size: Some(2),
+    };
+    atom.write_with_config(Vec::new(), config)
+        .map_err(|e| format!("cannot write Atom: {e}"))
+}

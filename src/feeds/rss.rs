@@ -1,0 +1,61 @@
+//! RSS 2.0, written with the `rss` crate from typed values (never from string templates): an
+//! `atom:link rel="self"`, permalink GUIDs, RFC 822 dates, `dc:creator` for authors (RSS's own
+//! `<author>` must be an email address) and the full body in `content:encoded`.
+
+use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::dublincore::DublinCoreExtension;
+use rss::{Category, Channel, Guid, Item};
+
+use super::model::{Feed, Format};
+
+pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
+    let items = feed
+        .entries
+        .iter()
+        .map(|e| Item {
+            title: Some(e.title.clone()),
+            link: Some(e.url.clone()),
+            description: e.summary.clone(),
+            content: Some(e.content_html.clone()).filter(|c| !c.is_empty()),
+            guid: Some(Guid {
+                value: e.url.clone(),
+                permalink: true,
+            }),
+            pub_date: Some(e.published.to_rfc2822()),
+            categories: e
+                .categories
+                .iter()
+                .map(|c| Category {
+                    name: c.name.clone(),
+                    domain: Some(format!("{}.rss", c.feed_base)),
+                })
+                .collect(),
+            dublin_core_ext: e.author.as_ref().map(|a| DublinCoreExtension {
+                creators: vec![a.clone()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let channel = Channel {
+        title: feed.title.clone(),
+        link: feed.site_url.to_string(),
+        description: feed.description.clone(),
+        language: Some(feed.language.clone()),
+        last_build_date: Some(feed.updated.to_rfc2822()),
+        generator: Some("nashra".into()),
+        atom_ext: Some(AtomExtension {
+            links: vec![Link {
+                href: feed.self_url(Format::Rss),
+                rel: "self".into(),
+                mime_type: Some("application/rss+xml".into()),
+                ..Default::default()
+            }],
+        }),
+        items,
+        ..Default::default()
+    };
+    channel
+        .pretty_write_to(Vec::new(), b' ', 2)
+        .map_err(|e| format!("cannot write RSS: {e}"))
+}

@@ -1,0 +1,23 @@
+//! nashra (نشرة, "bulletin"): syndication feeds and right-to-left email digests for
+//! Arabic-language publishers.
+//!
+//! The modules follow the data flow: `collect` (sources → articles) → `store` → `keywords` (the
+//! tag stage) → `feeds` (RSS, Atom, JSON Feed) and `digest` (per-subscriber emails grouped by
+//! keyword) → `delivery` (outbox → SMTP or files). `arabic` holds the language's rules as pure
+//! functions; `config` reads the operator's file; `schedule`, `web` and `cli` are drivers at the
+//! edges that only call the stages; `app` wires the parts together.
+
+pub mod app;
+pub mod arabic;
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod delivery;
+pub mod digest;
+pub mod errors;
+pub mod feeds;
+pub mod keywords;
+pub mod schedule;
+pub mod store;
+pub mod subscribers;
+pub mod web;

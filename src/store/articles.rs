@@ -1,0 +1,371 @@
+//! Articles: one row per canonical URL. An upsert whose content is unchanged touches nothing, so a
+//! re-collected page neither reorders feeds nor re-enters a digest; an edited page updates its row
+//! and its `updated_at`, keeping its id, its `first_seen_at` and therefore its place in digests.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::FromRow;
+
+use super::error::Context as _;
+use super::{KeywordId, SourceId, Store, StoreResult, begin_write, on_pool};
+
+pub type ArticleId = i64;
+
+/// What the collect stage hands to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewArticle {
+    /// The canonical URL: the article's identity.
+    pub url: String,
+    pub guid: Option<String>,
+    pub title: String,
+    pub author: Option<String>,
+    pub section: Option<String>,
+    pub summary: Option<String>,
+    /// Sanitised HTML.
+    pub body_html: String,
+    pub body_text: String,
+    pub image_url: Option<String>,
+    pub lang: Option<String>,
+    pub published_at: DateTime<Utc>,
+    /// When the page says it was last edited, if it says so.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The page's own keyword block, as written.
+    pub tags: Vec<String>,
+}
+
+impl NewArticle {
+    /// A digest of everything that is stored, to tell an edit from a re-fetch.
+    pub fn content_hash(&self) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            Some(self.title.as_str()),
+            self.author.as_deref(),
+            self.section.as_deref(),
+            self.summary.as_deref(),
+            Some(self.body_html.as_str()),
+            self.image_url.as_deref(),
+            self.guid.as_deref(),
+        ] {
+            h.update(part.unwrap_or("\u{0}").as_bytes());
+            h.update([0x1f]);
+        }
+        h.update(self.published_at.to_rfc3339().as_bytes());
+        for tag in &self.tags {
+            h.update([0x1e]);
+            h.update(tag.as_bytes());
+        }
+        hex_digest(&h.finalize())
+    }
+
+    /// The text keywords are matched in.
+    pub fn matching_text(&self) -> String {
+        matching_text(&self.title, self.summary.as_deref(), &self.body_text)
+    }
+}
+
+pub(crate) fn matching_text(title: &str, summary: Option<&str>, body: &str) -> String {
+    let mut s = String::with_capacity(title.len() + body.len() + 16);
+    s.push_str(title);
+    s.push('\n');
+    if let Some(summary) = summary {
+        s.push_str(summary);
+        s.push('\n');
+    }
+    s.push_str(body);
+    s
+}
+
+pub fn hex_digest(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Inserted(ArticleId),
+    Updated(ArticleId),
+    Unchanged(ArticleId),
+}
+
+impl Upserted {
+    pub fn id(self) -> ArticleId {
+        match self {
+            Upserted::Inserted(id) | Upserted::Updated(id) | Upserted::Unchanged(id) => id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct Article {
+    pub id: ArticleId,
+    pub source_id: SourceId,
+    pub url: String,
+    pub guid: Option<String>,
+    pub title: String,
+    pub author: Option<String>,
+    pub section: Option<String>,
+    pub summary: Option<String>,
+    pub body_html: String,
+    pub body_text: String,
+    pub image_url: Option<String>,
+    pub lang: Option<String>,
+    pub published_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub first_seen_at: DateTime<Utc>,
+}
+
+impl Article {
+    pub fn matching_text(&self) -> String {
+        matching_text(&self.title, self.summary.as_deref(), &self.body_text)
+    }
+}
+
+const ARTICLE_COLUMNS: &str = "a.id, a.source_id, a.url, a.guid, a.title, a.author, a.section, a.summary, \
+     a.body_html, a.body_text, a.image_url, a.lang, a.published_at, a.updated_at, a.first_seen_at";
+
+/// Which articles a feed lists.
+#[derive(Debug, Clone, Copy)]
+pub enum ArticleFilter<'a> {
+    All,
+    /// Articles carrying any of these keywords.
+    Keywords(&'a [KeywordId]),
+}
+
+impl Store {
+    /// Inserts `article` or updates the row with the same URL if its content changed, and sets
+    /// its keywords; all in one transaction.
+    pub async fn upsert_article(
+        &self,
+        source: SourceId,
+        article: &NewArticle,
+        keywords: &[(KeywordId, &str)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Upserted> {
+        let hash = article.content_hash();
+        let outcome: StoreResult<Upserted> = async {
+            begin_write!(self, |tx| {
+                let existing: Option<(ArticleId, String)> =
+                    sqlx::query_as("SELECT id, content_hash FROM articles WHERE url = $1")
+                        .bind(&article.url)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let outcome = match existing {
+                    Some((id, old_hash)) if old_hash == hash => Upserted::Unchanged(id),
+                    Some((id, _)) => {
+                        sqlx::query(
+                            "UPDATE articles SET source_id = $2, guid = $3, title = $4, author = $5, section = $6,
+                                 summary = $7, body_html = $8, body_text = $9, image_url = $10, lang = $11,
+                                 content_hash = $12, published_at = $13, updated_at = $14, last_seen_at = $15
+                             WHERE id = $1",
+                        )
+                        .bind(id)
+                        .bind(source)
+                        .bind(&article.guid)
+                        .bind(&article.title)
+                        .bind(&article.author)
+                        .bind(&article.section)
+                        .bind(&article.summary)
+                        .bind(&article.body_html)
+                        .bind(&article.body_text)
+                        .bind(&article.image_url)
+                        .bind(&article.lang)
+                        .bind(&hash)
+                        .bind(article.published_at)
+                        .bind(article.updated_at.unwrap_or(now))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        Upserted::Updated(id)
+                    }
+                    None => {
+                        let id: ArticleId = sqlx::query_scalar(
+                            "INSERT INTO articles (source_id, url, guid, title, author, section, summary, body_html,
+                                 body_text, image_url, lang, content_hash, published_at, updated_at, first_seen_at,
+                                 last_seen_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+                             RETURNING id",
+                        )
+                        .bind(source)
+                        .bind(&article.url)
+                        .bind(&article.guid)
+                        .bind(&article.title)
+                        .bind(&article.author)
+                        .bind(&article.section)
+                        .bind(&article.summary)
+                        .bind(&article.body_html)
+                        .bind(&article.body_text)
+                        .bind(&article.image_url)
+                        .bind(&article.lang)
+                        .bind(&hash)
+                        .bind(article.published_at)
+                        .bind(article.updated_at.unwrap_or(article.published_at))
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        Upserted::Inserted(id)
+                    }
+                };
+                if !matches!(outcome, Upserted::Unchanged(_)) {
+                    sqlx::query("DELETE FROM article_keywords WHERE article_id = $1")
+                        .bind(outcome.id())
+                        .execute(&mut *tx)
+                        .await?;
+                    for (keyword, origin) in keywords {
+                        sqlx::query(
+                            "INSERT INTO article_keywords (article_id, keyword_id, origin) VALUES ($1, $2, $3)
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .bind(outcome.id())
+                        .bind(keyword)
+                        .bind(*origin)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(outcome)
+            })
+        }
+        .await;
+        outcome.with_context(|| format!("cannot store article {}", article.url))
+    }
+
+    /// Adds keywords to an article (keeping those it has).
+    pub async fn add_article_keywords(
+        &self,
+        pairs: &[(ArticleId, KeywordId)],
+        origin: &str,
+    ) -> StoreResult<u64> {
+        let mut added = 0;
+        for (article, keyword) in pairs {
+            added += on_pool!(self, |pool| {
+                sqlx::query(
+                "INSERT INTO article_keywords (article_id, keyword_id, origin) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING"
+            )
+            .bind(article)
+            .bind(keyword)
+            .bind(origin)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+            })
+            .context("cannot add article keywords")?;
+        }
+        Ok(added)
+    }
+
+    /// The newest articles matching `filter`, newest first (ties broken by id, for stable output).
+    pub async fn latest_articles(
+        &self,
+        filter: ArticleFilter<'_>,
+        limit: u32,
+    ) -> StoreResult<Vec<Article>> {
+        let limit = i64::from(limit);
+        match filter {
+            ArticleFilter::All => on_pool!(self, |pool| {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {ARTICLE_COLUMNS} FROM articles a ORDER BY a.published_at DESC, a.id DESC LIMIT $1"
+                )))
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+            }),
+            ArticleFilter::Keywords([]) => Ok(Vec::new()),
+            ArticleFilter::Keywords(ids) => on_pool!(self, |pool| {
+                let mut q = sqlx::QueryBuilder::new(format!(
+                    "SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.id IN \
+                     (SELECT article_id FROM article_keywords WHERE keyword_id IN ("
+                ));
+                let mut list = q.separated(", ");
+                for id in ids {
+                    list.push_bind(*id);
+                }
+                q.push(")) ORDER BY a.published_at DESC, a.id DESC LIMIT ");
+                q.push_bind(limit);
+                q.build_query_as().fetch_all(pool).await
+            }),
+        }
+        .context("cannot read articles")
+    }
+
+    /// Articles first stored in (`after`, `until`], oldest first.
+    pub async fn articles_first_seen_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Vec<Article>> {
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ARTICLE_COLUMNS} FROM articles a
+             WHERE a.first_seen_at > $1 AND a.first_seen_at <= $2
+             ORDER BY a.published_at DESC, a.id DESC"
+        )))
+        .bind(after)
+        .bind(until)
+        .fetch_all(pool)
+        .await)
+        .context("cannot read new articles")
+    }
+
+    /// Articles first stored at or after `since`, for matching new keywords.
+    pub async fn articles_first_seen_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<Article>> {
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.first_seen_at >= $1 ORDER BY a.id"
+        )))
+        .bind(since)
+        .fetch_all(pool)
+        .await)
+        .context("cannot read recent articles")
+    }
+
+    /// (article, keyword) pairs for the given articles.
+    pub async fn keywords_of_articles(
+        &self,
+        articles: &[ArticleId],
+    ) -> StoreResult<Vec<(ArticleId, KeywordId)>> {
+        let mut pairs = Vec::new();
+        for chunk in articles.chunks(500) {
+            let rows: Vec<(ArticleId, KeywordId)> = on_pool!(self, |pool| {
+                let mut q = sqlx::QueryBuilder::new(
+                    "SELECT article_id, keyword_id FROM article_keywords WHERE article_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(") ORDER BY article_id, keyword_id");
+                q.build_query_as().fetch_all(pool).await
+            })
+            .context("cannot read article keywords")?;
+            pairs.extend(rows);
+        }
+        Ok(pairs)
+    }
+
+    pub async fn article_by_url(&self, url: &str) -> StoreResult<Option<Article>> {
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.url = $1"
+        )))
+        .bind(url)
+        .fetch_optional(pool)
+        .await)
+        .with_context(|| format!("cannot read article {url}"))
+    }
+
+    pub async fn count_articles(&self) -> StoreResult<i64> {
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM articles"
+        )
+        .fetch_one(pool)
+        .await)
+        .context("cannot count articles")
+    }
+}

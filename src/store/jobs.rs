@@ -1,0 +1,94 @@
+//! Job history, and the claim that makes a scheduled tick run once cluster-wide: the first
+//! instance to insert (job, tick) runs it; the others see the conflict and skip.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::error::Context as _;
+use super::{Store, StoreResult, on_pool};
+
+pub type JobRunId = i64;
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct JobRun {
+    pub id: JobRunId,
+    pub job: String,
+    pub tick: DateTime<Utc>,
+    pub trigger: String,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Claims (job, tick); `None` if it was claimed before.
+    pub async fn claim_job_run(
+        &self,
+        job: &str,
+        tick: DateTime<Utc>,
+        trigger: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<JobRunId>> {
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "INSERT INTO job_runs (job, tick, trigger, status, started_at) VALUES ($1, $2, $3, 'running', $4)
+             ON CONFLICT (job, tick) DO NOTHING RETURNING id"
+        )
+        .bind(job)
+        .bind(tick)
+        .bind(trigger)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)
+        .with_context(|| format!("cannot claim job {job} at {tick}"))
+    }
+
+    pub async fn finish_job_run(
+        &self,
+        id: JobRunId,
+        now: DateTime<Utc>,
+        outcome: Result<&str, &str>,
+    ) -> StoreResult<()> {
+        let (status, summary, error) = match outcome {
+            Ok(summary) => ("ok", Some(summary), None),
+            Err(error) => ("failed", None, Some(error)),
+        };
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE job_runs SET status = $2, finished_at = $3, summary = $4, error = $5 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(status)
+        .bind(now)
+        .bind(summary)
+        .bind(error)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map(|_| ())
+        .with_context(|| format!("cannot record the end of job run {id}"))
+    }
+
+    /// The latest tick claimed for `job`.
+    pub async fn last_job_tick(&self, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT MAX(tick) FROM job_runs WHERE job = $1"
+        )
+        .bind(job)
+        .fetch_one(pool)
+        .await)
+        .with_context(|| format!("cannot read the last run of job {job}"))
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn recent_job_runs(&self, limit: u32) -> StoreResult<Vec<JobRun>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, job, tick, trigger, status, started_at, finished_at, summary, error
+             FROM job_runs ORDER BY started_at DESC, id DESC LIMIT $1"
+        )
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)
+        .context("cannot read job runs")
+    }
+}

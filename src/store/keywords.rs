@@ -1,0 +1,178 @@
+//! The keyword vocabulary. A keyword is identified by its Arabic matching form (`normalized`), so
+//! «الإرهاب» and «الارهاب» are one row; `name` keeps the first spelling seen for display and
+//! `slug` names its feed. The origin says why it exists: an operator declared it, a subscriber
+//! follows it (both make it part of the matching vocabulary), or a page's keyword block used it.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::error::Context as _;
+use super::{Store, StoreResult, begin_write, on_pool};
+
+pub type KeywordId = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeywordOrigin {
+    /// Only seen in a page's keyword block.
+    Tag,
+    Subscriber,
+    Operator,
+}
+
+impl KeywordOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeywordOrigin::Tag => "tag",
+            KeywordOrigin::Subscriber => "subscriber",
+            KeywordOrigin::Operator => "operator",
+        }
+    }
+
+    pub fn parse(s: &str) -> KeywordOrigin {
+        match s {
+            "operator" => KeywordOrigin::Operator,
+            "subscriber" => KeywordOrigin::Subscriber,
+            _ => KeywordOrigin::Tag,
+        }
+    }
+
+    /// Whether keywords of this origin are searched for in every article's text.
+    pub fn in_vocabulary(self) -> bool {
+        self != KeywordOrigin::Tag
+    }
+}
+
+impl fmt::Display for KeywordOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Keyword {
+    pub id: KeywordId,
+    pub name: String,
+    pub normalized: String,
+    pub slug: String,
+    pub origin: String,
+}
+
+impl Keyword {
+    pub fn origin(&self) -> KeywordOrigin {
+        KeywordOrigin::parse(&self.origin)
+    }
+}
+
+/// What `ensure_keyword` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ensured {
+    pub keyword: Keyword,
+    /// The keyword was not part of the matching vocabulary before this call.
+    pub joined_vocabulary: bool,
+}
+
+impl Store {
+    /// Returns the keyword with this matching form, creating it or raising its origin (an
+    /// operator's keyword outranks a subscriber's, which outranks a tag).
+    pub async fn ensure_keyword(
+        &self,
+        name: &str,
+        normalized: &str,
+        slug: &str,
+        origin: KeywordOrigin,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Ensured> {
+        let result: StoreResult<Ensured> = async {
+            begin_write!(self, |tx| {
+                let existing: Option<Keyword> = sqlx::query_as(
+                    "SELECT id, name, normalized, slug, origin FROM keywords WHERE normalized = $1",
+                )
+                .bind(normalized)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let ensured = match existing {
+                    Some(mut keyword) => {
+                        let before = keyword.origin();
+                        if origin > before {
+                            sqlx::query("UPDATE keywords SET origin = $2 WHERE id = $1")
+                                .bind(keyword.id)
+                                .bind(origin.as_str())
+                                .execute(&mut *tx)
+                                .await?;
+                            keyword.origin = origin.as_str().to_owned();
+                        }
+                        Ensured {
+                            joined_vocabulary: !before.in_vocabulary() && origin.in_vocabulary(),
+                            keyword,
+                        }
+                    }
+                    None => {
+                        let keyword: Keyword = sqlx::query_as(
+                            "INSERT INTO keywords (name, normalized, slug, origin, created_at)
+                             VALUES ($1, $2, $3, $4, $5)
+                             RETURNING id, name, normalized, slug, origin",
+                        )
+                        .bind(name)
+                        .bind(normalized)
+                        .bind(slug)
+                        .bind(origin.as_str())
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        Ensured {
+                            joined_vocabulary: origin.in_vocabulary(),
+                            keyword,
+                        }
+                    }
+                };
+                tx.commit().await?;
+                Ok(ensured)
+            })
+        }
+        .await;
+        result.with_context(|| format!("cannot record keyword {name}"))
+    }
+
+    /// Every keyword, by name.
+    pub async fn all_keywords(&self) -> StoreResult<Vec<Keyword>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, name, normalized, slug, origin FROM keywords ORDER BY slug"
+        )
+        .fetch_all(pool)
+        .await)
+        .context("cannot read keywords")
+    }
+
+    /// The keywords searched for in article text (operators' and subscribers').
+    pub async fn vocabulary(&self) -> StoreResult<Vec<Keyword>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, name, normalized, slug, origin FROM keywords
+             WHERE origin IN ('operator', 'subscriber') ORDER BY id"
+        )
+        .fetch_all(pool)
+        .await)
+        .context("cannot read the keyword vocabulary")
+    }
+
+    pub async fn keyword_by_slug(&self, slug: &str) -> StoreResult<Option<Keyword>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, name, normalized, slug, origin FROM keywords WHERE slug = $1"
+        )
+        .bind(slug)
+        .fetch_optional(pool)
+        .await)
+        .with_context(|| format!("cannot read keyword {slug}"))
+    }
+
+    pub async fn keyword_by_normalized(&self, normalized: &str) -> StoreResult<Option<Keyword>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, name, normalized, slug, origin FROM keywords WHERE normalized = $1"
+        )
+        .bind(normalized)
+        .fetch_optional(pool)
+        .await)
+        .with_context(|| format!("cannot read keyword {normalized}"))
+    }
+}

@@ -1,0 +1,181 @@
+//! The store: all SQL lives here. Two thin backends share portable SQL — SQLite (the embedded
+//! default: one file, WAL) and PostgreSQL (for several instances) — behind one `Store` value, so
+//! the stages above never know which one they run on. Each backend has its own migrations folder
+//! (`migrations/sqlite`, `migrations/postgres`) with the same file names, applied at start-up.
+//!
+//! Rules kept by every query here: `$n` placeholders (both backends accept them); times are bound
+//! from Rust as UTC `DateTime<Utc>`, never taken from the database clock (SQLite stores them as
+//! RFC 3339 text, which sorts correctly because every value has the same `+00:00` offset).
+
+mod articles;
+mod digests;
+mod error;
+mod jobs;
+mod keywords;
+mod sources;
+mod subscribers;
+mod url;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use articles::{Article, ArticleFilter, ArticleId, NewArticle, Upserted, hex_digest};
+pub use digests::{Delivery, DeliveryId, DeliveryStatus, Edition, EditionId, NewDelivery};
+pub use error::{StoreError, StoreResult};
+pub use jobs::{JobRun, JobRunId};
+pub use keywords::{Ensured, Keyword, KeywordId, KeywordOrigin};
+pub use sources::SourceId;
+pub use subscribers::{Subscriber, SubscriberId, SubscriberStatus};
+pub use url::DatabaseUrl;
+
+use error::Context as _;
+
+/// A connection pool on one of the two backends.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same code against whichever pool the store holds. The body is compiled once per
+/// backend, so it may use the concrete pool type.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so two writers queue on the
+/// busy timeout instead of failing when a read lock is upgraded.
+macro_rules! begin_write {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                $body
+            }
+            $crate::store::Store::Postgres(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin().await?;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use begin_write;
+
+impl Store {
+    /// Opens the database (creating a SQLite file and its folder if needed) and applies pending
+    /// migrations.
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> StoreResult<Store> {
+        let store = match url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                        url: url.to_string(),
+                        reason: format!("cannot create folder {}: {e}", dir.display()),
+                    })?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max_connections)
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| StoreError::Open {
+                        url: url.to_string(),
+                        reason: e.to_string(),
+                    })?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&pool)
+                    .await
+                    .map_err(|e| StoreError::Migrate {
+                        url: url.to_string(),
+                        reason: e.to_string(),
+                    })?;
+                Store::Sqlite(pool)
+            }
+            DatabaseUrl::Postgres(raw) => {
+                let options = PgConnectOptions::from_str(raw).map_err(|e| StoreError::Open {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                })?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| StoreError::Open {
+                        url: url.to_string(),
+                        reason: e.to_string(),
+                    })?;
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&pool)
+                    .await
+                    .map_err(|e| StoreError::Migrate {
+                        url: url.to_string(),
+                        reason: e.to_string(),
+                    })?;
+                Store::Postgres(pool)
+            }
+        };
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Checks the database answers (for `/healthz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .context("database did not answer")
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    fn names(dir: &str) -> BTreeSet<String> {
+        std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let sqlite = names("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite,
+            names("postgres"),
+            "every migration needs a SQLite and a PostgreSQL version"
+        );
+    }
+}

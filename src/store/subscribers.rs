@@ -1,0 +1,213 @@
+//! Subscribers and the keywords they follow (in their chosen order, which orders digest headings).
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::error::Context as _;
+use super::{Keyword, KeywordId, Store, StoreResult, begin_write, on_pool};
+
+pub type SubscriberId = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriberStatus {
+    /// Signed up, not yet confirmed: receives nothing.
+    Pending,
+    Active,
+    Unsubscribed,
+}
+
+impl SubscriberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriberStatus::Pending => "pending",
+            SubscriberStatus::Active => "active",
+            SubscriberStatus::Unsubscribed => "unsubscribed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Subscriber {
+    pub id: SubscriberId,
+    pub email: String,
+    pub status: String,
+    /// The secret in the subscriber's links (unsubscribe, preferences).
+    pub token: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Adds an active subscriber, or re-activates one and replaces the keywords they follow.
+    /// Returns the subscriber and whether it is new.
+    pub async fn upsert_subscriber(
+        &self,
+        email: &str,
+        token: &str,
+        keywords: &[KeywordId],
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Subscriber, bool)> {
+        let result: StoreResult<(Subscriber, bool)> = async {
+            begin_write!(self, |tx| {
+                let existing: Option<Subscriber> = sqlx::query_as(
+                    "SELECT id, email, status, token, created_at FROM subscribers WHERE email = $1",
+                )
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let created = existing.is_none();
+                let subscriber: Subscriber = match existing {
+                    Some(s) => {
+                        sqlx::query_as(
+                            "UPDATE subscribers SET status = 'active', unsubscribed_at = NULL,
+                                 confirmed_at = COALESCE(confirmed_at, $2)
+                             WHERE id = $1 RETURNING id, email, status, token, created_at",
+                        )
+                        .bind(s.id)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?
+                    }
+                    None => {
+                        sqlx::query_as(
+                            "INSERT INTO subscribers (email, status, token, created_at, confirmed_at)
+                             VALUES ($1, 'active', $2, $3, $3) RETURNING id, email, status, token, created_at",
+                        )
+                        .bind(email)
+                        .bind(token)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?
+                    }
+                };
+                sqlx::query("DELETE FROM subscriber_keywords WHERE subscriber_id = $1")
+                    .bind(subscriber.id)
+                    .execute(&mut *tx)
+                    .await?;
+                for (position, keyword) in keywords.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO subscriber_keywords (subscriber_id, keyword_id, position) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(subscriber.id)
+                    .bind(keyword)
+                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok((subscriber, created))
+            })
+        }
+        .await;
+        result.context("cannot save subscriber")
+    }
+
+    /// Deletes a subscriber and their delivery history. Returns whether one existed.
+    pub async fn delete_subscriber(&self, email: &str) -> StoreResult<bool> {
+        on_pool!(self, |pool| sqlx::query(
+            "DELETE FROM subscribers WHERE email = $1"
+        )
+        .bind(email)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map(|n| n > 0)
+        .context("cannot delete subscriber")
+    }
+
+    /// Marks the subscriber with this token unsubscribed; returns them if the token was known.
+    pub async fn unsubscribe(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Subscriber>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = COALESCE(unsubscribed_at, $2)
+             WHERE token = $1 RETURNING id, email, status, token, created_at"
+        )
+        .bind(token)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)
+        .context("cannot unsubscribe")
+    }
+
+    pub async fn subscriber_by_token(&self, token: &str) -> StoreResult<Option<Subscriber>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, email, status, token, created_at FROM subscribers WHERE token = $1"
+        )
+        .bind(token)
+        .fetch_optional(pool)
+        .await)
+        .context("cannot read subscriber")
+    }
+
+    pub async fn subscriber_by_email(&self, email: &str) -> StoreResult<Option<Subscriber>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, email, status, token, created_at FROM subscribers WHERE email = $1"
+        )
+        .bind(email)
+        .fetch_optional(pool)
+        .await)
+        .context("cannot read subscriber")
+    }
+
+    /// Every subscriber, by email.
+    pub async fn subscribers(&self) -> StoreResult<Vec<Subscriber>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, email, status, token, created_at FROM subscribers ORDER BY email"
+        )
+        .fetch_all(pool)
+        .await)
+        .context("cannot read subscribers")
+    }
+
+    /// The keywords a subscriber follows, in their order.
+    pub async fn subscriber_keywords(&self, subscriber: SubscriberId) -> StoreResult<Vec<Keyword>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT k.id, k.name, k.normalized, k.slug, k.origin
+             FROM subscriber_keywords sk JOIN keywords k ON k.id = sk.keyword_id
+             WHERE sk.subscriber_id = $1 ORDER BY sk.position"
+        )
+        .bind(subscriber)
+        .fetch_all(pool)
+        .await)
+        .context("cannot read a subscriber's keywords")
+    }
+
+    /// Active subscribers with the keywords each follows, in order.
+    pub async fn active_subscribers(&self) -> StoreResult<Vec<(Subscriber, Vec<Keyword>)>> {
+        let subscribers: Vec<Subscriber> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, email, status, token, created_at FROM subscribers WHERE status = 'active' ORDER BY id"
+        )
+        .fetch_all(pool)
+        .await)
+        .context("cannot read active subscribers")?;
+        let rows: Vec<(i64, i64, String, String, String, String)> =
+            on_pool!(self, |pool| sqlx::query_as(
+                "SELECT sk.subscriber_id, k.id, k.name, k.normalized, k.slug, k.origin
+             FROM subscriber_keywords sk
+             JOIN keywords k ON k.id = sk.keyword_id
+             JOIN subscribers s ON s.id = sk.subscriber_id
+             WHERE s.status = 'active'
+             ORDER BY sk.subscriber_id, sk.position"
+            )
+            .fetch_all(pool)
+            .await)
+            .context("cannot read subscribers' keywords")?;
+        let mut out: Vec<(Subscriber, Vec<Keyword>)> =
+            subscribers.into_iter().map(|s| (s, Vec::new())).collect();
+        for (subscriber, id, name, normalized, slug, origin) in rows {
+            if let Ok(i) = out.binary_search_by_key(&subscriber, |(s, _)| s.id) {
+                out[i].1.push(Keyword {
+                    id,
+                    name,
+                    normalized,
+                    slug,
+                    origin,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,123 @@
+//! Subscriber administration: the address type, tokens, and adding or removing a subscriber with
+//! the keywords they follow. Used by the command line now and by the web sign-up pages later.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use lettre::Address;
+
+use crate::config::Config;
+use crate::keywords::{self, KeywordError, KeywordName};
+use crate::store::{Keyword, KeywordOrigin, Store, StoreError, Subscriber};
+
+/// A subscriber's address, validated and lower-cased (one subscriber per mailbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberEmail(String);
+
+impl SubscriberEmail {
+    pub fn parse(input: &str) -> Result<Self, SubscribeError> {
+        let trimmed = input.trim();
+        if trimmed.len() > 254 {
+            return Err(SubscribeError::BadEmail(
+                input.to_owned(),
+                "longer than 254 characters".into(),
+            ));
+        }
+        let address: Address = trimmed
+            .parse()
+            .map_err(|e| SubscribeError::BadEmail(input.to_owned(), format!("{e}")))?;
+        Ok(Self(address.to_string().to_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// For logs: the domain only.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit('@').next().unwrap_or_default()
+    }
+}
+
+impl fmt::Display for SubscriberEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    #[error("{0:?} is not a valid email address: {1}")]
+    BadEmail(String, String),
+    #[error(transparent)]
+    BadKeyword(#[from] KeywordError),
+    #[error("give at least one keyword to follow")]
+    NoKeywords,
+    #[error("cannot create a secure token: {0}")]
+    Token(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A random, URL-safe secret for a subscriber's links (128 bits, hex).
+pub fn new_token() -> Result<String, SubscribeError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| SubscribeError::Token(e.to_string()))?;
+    Ok(crate::store::hex_digest(&bytes))
+}
+
+/// Adds an active subscriber following `keywords` (or updates an existing one), making the
+/// keywords part of the vocabulary. Returns the subscriber, their keywords and whether they are new.
+pub async fn add(
+    store: &Store,
+    config: &Config,
+    email: &SubscriberEmail,
+    keywords: &[String],
+    now: DateTime<Utc>,
+) -> Result<(Subscriber, Vec<Keyword>, bool), SubscribeError> {
+    let names = keywords
+        .iter()
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| KeywordName::parse(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    if names.is_empty() {
+        return Err(SubscribeError::NoKeywords);
+    }
+    let keywords = keywords::follow(store, config, &names, KeywordOrigin::Subscriber, now).await?;
+    let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();
+    let (subscriber, created) = store
+        .upsert_subscriber(email.as_str(), &new_token()?, &ids, now)
+        .await?;
+    tracing::info!(
+        domain = email.domain(),
+        created,
+        keywords = ids.len(),
+        "subscriber saved"
+    );
+    Ok((subscriber, keywords, created))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_validated_and_lower_cased() {
+        assert_eq!(
+            SubscriberEmail::parse(" Reader@Example.ORG ")
+                .unwrap()
+                .as_str(),
+            "reader@example.org"
+        );
+        assert!(SubscriberEmail::parse("not-an-address").is_err());
+        assert!(SubscriberEmail::parse("a@b@c").is_err());
+        assert!(SubscriberEmail::parse("").is_err());
+    }
+
+    #[test]
+    fn tokens_are_long_and_different() {
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+    }
+}

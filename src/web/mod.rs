@@ -1,0 +1,151 @@
+//! The HTTP server (axum): feeds with conditional GET, the subscriber's unsubscribe page, a home
+//! page listing the feeds, health, and the bundled demo site under `/demo/`. A driver at the edge:
+//! it calls the stages, it holds no business rules.
+
+mod error;
+mod feeds;
+mod pages;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use chrono::Utc;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+use crate::app::App;
+use error::{WebError, WebResult};
+
+pub fn router(app: Arc<App>) -> Router {
+    let mut router = Router::new()
+        .route("/", get(home))
+        .route("/healthz", get(healthz))
+        .route("/feeds/{file}", get(feeds::declared))
+        .route("/feeds/keywords/{file}", get(feeds::keyword))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        );
+    if let Some(dir) = &app.config.demo_dir {
+        router = router.nest_service("/demo", ServeDir::new(dir));
+    }
+    router.layer(TraceLayer::new_for_http()).with_state(app)
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> impl IntoResponse {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n"),
+        Err(e) => {
+            tracing::error!("health check: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FeedLink {
+    title: String,
+    path: String,
+}
+
+#[derive(Serialize)]
+struct KeywordLink {
+    name: String,
+    path: String,
+}
+
+async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
+    let site = &app.config.site;
+    let feeds: Vec<FeedLink> = app
+        .config
+        .feeds
+        .declared
+        .iter()
+        .map(|f| FeedLink {
+            title: if f.title.is_empty() {
+                site.title.clone()
+            } else {
+                f.title.clone()
+            },
+            path: f.id.clone(),
+        })
+        .collect();
+    let keywords: Vec<KeywordLink> = app
+        .store
+        .all_keywords()
+        .await?
+        .into_iter()
+        .map(|k| KeywordLink {
+            path: utf8_percent_encode(&k.slug, NON_ALPHANUMERIC).to_string(),
+            name: k.name,
+        })
+        .collect();
+    Ok(pages::render(
+        "home.html.j2",
+        minijinja::context! {
+            title => &site.title,
+            description => &site.description,
+            feeds,
+            keywords,
+            formats => ["rss", "atom", "json"],
+            articles => app.store.count_articles().await?,
+        },
+    ))
+}
+
+async fn unsubscribe_page(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+) -> WebResult<Html<String>> {
+    let subscriber = app
+        .store
+        .subscriber_by_token(&token)
+        .await?
+        .ok_or_else(unknown_link)?;
+    if subscriber.status == "unsubscribed" {
+        return Ok(pages::message(
+            "إلغاء الاشتراك",
+            "اشتراكك ملغى بالفعل، ولن تصلك رسائل أخرى.",
+        ));
+    }
+    Ok(pages::render(
+        "unsubscribe.html.j2",
+        minijinja::context! { title => "إلغاء الاشتراك", email => subscriber.email },
+    ))
+}
+
+/// The form's POST and the RFC 8058 one-click POST (`List-Unsubscribe=One-Click`) both land here.
+async fn unsubscribe(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+) -> WebResult<Html<String>> {
+    app.store
+        .unsubscribe(&token, Utc::now())
+        .await?
+        .ok_or_else(unknown_link)?;
+    Ok(pages::message(
+        "تم إلغاء الاشتراك",
+        "لن تصلك رسائل أخرى من هذه النشرة.",
+    ))
+}
+
+fn unknown_link() -> WebError {
+    WebError::NotFound("هذا الرابط غير صالح أو منتهي الصلاحية.".into())
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
