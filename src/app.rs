@@ -28,11 +28,7 @@ pub struct App {
 pub fn check(path: &std::path::Path) -> Result<Config, Vec<Problem>> {
     let config = Config::load(path).map_err(|e| match e {
         ConfigError::Invalid { problems, .. } => problems,
-        read @ ConfigError::Read { .. } => vec![Problem::new(
-            path.display().to_string(),
-            "",
-            read.to_string(),
-        )],
+        read @ ConfigError::Read { .. } => vec![Problem::new(path.display().to_string(), "", read.to_string())],
     })?;
     Templates::load(&config.mail.templates_dir)?;
     Ok(config)
@@ -49,44 +45,21 @@ impl App {
         let templates = Templates::load(&config.mail.templates_dir).map_err(|problems| {
             anyhow::anyhow!(
                 "email templates are not usable:\n{}",
-                problems
-                    .iter()
-                    .map(|p| format!("  - {p}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
             )
         })?;
         let store = Store::connect(&config.database.url, config.database.max_connections).await?;
         let fetcher = Fetcher::new(&config.collect).map_err(anyhow::Error::msg)?;
         let config = Arc::new(config);
         let publisher = Publisher::new(config.clone(), store.clone());
-        Ok(Self {
-            config,
-            store,
-            fetcher,
-            publisher,
-            templates: Arc::new(templates),
-            mailer,
-        })
+        Ok(Self { config, store, fetcher, publisher, templates: Arc::new(templates), mailer })
     }
 
     /// One collection pass (every enabled source, or only `source`), then a feed build.
-    pub async fn collect(
-        &self,
-        source: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<CollectReport> {
+    pub async fn collect(&self, source: Option<&str>, now: DateTime<Utc>) -> anyhow::Result<CollectReport> {
         keywords::sync_declared(&self.store, &self.config, now).await?;
         let vocabulary = Vocabulary::load(&self.store, &self.config.keywords).await?;
-        let report = collect::collect(
-            &self.store,
-            &self.config,
-            &self.fetcher,
-            &vocabulary,
-            source,
-            now,
-        )
-        .await?;
+        let report = collect::collect(&self.store, &self.config, &self.fetcher, &vocabulary, source, now).await?;
         self.build_feeds(now).await?;
         Ok(report)
     }
@@ -109,21 +82,10 @@ impl App {
             .iter()
             .find(|e| e.name == edition)
             .ok_or_else(|| DigestError::UnknownEdition(edition.to_owned()))?;
-        let (outcome, _) = digest::plan_edition(
-            &self.store,
-            &self.config,
-            &self.templates,
-            cfg,
-            now,
-            dry_run,
-        )
-        .await
-        .with_context(|| format!("digest edition {edition}"))?;
-        let sent = if dry_run {
-            SendReport::default()
-        } else {
-            self.deliver(now).await?
-        };
+        let (outcome, _) = digest::plan_edition(&self.store, &self.config, &self.templates, cfg, now, dry_run)
+            .await
+            .with_context(|| format!("digest edition {edition}"))?;
+        let sent = if dry_run { SendReport::default() } else { self.deliver(now).await? };
         Ok((outcome, sent))
     }
 

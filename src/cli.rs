@@ -27,13 +27,7 @@ use crate::subscribers::{self, SubscriberEmail};
 )]
 pub struct Cli {
     /// The configuration file.
-    #[arg(
-        long,
-        short,
-        global = true,
-        env = "NASHRA_CONFIG",
-        default_value = "nashra.toml"
-    )]
+    #[arg(long, short, global = true, env = "NASHRA_CONFIG", default_value = "nashra.toml")]
     config: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -146,17 +140,10 @@ pub async fn run() -> ExitCode {
 }
 
 fn init_logs(serving: bool) {
-    let default = if serving {
-        "info,sqlx=warn,tower_http=info,tokio_cron_scheduler=warn"
-    } else {
-        "warn"
-    };
+    let default = if serving { "info,sqlx=warn,tower_http=info,tokio_cron_scheduler=warn" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("NASHRA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn report_problems(path: &std::path::Path, problems: &[Problem]) -> ExitCode {
@@ -188,10 +175,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = App::new(config).await?;
             let report = app.collect(source.as_deref(), now).await?;
             for s in &report.sources {
-                println!(
-                    "{}: {} new, {} updated, {} unchanged",
-                    s.source, s.inserted, s.updated, s.unchanged
-                );
+                println!("{}: {} new, {} updated, {} unchanged", s.source, s.inserted, s.updated, s.unchanged);
                 for e in &s.errors {
                     println!("  error: {e}");
                 }
@@ -202,12 +186,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::Extract { target, source } => {
-            extract(&config, &target, source.as_deref(), now).await?
-        }
-        Command::Feeds {
-            command: FeedsCommand::Build,
-        } => {
+        Command::Extract { target, source } => extract(&config, &target, source.as_deref(), now).await?,
+        Command::Feeds { command: FeedsCommand::Build } => {
             let app = App::new(config).await?;
             let r = app.build_feeds(now).await?;
             println!(
@@ -218,21 +198,13 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             app.store.close().await;
         }
-        Command::Keywords {
-            command: KeywordsCommand::Match { keywords, file },
-        } => match_keywords(&keywords, file)?,
+        Command::Keywords { command: KeywordsCommand::Match { keywords, file } } => match_keywords(&keywords, file)?,
         Command::Subscribers { command } => subscribers_command(config, command, now).await?,
-        Command::Digest {
-            command:
-                DigestCommand::Send {
-                    schedule,
-                    now: at,
-                    dry_run,
-                },
-        } => {
+        Command::Digest { command: DigestCommand::Send { schedule, now: at, dry_run } } => {
             let now = match at {
-                Some(t) => arabic::parse_date(&t, config.site.time_zone, now)
-                    .with_context(|| format!("--now {t:?}"))?,
+                Some(t) => {
+                    arabic::parse_date(&t, config.site.time_zone, now).with_context(|| format!("--now {t:?}"))?
+                }
                 None => now,
             };
             let app = App::new(config).await?;
@@ -260,9 +232,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let addr = listen.unwrap_or(config.http.listen);
     let app = Arc::new(App::new(config).await?);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(
         database = app.store.backend(),
@@ -299,12 +269,7 @@ async fn shutdown_signal() {
     }
 }
 
-async fn extract(
-    config: &Config,
-    target: &str,
-    source: Option<&str>,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+async fn extract(config: &Config, target: &str, source: Option<&str>, now: DateTime<Utc>) -> anyhow::Result<()> {
     let source = match source {
         Some(name) => Some(
             config
@@ -321,37 +286,28 @@ async fn extract(
     });
     let tz = source.map_or(config.site.time_zone, |s| s.time_zone);
     let (html, url) = if target.starts_with("http://") || target.starts_with("https://") {
-        let url =
-            url::Url::parse(target).with_context(|| format!("{target:?} is not a valid URL"))?;
-        let page = Fetcher::new(&config.collect)
-            .map_err(anyhow::Error::msg)?
-            .get(&url)
-            .await?;
+        let url = url::Url::parse(target).with_context(|| format!("{target:?} is not a valid URL"))?;
+        let page = Fetcher::new(&config.collect).map_err(anyhow::Error::msg)?.get(&url).await?;
         (page.body, page.url)
     } else {
-        let path =
-            std::fs::canonicalize(target).with_context(|| format!("cannot open {target}"))?;
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let url = url::Url::from_file_path(&path)
-            .map_err(|()| anyhow::anyhow!("cannot make a URL of {}", path.display()))?;
+        let path = std::fs::canonicalize(target).with_context(|| format!("cannot open {target}"))?;
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let url =
+            url::Url::from_file_path(&path).map_err(|()| anyhow::anyhow!("cannot make a URL of {}", path.display()))?;
         (collect::decode(&bytes, None), url)
     };
-    let extracted = collect::extract(&html, &url, selectors, tz, now)
-        .with_context(|| format!("cannot extract {target}"))?;
+    let extracted =
+        collect::extract(&html, &url, selectors, tz, now).with_context(|| format!("cannot extract {target}"))?;
     println!("{}", serde_json::to_string_pretty(&extracted)?);
     Ok(())
 }
 
 fn match_keywords(keywords: &[String], file: Option<PathBuf>) -> anyhow::Result<()> {
     let text = match file {
-        Some(path) => std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?,
+        Some(path) => std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?,
         None => {
             let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("cannot read standard input")?;
+            std::io::stdin().read_to_string(&mut s).context("cannot read standard input")?;
             s
         }
     };
@@ -359,16 +315,11 @@ fn match_keywords(keywords: &[String], file: Option<PathBuf>) -> anyhow::Result<
     let matcher = Matcher::new(&entries);
     let mut count = 0;
     for m in matcher.find_all(&text) {
-        let (Some(keyword), Some(surface)) = (keywords.get(m.keyword), text.get(m.start..m.end))
-        else {
+        let (Some(keyword), Some(surface)) = (keywords.get(m.keyword), text.get(m.start..m.end)) else {
             continue;
         };
         let line = text[..m.start].matches('\n').count() + 1;
-        let column = text[..m.start]
-            .rsplit('\n')
-            .next()
-            .map_or(0, |l| l.chars().count())
-            + 1;
+        let column = text[..m.start].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         println!("{line}:{column}\t{keyword}\t{surface}");
         count += 1;
     }
@@ -376,30 +327,19 @@ fn match_keywords(keywords: &[String], file: Option<PathBuf>) -> anyhow::Result<
     Ok(())
 }
 
-async fn subscribers_command(
-    config: Config,
-    command: SubscribersCommand,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+async fn subscribers_command(config: Config, command: SubscribersCommand, now: DateTime<Utc>) -> anyhow::Result<()> {
     let app = App::new(config).await?;
     match command {
         SubscribersCommand::Add { email, keywords } => {
             let email = SubscriberEmail::parse(&email)?;
-            let keywords: Vec<String> = keywords
-                .split([',', '،'])
-                .map(|k| k.trim().to_owned())
-                .collect();
+            let keywords: Vec<String> = keywords.split([',', '،']).map(|k| k.trim().to_owned()).collect();
             let (subscriber, keywords, created) =
                 subscribers::add(&app.store, &app.config, &email, &keywords, now).await?;
             println!(
                 "{} {} following: {}",
                 if created { "added" } else { "updated" },
                 subscriber.email,
-                keywords
-                    .iter()
-                    .map(|k| k.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join("، ")
+                keywords.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join("، ")
             );
         }
         SubscribersCommand::Remove { email } => {
@@ -417,11 +357,7 @@ async fn subscribers_command(
                     "{}\t{}\t{}",
                     s.email,
                     s.status,
-                    keywords
-                        .iter()
-                        .map(|k| k.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join("، ")
+                    keywords.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join("، ")
                 );
             }
         }
@@ -440,12 +376,7 @@ async fn jobs(config: Config, now: DateTime<Utc>) -> anyhow::Result<()> {
             .next_after(now)
             .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
             .unwrap_or_else(|| "never".into());
-        println!(
-            "  {:<16} {:<16} {:<16} next {next}",
-            s.job.name(),
-            s.schedule.expression(),
-            tz.name()
-        );
+        println!("  {:<16} {:<16} {:<16} next {next}", s.job.name(), s.schedule.expression(), tz.name());
     }
     println!("recent runs:");
     for r in app.store.recent_job_runs(20).await? {

@@ -18,14 +18,10 @@ impl SubscriberEmail {
     pub fn parse(input: &str) -> Result<Self, SubscribeError> {
         let trimmed = input.trim();
         if trimmed.len() > 254 {
-            return Err(SubscribeError::BadEmail(
-                input.to_owned(),
-                "longer than 254 characters".into(),
-            ));
+            return Err(SubscribeError::BadEmail(input.to_owned(), "longer than 254 characters".into()));
         }
-        let address: Address = trimmed
-            .parse()
-            .map_err(|e| SubscribeError::BadEmail(input.to_owned(), format!("{e}")))?;
+        let address: Address =
+            trimmed.parse().map_err(|e| SubscribeError::BadEmail(input.to_owned(), format!("{e}")))?;
         Ok(Self(address.to_string().to_lowercase()))
     }
 
@@ -85,15 +81,8 @@ pub async fn add(
     }
     let keywords = keywords::follow(store, config, &names, KeywordOrigin::Subscriber, now).await?;
     let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();
-    let (subscriber, created) = store
-        .upsert_subscriber(email.as_str(), &new_token()?, &ids, now)
-        .await?;
-    tracing::info!(
-        domain = email.domain(),
-        created,
-        keywords = ids.len(),
-        "subscriber saved"
-    );
+    let (subscriber, created) = store.upsert_subscriber(email.as_str(), &new_token()?, &ids, now).await?;
+    tracing::info!(domain = email.domain(), created, keywords = ids.len(), "subscriber saved");
     Ok((subscriber, keywords, created))
 }
 
@@ -103,12 +92,7 @@ mod tests {
 
     #[test]
     fn addresses_are_validated_and_lower_cased() {
-        assert_eq!(
-            SubscriberEmail::parse(" Reader@Example.ORG ")
-                .unwrap()
-                .as_str(),
-            "reader@example.org"
-        );
+        assert_eq!(SubscriberEmail::parse(" Reader@Example.ORG ").unwrap().as_str(), "reader@example.org");
         assert!(SubscriberEmail::parse("not-an-address").is_err());
         assert!(SubscriberEmail::parse("a@b@c").is_err());
         assert!(SubscriberEmail::parse("").is_err());

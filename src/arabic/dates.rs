@@ -39,11 +39,7 @@ use super::normalize::normalize;
 /// # Errors
 /// A [`DateError`] naming the problem whenever any part of `input` is not understood,
 /// a field is out of range, or a needed part (day, month, year) is missing.
-pub fn parse_arabic_date(
-    input: &str,
-    tz: Tz,
-    now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, DateError> {
+pub fn parse_arabic_date(input: &str, tz: Tz, now: DateTime<Utc>) -> Result<DateTime<Utc>, DateError> {
     read_arabic(&normalize(input), tz, now).map_err(|e| e.with_input(input))
 }
 
@@ -52,11 +48,7 @@ fn read_arabic(norm: &str, tz: Tz, now: DateTime<Utc>) -> Result<DateTime<Utc>, 
     if pieces.is_empty() {
         return Err(DateError::bare(|input| DateError::Empty { input }));
     }
-    if relative::is_relative(&pieces) {
-        relative::parse(&pieces, now)
-    } else {
-        absolute::parse(&pieces, tz, now)
-    }
+    if relative::is_relative(&pieces) { relative::parse(&pieces, now) } else { absolute::parse(&pieces, tz, now) }
 }
 
 /// Machine dates: RFC 3339 / ISO 8601 (with or without offset; without offset = local

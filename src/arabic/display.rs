@@ -4,29 +4,9 @@
 
 use chrono::{DateTime, Datelike, TimeZone, Timelike};
 
-const WEEKDAYS: [&str; 7] = [
-    "الإثنين",
-    "الثلاثاء",
-    "الأربعاء",
-    "الخميس",
-    "الجمعة",
-    "السبت",
-    "الأحد",
-];
-const MONTHS: [&str; 12] = [
-    "يناير",
-    "فبراير",
-    "مارس",
-    "أبريل",
-    "مايو",
-    "يونيو",
-    "يوليو",
-    "أغسطس",
-    "سبتمبر",
-    "أكتوبر",
-    "نوفمبر",
-    "ديسمبر",
-];
+const WEEKDAYS: [&str; 7] = ["الإثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد"];
+const MONTHS: [&str; 12] =
+    ["يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر"];
 
 /// «الأحد 29 نوفمبر 2026»
 pub fn format_date<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
@@ -50,15 +30,9 @@ mod tests {
 
     #[test]
     fn cairo_times_are_shown_with_arabic_names_and_a_twelve_hour_clock() {
-        let t = Utc
-            .with_ymd_and_hms(2026, 11, 29, 8, 18, 0)
-            .unwrap()
-            .with_timezone(&Cairo);
+        let t = Utc.with_ymd_and_hms(2026, 11, 29, 8, 18, 0).unwrap().with_timezone(&Cairo);
         assert_eq!(format_datetime(&t), "الأحد 29 نوفمبر 2026 - 10:18 ص");
-        let t = Utc
-            .with_ymd_and_hms(2026, 11, 23, 16, 50, 0)
-            .unwrap()
-            .with_timezone(&Cairo);
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 16, 50, 0).unwrap().with_timezone(&Cairo);
         assert_eq!(format_datetime(&t), "الإثنين 23 نوفمبر 2026 - 6:50 م");
     }
 }

@@ -52,11 +52,7 @@ fn normalised_tokens(text: &str) -> Vec<TextToken> {
     tokens(text)
         .filter_map(|t| {
             let norm = normalize(t.text);
-            (!norm.is_empty()).then_some(TextToken {
-                start: t.start,
-                end: t.end,
-                norm,
-            })
+            (!norm.is_empty()).then_some(TextToken { start: t.start, end: t.end, norm })
         })
         .collect()
 }
@@ -117,20 +113,12 @@ impl Matcher {
         for (i, tok) in toks.iter().enumerate() {
             for stem in readings(&tok.norm) {
                 if let Some(ks) = self.words.get(stem.as_ref()) {
-                    found.extend(ks.iter().map(|&keyword| Match {
-                        keyword,
-                        start: tok.start,
-                        end: tok.end,
-                    }));
+                    found.extend(ks.iter().map(|&keyword| Match { keyword, start: tok.start, end: tok.end }));
                 }
                 if let Some(ps) = self.phrases.get(stem.as_ref()) {
                     for p in ps {
                         if let Some(end) = phrase_end(&toks, i, &p.rest) {
-                            found.push(Match {
-                                keyword: p.keyword,
-                                start: tok.start,
-                                end,
-                            });
+                            found.push(Match { keyword: p.keyword, start: tok.start, end });
                         }
                     }
                 }

@@ -140,10 +140,7 @@ mod tests {
 
     #[test]
     fn lucene_normalization_vectors_all_hold() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/lucene-arabic/normalization.tsv"
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lucene-arabic/normalization.tsv");
         let rows = fixture_rows(path);
         assert_eq!(rows.len(), 14, "fixture {path} should have 14 rows");
         for row in rows {
@@ -175,8 +172,7 @@ mod tests {
 
     #[test]
     fn invisible_controls_tatweel_and_harakat_disappear() {
-        let noisy =
-            "\u{200F}العـــراقِ\u{200E}\u{061C}\u{FEFF}\u{00AD}\u{202B}x\u{202C}\u{2067}y\u{2069}";
+        let noisy = "\u{200F}العـــراقِ\u{200E}\u{061C}\u{FEFF}\u{00AD}\u{202B}x\u{202C}\u{2067}y\u{2069}";
         assert_eq!(normalize(noisy), "العراقxy");
         assert_eq!(normalize("مُحَمَّدٌ"), "محمد");
         assert_eq!(normalize("هٰذا"), "هذا");
@@ -191,10 +187,7 @@ mod tests {
 
     #[test]
     fn decomposed_hamza_matches_precomposed() {
-        assert_eq!(
-            normalize("\u{0627}\u{0654}\u{0645}\u{0631}"),
-            normalize("أمر")
-        );
+        assert_eq!(normalize("\u{0627}\u{0654}\u{0645}\u{0631}"), normalize("أمر"));
     }
 
     #[test]
@@ -219,10 +212,7 @@ mod tests {
 
     #[test]
     fn strip_marks_keeps_the_madda_of_a_decomposed_alef() {
-        assert_eq!(
-            strip_marks("\u{0627}\u{0653}\u{0630}\u{0627}\u{0631}"),
-            "آذار"
-        );
+        assert_eq!(strip_marks("\u{0627}\u{0653}\u{0630}\u{0627}\u{0631}"), "آذار");
     }
 
     #[test]

@@ -129,13 +129,7 @@ const MONTH_NAMES: [[&str; 4]; 12] = [
 ];
 
 fn arabic_indic(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            c.to_digit(10)
-                .and_then(|d| char::from_u32(0x0660 + d))
-                .unwrap_or(c)
-        })
-        .collect()
+    s.chars().map(|c| c.to_digit(10).and_then(|d| char::from_u32(0x0660 + d)).unwrap_or(c)).collect()
 }
 
 proptest! {

@@ -48,17 +48,10 @@ impl<'a> Iterator for Tokens<'a> {
         let (skip, _) = rest.char_indices().find(|(_, c)| is_word_char(*c))?;
         let start = self.pos + skip;
         let word = self.s.get(start..)?;
-        let len = word
-            .char_indices()
-            .find(|(_, c)| !is_word_char(*c))
-            .map_or(word.len(), |(i, _)| i);
+        let len = word.char_indices().find(|(_, c)| !is_word_char(*c)).map_or(word.len(), |(i, _)| i);
         let end = start + len;
         self.pos = end;
-        Some(Token {
-            start,
-            end,
-            text: self.s.get(start..end)?,
-        })
+        Some(Token { start, end, text: self.s.get(start..end)? })
     }
 }
 
@@ -73,30 +66,13 @@ mod tests {
     #[test]
     fn arabic_punctuation_separates_words() {
         let s = "«داعش»،العراق؛سوريا؟ 50٪ 3٫5 1٬000 نهاية۔ثم";
-        assert_eq!(
-            texts(s),
-            [
-                "داعش",
-                "العراق",
-                "سوريا",
-                "50",
-                "3",
-                "5",
-                "1",
-                "000",
-                "نهاية",
-                "ثم"
-            ]
-        );
+        assert_eq!(texts(s), ["داعش", "العراق", "سوريا", "50", "3", "5", "1", "000", "نهاية", "ثم"]);
     }
 
     #[test]
     fn latin_punctuation_quotes_dashes_brackets_and_nbsp_separate_words() {
         let s = "ISIS—CTEF (\"x\") [y]\u{00A0}z–w 'q' a.b";
-        assert_eq!(
-            texts(s),
-            ["ISIS", "CTEF", "x", "y", "z", "w", "q", "a", "b"]
-        );
+        assert_eq!(texts(s), ["ISIS", "CTEF", "x", "y", "z", "w", "q", "a", "b"]);
     }
 
     #[test]

@@ -58,61 +58,44 @@ pub fn extract(
     let meta = |name: &str| meta_content(&doc, name);
 
     let lang = root_attr(&doc, "lang");
-    let dir = root_attr(&doc, "dir").or_else(|| {
-        lang.as_deref()
-            .filter(|l| is_rtl_language(l))
-            .map(|_| "rtl".to_owned())
+    let dir =
+        root_attr(&doc, "dir").or_else(|| lang.as_deref().filter(|l| is_rtl_language(l)).map(|_| "rtl".to_owned()));
+    let canonical_url =
+        link_href(&doc, "canonical", page_url).or_else(|| meta("og:url").and_then(|u| absolute(page_url, &u)));
+    let image = meta("og:image").and_then(|u| absolute(page_url, &u)).or_else(|| {
+        first_attr(&doc, selectors.and_then(|s| s.body.as_ref()), "img", "src").and_then(|u| absolute(page_url, &u))
     });
-    let canonical_url = link_href(&doc, "canonical", page_url)
-        .or_else(|| meta("og:url").and_then(|u| absolute(page_url, &u)));
-    let image = meta("og:image")
-        .and_then(|u| absolute(page_url, &u))
-        .or_else(|| {
-            first_attr(&doc, selectors.and_then(|s| s.body.as_ref()), "img", "src")
-                .and_then(|u| absolute(page_url, &u))
-        });
 
-    let by = |s: Option<&Selector>| {
-        s.and_then(|s| doc.select(s).map(element_text).find(|t| !t.is_empty()))
-    };
+    let by = |s: Option<&Selector>| s.and_then(|s| doc.select(s).map(element_text).find(|t| !t.is_empty()));
     let title = by(selectors.and_then(|s| s.title.as_ref()))
         .or_else(|| meta("og:title"))
         .or_else(|| sel("h1").and_then(|s| by(Some(&s))))
         .or_else(|| sel("title").and_then(|s| by(Some(&s))))
         .ok_or(ExtractError::NoTitle)?;
-    let author = by(selectors.and_then(|s| s.author.as_ref()))
-        .or_else(|| meta("author"))
-        .or_else(|| meta("article:author"));
-    let section =
-        by(selectors.and_then(|s| s.section.as_ref())).or_else(|| meta("article:section"));
+    let author =
+        by(selectors.and_then(|s| s.author.as_ref())).or_else(|| meta("author")).or_else(|| meta("article:author"));
+    let section = by(selectors.and_then(|s| s.section.as_ref())).or_else(|| meta("article:section"));
 
     // The date: the configured date line, then machine-readable metadata.
     let mut date_text = by(selectors.and_then(|s| s.date.as_ref()));
     let mut published = None;
     if let Some(text) = &date_text {
-        published =
-            Some(
-                arabic::parse_date(text, time_zone, now).map_err(|e| ExtractError::BadDate {
-                    text: text.clone(),
-                    reason: e.to_string(),
-                })?,
-            );
+        published = Some(
+            arabic::parse_date(text, time_zone, now)
+                .map_err(|e| ExtractError::BadDate { text: text.clone(), reason: e.to_string() })?,
+        );
     }
     if published.is_none() {
-        let machine = meta("article:published_time")
-            .or_else(|| first_attr(&doc, None, "time[datetime]", "datetime"));
+        let machine = meta("article:published_time").or_else(|| first_attr(&doc, None, "time[datetime]", "datetime"));
         if let Some(text) = machine {
-            published = Some(arabic::parse_date(&text, time_zone, now).map_err(|e| {
-                ExtractError::BadDate {
-                    text: text.clone(),
-                    reason: e.to_string(),
-                }
-            })?);
+            published = Some(
+                arabic::parse_date(&text, time_zone, now)
+                    .map_err(|e| ExtractError::BadDate { text: text.clone(), reason: e.to_string() })?,
+            );
             date_text = Some(text);
         }
     }
-    let updated =
-        meta("article:modified_time").and_then(|t| arabic::parse_date(&t, time_zone, now).ok());
+    let updated = meta("article:modified_time").and_then(|t| arabic::parse_date(&t, time_zone, now).ok());
 
     let keywords = match selectors.and_then(|s| s.keywords.as_ref()) {
         Some(s) => {
@@ -125,12 +108,7 @@ pub fn extract(
             seen
         }
         None => meta("keywords")
-            .map(|k| {
-                k.split([',', '،'])
-                    .map(|k| k.trim().to_owned())
-                    .filter(|k| !k.is_empty())
-                    .collect()
-            })
+            .map(|k| k.split([',', '،']).map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
             .unwrap_or_default(),
     };
 
@@ -180,24 +158,12 @@ fn element_text(e: ElementRef<'_>) -> String {
 }
 
 fn root_attr(doc: &Html, name: &str) -> Option<String> {
-    doc.root_element()
-        .value()
-        .attr(name)
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
+    doc.root_element().value().attr(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
 fn is_rtl_language(lang: &str) -> bool {
-    let primary = lang
-        .split(['-', '_'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    matches!(
-        primary.as_str(),
-        "ar" | "fa" | "he" | "ur" | "ps" | "ku" | "ckb" | "yi" | "dv" | "sd" | "ug"
-    )
+    let primary = lang.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+    matches!(primary.as_str(), "ar" | "fa" | "he" | "ur" | "ps" | "ku" | "ckb" | "yi" | "dv" | "sd" | "ug")
 }
 
 /// `<meta name=…>` or `<meta property=…>` content.
@@ -209,11 +175,7 @@ fn meta_content(doc: &Html, name: &str) -> Option<String> {
         if !key.eq_ignore_ascii_case(name) {
             return None;
         }
-        let content = v
-            .attr("content")?
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let content = v.attr("content")?.split_whitespace().collect::<Vec<_>>().join(" ");
         (!content.is_empty()).then_some(content)
     })
 }
@@ -233,12 +195,8 @@ fn link_href(doc: &Html, rel: &str, base: &Url) -> Option<String> {
 fn first_attr(doc: &Html, within: Option<&Selector>, css: &str, attr: &str) -> Option<String> {
     let s = sel(css)?;
     let found = match within.and_then(|w| doc.select(w).next()) {
-        Some(scope) => scope
-            .select(&s)
-            .find_map(|e| e.value().attr(attr).map(str::to_owned)),
-        None => doc
-            .select(&s)
-            .find_map(|e| e.value().attr(attr).map(str::to_owned)),
+        Some(scope) => scope.select(&s).find_map(|e| e.value().attr(attr).map(str::to_owned)),
+        None => doc.select(&s).find_map(|e| e.value().attr(attr).map(str::to_owned)),
     };
     found.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
@@ -254,10 +212,7 @@ pub(super) fn absolute(base: &Url, href: &str) -> Option<String> {
 }
 
 fn remove_all(doc: &mut Html, selectors: &[Selector]) {
-    let ids: Vec<_> = selectors
-        .iter()
-        .flat_map(|s| doc.select(s).map(|e| e.id()).collect::<Vec<_>>())
-        .collect();
+    let ids: Vec<_> = selectors.iter().flat_map(|s| doc.select(s).map(|e| e.id()).collect::<Vec<_>>()).collect();
     for id in ids {
         if let Some(mut node) = doc.tree.get_mut(id) {
             node.detach();

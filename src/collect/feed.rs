@@ -11,19 +11,10 @@ use crate::store::NewArticle;
 
 /// Parses a feed document fetched from `url` into articles; an entry that cannot be used is
 /// reported on its own.
-pub fn articles(
-    body: &str,
-    url: &Url,
-    max: usize,
-) -> Result<Vec<Result<NewArticle, PageError>>, PageError> {
+pub fn articles(body: &str, url: &Url, max: usize) -> Result<Vec<Result<NewArticle, PageError>>, PageError> {
     let feed = feed_rs::parser::parse(body.as_bytes())
         .map_err(|e| PageError::new(url, format!("not a readable RSS, Atom or JSON feed: {e}")))?;
-    Ok(feed
-        .entries
-        .into_iter()
-        .take(max)
-        .map(|entry| article(entry, url))
-        .collect())
+    Ok(feed.entries.into_iter().take(max).map(|entry| article(entry, url)).collect())
 }
 
 fn article(entry: feed_rs::model::Entry, feed_url: &Url) -> Result<NewArticle, PageError> {
@@ -34,10 +25,7 @@ fn article(entry: feed_rs::model::Entry, feed_url: &Url) -> Result<NewArticle, P
         .or_else(|| entry.links.first())
         .and_then(|l| absolute(feed_url, &l.href));
     let Some(link) = link else {
-        return Err(PageError::new(
-            feed_url,
-            format!("entry {:?} has no link", entry.id),
-        ));
+        return Err(PageError::new(feed_url, format!("entry {:?} has no link", entry.id)));
     };
     let link_url = Url::parse(&link).map_err(|e| PageError::new(feed_url, e))?;
     let title = entry
@@ -68,11 +56,10 @@ fn article(entry: feed_rs::model::Entry, feed_url: &Url) -> Result<NewArticle, P
         .media
         .iter()
         .flat_map(|m| {
-            m.thumbnails.iter().map(|t| t.image.uri.clone()).chain(
-                m.content
-                    .iter()
-                    .filter_map(|c| c.url.as_ref().map(|u| u.to_string())),
-            )
+            m.thumbnails
+                .iter()
+                .map(|t| t.image.uri.clone())
+                .chain(m.content.iter().filter_map(|c| c.url.as_ref().map(|u| u.to_string())))
         })
         .next();
     let mut tags: Vec<String> = Vec::new();
@@ -87,11 +74,7 @@ fn article(entry: feed_rs::model::Entry, feed_url: &Url) -> Result<NewArticle, P
         url: link,
         guid: Some(entry.id.clone()).filter(|id| !id.is_empty()),
         title,
-        author: entry
-            .authors
-            .first()
-            .map(|a| a.name.trim().to_owned())
-            .filter(|a| !a.is_empty()),
+        author: entry.authors.first().map(|a| a.name.trim().to_owned()).filter(|a| !a.is_empty()),
         section: None,
         summary,
         body_html,

@@ -44,52 +44,29 @@ impl Fetcher {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Self {
-            client,
-            max_body_bytes: config.max_body_bytes,
-        })
+        Ok(Self { client, max_body_bytes: config.max_body_bytes })
     }
 
     pub async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
-        let transport = |e: reqwest::Error| FetchError::Transport {
-            url: url.clone(),
-            reason: crate::errors::chain(&e),
-        };
-        let mut response = self
-            .client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(transport)?;
+        let transport =
+            |e: reqwest::Error| FetchError::Transport { url: url.clone(), reason: crate::errors::chain(&e) };
+        let mut response = self.client.get(url.clone()).send().await.map_err(transport)?;
         let status = response.status();
         if !status.is_success() {
-            return Err(FetchError::Status {
-                url: url.clone(),
-                status: status.as_u16(),
-            });
+            return Err(FetchError::Status { url: url.clone(), status: status.as_u16() });
         }
         let final_url = response.url().clone();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let content_type =
+            response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
             if (bytes.len() + chunk.len()) as u64 > self.max_body_bytes {
-                return Err(FetchError::TooLarge {
-                    url: url.clone(),
-                    limit: self.max_body_bytes,
-                });
+                return Err(FetchError::TooLarge { url: url.clone(), limit: self.max_body_bytes });
             }
             bytes.extend_from_slice(&chunk);
         }
         let body = decode(&bytes, content_type.as_deref());
-        Ok(Fetched {
-            url: final_url,
-            content_type,
-            body,
-        })
+        Ok(Fetched { url: final_url, content_type, body })
     }
 }
 
@@ -109,9 +86,7 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> String {
 fn charset_param(content_type: &str) -> Option<String> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| v.trim().trim_matches('"').to_owned())
+        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"').to_owned())
     })
 }
 
@@ -121,10 +96,8 @@ fn sniff_charset(bytes: &[u8]) -> Option<String> {
     for marker in ["charset=", "encoding="] {
         if let Some(i) = head.find(marker) {
             let rest = head[i + marker.len()..].trim_start_matches(['"', '\'', ' ']);
-            let label: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':'))
-                .collect();
+            let label: String =
+                rest.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':')).collect();
             if !label.is_empty() {
                 return Some(label);
             }
@@ -141,12 +114,8 @@ mod tests {
     fn windows_1256_pages_decode_to_arabic() {
         // «مصر» in windows-1256
         let bytes = [0xE3, 0xD5, 0xD1];
-        assert_eq!(
-            decode(&bytes, Some("text/html; charset=windows-1256")),
-            "مصر"
-        );
-        let page =
-            b"<html><head><meta charset=\"windows-1256\"></head><body>\xE3\xD5\xD1</body></html>";
+        assert_eq!(decode(&bytes, Some("text/html; charset=windows-1256")), "مصر");
+        let page = b"<html><head><meta charset=\"windows-1256\"></head><body>\xE3\xD5\xD1</body></html>";
         assert!(decode(page, Some("text/html")).contains("مصر"));
     }
 

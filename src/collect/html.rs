@@ -39,21 +39,10 @@ pub async fn collect(
     selectors: &Selectors,
     now: DateTime<Utc>,
 ) -> Result<Vec<Result<NewArticle, PageError>>, PageError> {
-    let listing = fetcher
-        .get(&source.url)
-        .await
-        .map_err(|e| PageError::new(&source.url, e))?;
-    let links = listing_links(
-        &listing.body,
-        &listing.url,
-        selectors,
-        source.max_articles as usize,
-    );
+    let listing = fetcher.get(&source.url).await.map_err(|e| PageError::new(&source.url, e))?;
+    let links = listing_links(&listing.body, &listing.url, selectors, source.max_articles as usize);
     if links.is_empty() {
-        return Err(PageError::new(
-            &source.url,
-            "the listing page has no article links (check selectors.links)",
-        ));
+        return Err(PageError::new(&source.url, "the listing page has no article links (check selectors.links)"));
     }
     let mut out = Vec::with_capacity(links.len());
     for link in links {
@@ -70,19 +59,10 @@ async fn article(
     now: DateTime<Utc>,
 ) -> Result<NewArticle, PageError> {
     let page = fetcher.get(url).await.map_err(|e| PageError::new(url, e))?;
-    let x = extract(
-        &page.body,
-        &page.url,
-        Some(selectors),
-        source.time_zone,
-        now,
-    )
-    .map_err(|e| PageError::new(url, e))?;
+    let x =
+        extract(&page.body, &page.url, Some(selectors), source.time_zone, now).map_err(|e| PageError::new(url, e))?;
     let published_at = x.published.ok_or_else(|| {
-        PageError::new(
-            url,
-            "no publication date found (selectors.date matched nothing, and no date metadata)",
-        )
+        PageError::new(url, "no publication date found (selectors.date matched nothing, and no date metadata)")
     })?;
     Ok(NewArticle {
         url: x.canonical_url.unwrap_or_else(|| page.url.to_string()),

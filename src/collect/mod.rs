@@ -35,10 +35,7 @@ pub struct PageError {
 
 impl PageError {
     pub fn new(url: &Url, reason: impl Display) -> Self {
-        Self {
-            url: url.to_string(),
-            reason: reason.to_string(),
-        }
+        Self { url: url.to_string(), reason: reason.to_string() }
     }
 }
 
@@ -113,9 +110,7 @@ pub async fn collect(
         Some(name) => s.name == name,
         None => s.enabled,
     }) {
-        report
-            .sources
-            .push(collect_source(store, fetcher, vocabulary, source, now).await?);
+        report.sources.push(collect_source(store, fetcher, vocabulary, source, now).await?);
     }
     Ok(report)
 }
@@ -127,13 +122,8 @@ async fn collect_source(
     source: &Source,
     now: DateTime<Utc>,
 ) -> Result<SourceReport, StoreError> {
-    let id = store
-        .ensure_source(&source.name, source.kind.name(), source.url.as_str(), now)
-        .await?;
-    let mut report = SourceReport {
-        source: source.name.clone(),
-        ..Default::default()
-    };
+    let id = store.ensure_source(&source.name, source.kind.name(), source.url.as_str(), now).await?;
+    let mut report = SourceReport { source: source.name.clone(), ..Default::default() };
     let pages = match &source.kind {
         SourceKind::Html(selectors) => html::collect(fetcher, source, selectors, now).await,
         SourceKind::Feed => match fetcher.get(&source.url).await {
@@ -145,9 +135,7 @@ async fn collect_source(
         Ok(pages) => pages,
         Err(e) => {
             tracing::warn!(source = %source.name, url = %e.url, "source failed: {}", e.reason);
-            store
-                .record_source_poll(id, now, Some(&e.to_string()))
-                .await?;
+            store.record_source_poll(id, now, Some(&e.to_string())).await?;
             report.failed = true;
             report.errors.push(e.to_string());
             return Ok(report);

@@ -81,10 +81,7 @@ pub fn truncate_graphemes(text: &str, max: usize) -> String {
         Some(i) if i > cut.len() / 2 => &cut[..i],
         _ => cut.as_str(),
     };
-    format!(
-        "{}…",
-        cut.trim_end_matches(|c: char| c.is_whitespace() || c == '،' || c == ',')
-    )
+    format!("{}…", cut.trim_end_matches(|c: char| c.is_whitespace() || c == '،' || c == ','))
 }
 
 #[cfg(test)]
@@ -98,14 +95,8 @@ mod tests {
             r#"<p onclick="x()">نص <a href="../c.html">رابط</a></p><script>alert(1)</script><a href="javascript:x()">x</a>"#,
             &base,
         );
-        assert!(
-            !out.contains("script") && !out.contains("onclick") && !out.contains("javascript"),
-            "{out}"
-        );
-        assert!(
-            out.contains(r#"href="https://example.org/c.html""#),
-            "{out}"
-        );
+        assert!(!out.contains("script") && !out.contains("onclick") && !out.contains("javascript"), "{out}");
+        assert!(out.contains(r#"href="https://example.org/c.html""#), "{out}");
     }
 
     #[test]

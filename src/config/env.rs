@@ -43,18 +43,14 @@ where
 fn set(doc: &mut Table, path: &[String], value: String) -> Result<(), String> {
     let (last, parents) = path.split_last().ok_or("empty key")?;
     let (first, rest) = parents.split_first().ok_or("a key needs a section")?;
-    let mut here: &mut Value = doc
-        .entry(first.clone())
-        .or_insert_with(|| Value::Table(Table::new()));
+    let mut here: &mut Value = doc.entry(first.clone()).or_insert_with(|| Value::Table(Table::new()));
     for segment in rest {
         here = step(here, segment)?;
     }
     match here {
         Value::Table(t) => {
             if matches!(t.get(last), Some(Value::Table(_) | Value::Array(_))) {
-                return Err(format!(
-                    "`{last}` is a section or a list, not a single value"
-                ));
+                return Err(format!("`{last}` is a section or a list, not a single value"));
             }
             t.insert(last.clone(), Value::String(value));
             Ok(())
@@ -64,32 +60,22 @@ fn set(doc: &mut Table, path: &[String], value: String) -> Result<(), String> {
             *slot = Value::String(value);
             Ok(())
         }
-        _ => Err(format!(
-            "the parent of `{last}` is a single value, not a section"
-        )),
+        _ => Err(format!("the parent of `{last}` is a single value, not a section")),
     }
 }
 
 fn step<'a>(here: &'a mut Value, segment: &str) -> Result<&'a mut Value, String> {
     match here {
-        Value::Table(t) => Ok(t
-            .entry(segment.to_owned())
-            .or_insert_with(|| Value::Table(Table::new()))),
+        Value::Table(t) => Ok(t.entry(segment.to_owned()).or_insert_with(|| Value::Table(Table::new()))),
         Value::Array(items) => index(items, segment),
-        _ => Err(format!(
-            "cannot descend into `{segment}`: its parent is a single value"
-        )),
+        _ => Err(format!("cannot descend into `{segment}`: its parent is a single value")),
     }
 }
 
 fn index<'a>(items: &'a mut [Value], segment: &str) -> Result<&'a mut Value, String> {
-    let i: usize = segment
-        .parse()
-        .map_err(|_| format!("`{segment}` must be a list index (0, 1, …)"))?;
+    let i: usize = segment.parse().map_err(|_| format!("`{segment}` must be a list index (0, 1, …)"))?;
     let len = items.len();
-    items
-        .get_mut(i)
-        .ok_or_else(|| format!("index {i} is past the end of a list of {len}"))
+    items.get_mut(i).ok_or_else(|| format!("index {i} is past the end of a list of {len}"))
 }
 
 #[cfg(test)]
@@ -118,10 +104,7 @@ mod tests {
         let mut d = doc();
         let problems = apply(
             &mut d,
-            [
-                var("NASHRA_HTTP__LISTEN", "0.0.0.0:9"),
-                var("NASHRA_SOURCES__0__URL", "http://b.example/"),
-            ],
+            [var("NASHRA_HTTP__LISTEN", "0.0.0.0:9"), var("NASHRA_SOURCES__0__URL", "http://b.example/")],
         );
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(d["http"]["listen"].as_str(), Some("0.0.0.0:9"));
@@ -138,31 +121,16 @@ mod tests {
     #[test]
     fn malformed_override_names_are_reported_with_the_variable() {
         let mut d = doc();
-        let problems = apply(
-            &mut d,
-            [
-                var("NASHRA_LISTEN", "x"),
-                var("NASHRA_SOURCES__7__URL", "x"),
-                var("NASHRA_HTTP", "x"),
-            ],
-        );
+        let problems =
+            apply(&mut d, [var("NASHRA_LISTEN", "x"), var("NASHRA_SOURCES__7__URL", "x"), var("NASHRA_HTTP", "x")]);
         let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            ["NASHRA_HTTP", "NASHRA_LISTEN", "NASHRA_SOURCES__7__URL"]
-        );
+        assert_eq!(keys, ["NASHRA_HTTP", "NASHRA_LISTEN", "NASHRA_SOURCES__7__URL"]);
         assert!(problems[2].reason.contains("past the end"));
     }
 
     #[test]
     fn unrelated_variables_are_ignored() {
         let mut d = doc();
-        assert!(
-            apply(
-                &mut d,
-                [var("HOME", "/root"), var("NASHRA_CONFIG", "x.toml")]
-            )
-            .is_empty()
-        );
+        assert!(apply(&mut d, [var("HOME", "/root"), var("NASHRA_CONFIG", "x.toml")]).is_empty());
     }
 }

@@ -1,11 +1,12 @@
-//! Lenient scalar readers for the raw configuration: a number or a boolean may be written as a TOML
+//! Lenient scalars for the raw configuration. A number or a boolean may be written as a TOML
 //! number/boolean or as a string, because environment overrides (`NASHRA_…`) always arrive as
-//! strings. The error names the value; serde adds the key.
+//! strings. A value that cannot be read does not stop deserialisation: it is kept as written
+//! with the reason, so `validate` reports it with its key beside every other problem.
 
 use std::fmt::Display;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, de::Error};
+use serde::{Deserialize, Deserializer};
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -16,50 +17,37 @@ enum Scalar {
     Text(String),
 }
 
-impl Scalar {
-    fn into_text(self) -> String {
-        match self {
-            Scalar::Int(i) => i.to_string(),
-            Scalar::Bool(b) => b.to_string(),
-            Scalar::Float(f) => f.to_string(),
-            Scalar::Text(s) => s,
-        }
+/// A value of type `T`, or the text that could not be read as one and why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lenient<T> {
+    Ok(T),
+    Bad { written: String, reason: String },
+}
+
+impl<'de, T> Deserialize<'de> for Lenient<T>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let written = match Scalar::deserialize(d) {
+            Ok(Scalar::Int(i)) => i.to_string(),
+            Ok(Scalar::Bool(b)) => b.to_string(),
+            Ok(Scalar::Float(f)) => f.to_string(),
+            Ok(Scalar::Text(s)) => s,
+            Err(_) => {
+                return Ok(Lenient::Bad { written: String::new(), reason: "must be a single value".into() });
+            }
+        };
+        Ok(match written.trim().parse() {
+            Ok(v) => Lenient::Ok(v),
+            Err(e) => Lenient::Bad { reason: e.to_string(), written },
+        })
     }
 }
 
-fn parse<T, E>(scalar: Scalar, what: &str) -> Result<T, E>
-where
-    T: FromStr,
-    T::Err: Display,
-    E: Error,
-{
-    let text = scalar.into_text();
-    text.trim()
-        .parse()
-        .map_err(|e| E::custom(format!("{text:?} is not {what} ({e})")))
-}
-
-pub fn number<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: FromStr,
-    T::Err: Display,
-{
-    parse(Scalar::deserialize(d)?, "a whole number in range")
-}
-
-pub fn optional_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: FromStr,
-    T::Err: Display,
-{
-    number(d).map(Some)
-}
-
-pub fn boolean<'de, D>(d: D) -> Result<bool, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    parse(Scalar::deserialize(d)?, "true or false")
+impl<T> From<T> for Lenient<T> {
+    fn from(v: T) -> Self {
+        Lenient::Ok(v)
+    }
 }

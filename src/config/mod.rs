@@ -36,16 +36,8 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(
-        key: impl Into<String>,
-        value: impl fmt::Display,
-        reason: impl Into<String>,
-    ) -> Self {
-        Self {
-            key: key.into(),
-            value: value.to_string(),
-            reason: reason.into(),
-        }
+    pub fn new(key: impl Into<String>, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        Self { key: key.into(), value: value.to_string(), reason: reason.into() }
     }
 }
 
@@ -62,15 +54,9 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read configuration file {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("configuration file {} has {} problem(s):\n{}", path.display(), problems.len(), list(problems))]
-    Invalid {
-        path: PathBuf,
-        problems: Vec<Problem>,
-    },
+    Invalid { path: PathBuf, problems: Vec<Problem> },
 }
 
 impl ConfigError {
@@ -83,11 +69,7 @@ impl ConfigError {
 }
 
 fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  - {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
 }
 
 #[derive(Debug, Clone)]
@@ -180,10 +162,7 @@ impl fmt::Debug for Smtp {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls)
-            .field(
-                "credentials",
-                &self.credentials.as_ref().map(|(user, _)| (user, "***")),
-            )
+            .field("credentials", &self.credentials.as_ref().map(|(user, _)| (user, "***")))
             .finish()
     }
 }
@@ -260,10 +239,8 @@ impl Config {
     where
         I: IntoIterator<Item = (String, String)>,
     {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Self::from_toml(&text, path, vars)
     }
 
@@ -272,28 +249,16 @@ impl Config {
     where
         I: IntoIterator<Item = (String, String)>,
     {
-        let invalid = |problems| ConfigError::Invalid {
-            path: path.to_owned(),
-            problems,
-        };
-        let mut doc: toml::Table = toml::from_str(text).map_err(|e| {
-            invalid(vec![Problem::new(
-                path.display().to_string(),
-                "",
-                toml_reason(&e),
-            )])
-        })?;
+        let invalid = |problems| ConfigError::Invalid { path: path.to_owned(), problems };
+        let mut doc: toml::Table = toml::from_str(text)
+            .map_err(|e| invalid(vec![Problem::new(path.display().to_string(), "", toml_reason(&e))]))?;
         let mut vars: Vec<(String, String)> = vars.into_iter().collect();
         let database_url = take_database_url(&mut vars);
         let mut problems = env::apply(&mut doc, vars);
         let raw: raw::RawConfig = match doc.try_into() {
             Ok(raw) => raw,
             Err(e) => {
-                problems.push(Problem::new(
-                    path.display().to_string(),
-                    "",
-                    toml_reason(&e),
-                ));
+                problems.push(Problem::new(path.display().to_string(), "", toml_reason(&e)));
                 return Err(invalid(problems));
             }
         };

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::flex;
+use super::flex::Lenient;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,16 +50,13 @@ pub struct RawSite {
 pub struct RawDatabase {
     #[serde(default = "default_database_url")]
     pub url: String,
-    #[serde(default = "default_max_connections", deserialize_with = "flex::number")]
-    pub max_connections: u32,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: Lenient<u32>,
 }
 
 impl Default for RawDatabase {
     fn default() -> Self {
-        Self {
-            url: default_database_url(),
-            max_connections: default_max_connections(),
-        }
+        Self { url: default_database_url(), max_connections: default_max_connections() }
     }
 }
 
@@ -72,9 +69,7 @@ pub struct RawHttp {
 
 impl Default for RawHttp {
     fn default() -> Self {
-        Self {
-            listen: default_listen(),
-        }
+        Self { listen: default_listen() }
     }
 }
 
@@ -83,16 +78,16 @@ impl Default for RawHttp {
 pub struct RawCollect {
     #[serde(default)]
     pub user_agent: Option<String>,
-    #[serde(default = "default_connect_timeout", deserialize_with = "flex::number")]
-    pub connect_timeout_seconds: u64,
-    #[serde(default = "default_timeout", deserialize_with = "flex::number")]
-    pub timeout_seconds: u64,
-    #[serde(default = "default_max_body_bytes", deserialize_with = "flex::number")]
-    pub max_body_bytes: u64,
-    #[serde(default = "default_max_articles", deserialize_with = "flex::number")]
-    pub max_articles_per_source: u32,
-    #[serde(default = "default_retag_days", deserialize_with = "flex::number")]
-    pub retag_window_days: u32,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_seconds: Lenient<u64>,
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: Lenient<u64>,
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: Lenient<u64>,
+    #[serde(default = "default_max_articles")]
+    pub max_articles_per_source: Lenient<u32>,
+    #[serde(default = "default_retag_days")]
+    pub retag_window_days: Lenient<u32>,
 }
 
 impl Default for RawCollect {
@@ -115,11 +110,8 @@ pub struct RawFeeds {
     pub dir: String,
     #[serde(default = "default_feeds_output")]
     pub output_dir: String,
-    #[serde(
-        default = "default_keyword_feed_items",
-        deserialize_with = "flex::number"
-    )]
-    pub keyword_feed_items: u32,
+    #[serde(default = "default_keyword_feed_items")]
+    pub keyword_feed_items: Lenient<u32>,
 }
 
 impl Default for RawFeeds {
@@ -142,10 +134,10 @@ pub struct RawMail {
     pub outbox_dir: String,
     #[serde(default = "default_templates")]
     pub templates_dir: String,
-    #[serde(default = "default_send_timeout", deserialize_with = "flex::number")]
-    pub send_timeout_seconds: u64,
-    #[serde(default = "default_max_attempts", deserialize_with = "flex::number")]
-    pub max_attempts: u32,
+    #[serde(default = "default_send_timeout")]
+    pub send_timeout_seconds: Lenient<u64>,
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: Lenient<u32>,
     #[serde(default)]
     pub smtp: Option<RawSmtp>,
 }
@@ -154,8 +146,8 @@ pub struct RawMail {
 #[serde(deny_unknown_fields)]
 pub struct RawSmtp {
     pub host: String,
-    #[serde(default, deserialize_with = "flex::optional_number")]
-    pub port: Option<u16>,
+    #[serde(default)]
+    pub port: Option<Lenient<u16>>,
     #[serde(default = "default_tls")]
     pub tls: String,
     #[serde(default)]
@@ -172,10 +164,10 @@ pub struct RawSource {
     pub url: String,
     #[serde(default)]
     pub time_zone: Option<String>,
-    #[serde(default = "default_true", deserialize_with = "flex::boolean")]
-    pub enabled: bool,
-    #[serde(default, deserialize_with = "flex::optional_number")]
-    pub max_articles: Option<u32>,
+    #[serde(default = "default_true")]
+    pub enabled: Lenient<bool>,
+    #[serde(default)]
+    pub max_articles: Option<Lenient<u32>>,
     #[serde(default)]
     pub selectors: Option<RawSelectors>,
 }
@@ -213,10 +205,7 @@ pub struct RawSchedules {
 
 impl Default for RawSchedules {
     fn default() -> Self {
-        Self {
-            collect: default_collect_schedule(),
-            feeds: None,
-        }
+        Self { collect: default_collect_schedule(), feeds: None }
     }
 }
 
@@ -229,8 +218,8 @@ pub struct RawEdition {
     pub cron: String,
     #[serde(default)]
     pub time_zone: Option<String>,
-    #[serde(default = "default_max_per_keyword", deserialize_with = "flex::number")]
-    pub max_per_keyword: u32,
+    #[serde(default = "default_max_per_keyword")]
+    pub max_per_keyword: Lenient<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,18 +234,15 @@ pub struct RawKeywords {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDemo {
-    #[serde(default = "default_true", deserialize_with = "flex::boolean")]
-    pub enabled: bool,
+    #[serde(default = "default_true")]
+    pub enabled: Lenient<bool>,
     #[serde(default = "default_demo_dir")]
     pub dir: String,
 }
 
 impl Default for RawDemo {
     fn default() -> Self {
-        Self {
-            enabled: false,
-            dir: default_demo_dir(),
-        }
+        Self { enabled: Lenient::Ok(false), dir: default_demo_dir() }
     }
 }
 
@@ -266,26 +252,26 @@ fn default_language() -> String {
 fn default_database_url() -> String {
     "sqlite:var/nashra.db".into()
 }
-fn default_max_connections() -> u32 {
-    8
+fn default_max_connections() -> Lenient<u32> {
+    Lenient::Ok(8)
 }
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
-fn default_connect_timeout() -> u64 {
-    10
+fn default_connect_timeout() -> Lenient<u64> {
+    Lenient::Ok(10)
 }
-fn default_timeout() -> u64 {
-    30
+fn default_timeout() -> Lenient<u64> {
+    Lenient::Ok(30)
 }
-fn default_max_body_bytes() -> u64 {
-    5 * 1024 * 1024
+fn default_max_body_bytes() -> Lenient<u64> {
+    Lenient::Ok(5 * 1024 * 1024)
 }
-fn default_max_articles() -> u32 {
-    50
+fn default_max_articles() -> Lenient<u32> {
+    Lenient::Ok(50)
 }
-fn default_retag_days() -> u32 {
-    30
+fn default_retag_days() -> Lenient<u32> {
+    Lenient::Ok(30)
 }
 fn default_feeds_dir() -> String {
     "feeds".into()
@@ -293,8 +279,8 @@ fn default_feeds_dir() -> String {
 fn default_feeds_output() -> String {
     "var/feeds".into()
 }
-fn default_keyword_feed_items() -> u32 {
-    50
+fn default_keyword_feed_items() -> Lenient<u32> {
+    Lenient::Ok(50)
 }
 fn default_transport() -> String {
     "file".into()
@@ -305,26 +291,23 @@ fn default_outbox() -> String {
 fn default_templates() -> String {
     "email-templates".into()
 }
-fn default_send_timeout() -> u64 {
-    30
+fn default_send_timeout() -> Lenient<u64> {
+    Lenient::Ok(30)
 }
-fn default_max_attempts() -> u32 {
-    5
+fn default_max_attempts() -> Lenient<u32> {
+    Lenient::Ok(5)
 }
 fn default_tls() -> String {
     "starttls".into()
 }
-fn default_true() -> bool {
-    true
+fn default_true() -> Lenient<bool> {
+    Lenient::Ok(true)
 }
 fn default_collect_schedule() -> RawSchedule {
-    RawSchedule {
-        cron: "*/15 * * * *".into(),
-        time_zone: None,
-    }
+    RawSchedule { cron: "*/15 * * * *".into(), time_zone: None }
 }
-fn default_max_per_keyword() -> u32 {
-    10
+fn default_max_per_keyword() -> Lenient<u32> {
+    Lenient::Ok(10)
 }
 fn default_demo_dir() -> String {
     "demo".into()

@@ -11,6 +11,7 @@ use lettre::message::Mailbox;
 use scraper::Selector;
 use url::Url;
 
+use super::flex::Lenient;
 use super::raw::{RawConfig, RawSchedule, RawSelectors, RawSmtp, RawSource};
 use super::*;
 
@@ -36,22 +37,13 @@ impl Check {
         match value.trim().parse::<Tz>() {
             Ok(tz) => Some(tz),
             Err(_) => {
-                self.report(
-                    key,
-                    value,
-                    "unknown time zone: use an IANA name such as Africa/Cairo or Europe/Paris",
-                );
+                self.report(key, value, "unknown time zone: use an IANA name such as Africa/Cairo or Europe/Paris");
                 None
             }
         }
     }
 
-    fn optional_time_zone(
-        &mut self,
-        key: &str,
-        value: Option<&str>,
-        default: Option<Tz>,
-    ) -> Option<Tz> {
+    fn optional_time_zone(&mut self, key: &str, value: Option<&str>, default: Option<Tz>) -> Option<Tz> {
         match value {
             Some(v) => self.time_zone(key, v),
             None => default,
@@ -60,17 +52,12 @@ impl Check {
 
     fn http_url(&mut self, key: &str, value: &str) -> Option<Url> {
         match Url::parse(value.trim()) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-                Some(url)
-            }
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
             Ok(url) => {
                 self.report(
                     key,
                     value,
-                    format!(
-                        "must be an http:// or https:// URL with a host, not {}:",
-                        url.scheme()
-                    ),
+                    format!("must be an http:// or https:// URL with a host, not {}:", url.scheme()),
                 );
                 None
             }
@@ -81,17 +68,8 @@ impl Check {
         }
     }
 
-    fn schedule(
-        &mut self,
-        key: &str,
-        raw: &RawSchedule,
-        default_tz: Option<Tz>,
-    ) -> Option<super::Schedule> {
-        let tz = self.optional_time_zone(
-            &format!("{key}.time_zone"),
-            raw.time_zone.as_deref(),
-            default_tz,
-        );
+    fn schedule(&mut self, key: &str, raw: &RawSchedule, default_tz: Option<Tz>) -> Option<super::Schedule> {
+        let tz = self.optional_time_zone(&format!("{key}.time_zone"), raw.time_zone.as_deref(), default_tz);
         let key = format!("{key}.cron");
         match super::Schedule::parse(&raw.cron, tz.unwrap_or(Tz::UTC)) {
             Ok(s) => tz.map(|_| s),
@@ -112,12 +90,28 @@ impl Check {
         }
     }
 
-    fn positive(&mut self, key: &str, value: u64) -> Option<u64> {
-        if value == 0 {
-            self.report(key, value, "must be greater than 0");
+    /// The value of a number or boolean, or `None` after reporting why it cannot be read.
+    fn read<T: Clone>(&mut self, key: &str, value: &Lenient<T>) -> Option<T> {
+        match value {
+            Lenient::Ok(v) => Some(v.clone()),
+            Lenient::Bad { written, reason } => {
+                self.report(key, written, format!("not a valid value here ({reason})"));
+                None
+            }
+        }
+    }
+
+    /// A number that must be at least 1.
+    fn positive<T>(&mut self, key: &str, value: &Lenient<T>) -> Option<T>
+    where
+        T: Clone + Into<u64>,
+    {
+        let v = self.read(key, value)?;
+        if v.clone().into() == 0 {
+            self.report(key, 0, "must be greater than 0");
             return None;
         }
-        Some(value)
+        Some(v)
     }
 }
 
@@ -140,11 +134,7 @@ pub(super) fn validate(
     // [database]
     let (db_key, db_value, db_base) = match &database_url_override {
         Some(url) => ("DATABASE_URL", url.as_str(), PathBuf::from(".")),
-        None => (
-            "database.url",
-            raw.database.url.as_str(),
-            base_dir.to_path_buf(),
-        ),
+        None => ("database.url", raw.database.url.as_str(), base_dir.to_path_buf()),
     };
     let database_url = match DatabaseUrl::parse(db_value, &db_base) {
         Ok(url) => Some(url),
@@ -153,36 +143,24 @@ pub(super) fn validate(
             None
         }
     };
-    c.positive(
-        "database.max_connections",
-        raw.database.max_connections.into(),
-    );
+    let max_connections = c.positive("database.max_connections", &raw.database.max_connections);
 
     // [http]
     let listen = match raw.http.listen.trim().parse::<SocketAddr>() {
         Ok(a) => Some(a),
         Err(_) => {
-            c.report(
-                "http.listen",
-                &raw.http.listen,
-                "must be an address and port such as 127.0.0.1:8080",
-            );
+            c.report("http.listen", &raw.http.listen, "must be an address and port such as 127.0.0.1:8080");
             None
         }
     };
 
     // [collect]
     let rc = &raw.collect;
-    c.positive("collect.timeout_seconds", rc.timeout_seconds);
-    c.positive(
-        "collect.connect_timeout_seconds",
-        rc.connect_timeout_seconds,
-    );
-    c.positive("collect.max_body_bytes", rc.max_body_bytes);
-    c.positive(
-        "collect.max_articles_per_source",
-        rc.max_articles_per_source.into(),
-    );
+    let timeout = c.positive("collect.timeout_seconds", &rc.timeout_seconds);
+    let connect_timeout = c.positive("collect.connect_timeout_seconds", &rc.connect_timeout_seconds);
+    let max_body_bytes = c.positive("collect.max_body_bytes", &rc.max_body_bytes);
+    let max_articles = c.positive("collect.max_articles_per_source", &rc.max_articles_per_source);
+    let retag_days = c.read("collect.retag_window_days", &rc.retag_window_days);
     let user_agent = match &rc.user_agent {
         Some(ua) => c.non_empty("collect.user_agent", ua),
         None => Some(format!(
@@ -201,36 +179,23 @@ pub(super) fn validate(
             Vec::new()
         }
     };
-    c.positive(
-        "feeds.keyword_feed_items",
-        raw.feeds.keyword_feed_items.into(),
-    );
+    let keyword_feed_items = c.positive("feeds.keyword_feed_items", &raw.feeds.keyword_feed_items);
 
     // [mail]
     let rm = &raw.mail;
     let from = match rm.from.parse::<Mailbox>() {
         Ok(m) => Some(m),
         Err(e) => {
-            c.report(
-                "mail.from",
-                &rm.from,
-                format!("not a valid mailbox (\"Name <address@example.org>\"): {e}"),
-            );
+            c.report("mail.from", &rm.from, format!("not a valid mailbox (\"Name <address@example.org>\"): {e}"));
             None
         }
     };
     let transport = match rm.transport.trim() {
-        "file" => Some(MailTransport::File {
-            outbox_dir: resolve(&rm.outbox_dir),
-        }),
+        "file" => Some(MailTransport::File { outbox_dir: resolve(&rm.outbox_dir) }),
         "smtp" => match &rm.smtp {
             Some(smtp) => smtp_config(&mut c, smtp).map(MailTransport::Smtp),
             None => {
-                c.report(
-                    "mail.smtp",
-                    "",
-                    "is required when mail.transport = \"smtp\" (host, port, tls)",
-                );
+                c.report("mail.smtp", "", "is required when mail.transport = \"smtp\" (host, port, tls)");
                 None
             }
         },
@@ -241,79 +206,45 @@ pub(super) fn validate(
     };
     let templates_dir = resolve(&rm.templates_dir);
     if !templates_dir.is_dir() {
-        c.report(
-            "mail.templates_dir",
-            &rm.templates_dir,
-            format!("no such folder ({})", templates_dir.display()),
-        );
+        c.report("mail.templates_dir", &rm.templates_dir, format!("no such folder ({})", templates_dir.display()));
     }
-    c.positive("mail.send_timeout_seconds", rm.send_timeout_seconds);
-    c.positive("mail.max_attempts", rm.max_attempts.into());
+    let send_timeout = c.positive("mail.send_timeout_seconds", &rm.send_timeout_seconds);
+    let max_attempts = c.positive("mail.max_attempts", &rm.max_attempts);
 
     // [[sources]]
     let mut sources = Vec::new();
     for (i, rs) in raw.sources.iter().enumerate() {
         let key = format!("sources[{i}]");
-        if raw.sources[..i]
-            .iter()
-            .any(|other| other.name.trim() == rs.name.trim())
-        {
-            c.report(
-                format!("{key}.name"),
-                &rs.name,
-                "two sources have this name",
-            );
+        if raw.sources[..i].iter().any(|other| other.name.trim() == rs.name.trim()) {
+            c.report(format!("{key}.name"), &rs.name, "two sources have this name");
         }
-        sources.push(source(
-            &mut c,
-            &key,
-            rs,
-            site_tz,
-            rc.max_articles_per_source,
-        ));
+        sources.push(source(&mut c, &key, rs, site_tz, max_articles.unwrap_or(1)));
     }
 
     // [schedules], [[editions]]
     let collect_schedule = c.schedule("schedules.collect", &raw.schedules.collect, site_tz);
-    let feeds_schedule = raw
-        .schedules
-        .feeds
-        .as_ref()
-        .map(|s| c.schedule("schedules.feeds", s, site_tz));
+    let feeds_schedule = raw.schedules.feeds.as_ref().map(|s| c.schedule("schedules.feeds", s, site_tz));
     let mut editions = Vec::new();
     for (i, re) in raw.editions.iter().enumerate() {
         let key = format!("editions[{i}]");
         let name = c.non_empty(&format!("{key}.name"), &re.name);
         if let Some(n) = &name {
-            if !n
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
-            {
-                c.report(
-                    format!("{key}.name"),
-                    n,
-                    "use ASCII letters, digits, '-' or '_' (it names the job)",
-                );
+            if !n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
+                c.report(format!("{key}.name"), n, "use ASCII letters, digits, '-' or '_' (it names the job)");
             }
             if raw.editions[..i].iter().any(|o| o.name.trim() == n) {
                 c.report(format!("{key}.name"), n, "two editions have this name");
             }
         }
         let tz_default = site_tz;
-        let schedule = c.schedule(
-            &key,
-            &RawSchedule {
-                cron: re.cron.clone(),
-                time_zone: re.time_zone.clone(),
-            },
-            tz_default,
-        );
-        c.positive(&format!("{key}.max_per_keyword"), re.max_per_keyword.into());
-        editions.push(name.zip(schedule).map(|(name, schedule)| Edition {
+        let schedule =
+            c.schedule(&key, &RawSchedule { cron: re.cron.clone(), time_zone: re.time_zone.clone() }, tz_default);
+        let max_per_keyword = c.positive(&format!("{key}.max_per_keyword"), &re.max_per_keyword);
+        editions.push(name.zip(schedule).zip(max_per_keyword).map(|((name, schedule), max_per_keyword)| Edition {
             title: re.title.clone().unwrap_or_else(|| "النشرة".to_owned()),
             name,
             schedule,
-            max_per_keyword: re.max_per_keyword,
+            max_per_keyword,
         }));
     }
 
@@ -335,15 +266,12 @@ pub(super) fn validate(
     }
 
     // [demo]
-    let demo_dir = raw.demo.enabled.then(|| resolve(&raw.demo.dir));
+    let demo_enabled = c.read("demo.enabled", &raw.demo.enabled);
+    let demo_dir = demo_enabled.unwrap_or(false).then(|| resolve(&raw.demo.dir));
     if let Some(dir) = &demo_dir
         && !dir.is_dir()
     {
-        c.report(
-            "demo.dir",
-            &raw.demo.dir,
-            format!("no such folder ({})", dir.display()),
-        );
+        c.report("demo.dir", &raw.demo.dir, format!("no such folder ({})", dir.display()));
     }
 
     if !c.problems.is_empty() {
@@ -359,52 +287,37 @@ pub(super) fn validate(
                 language: language?,
                 time_zone: site_tz?,
             },
-            database: Database {
-                url: database_url?,
-                max_connections: raw.database.max_connections,
-            },
+            database: Database { url: database_url?, max_connections: max_connections? },
             http: Http { listen: listen? },
             collect: Collect {
                 user_agent: user_agent?,
-                connect_timeout: Duration::from_secs(rc.connect_timeout_seconds),
-                timeout: Duration::from_secs(rc.timeout_seconds),
-                max_body_bytes: rc.max_body_bytes,
-                max_articles_per_source: rc.max_articles_per_source,
-                retag_window: chrono::Duration::days(rc.retag_window_days.into()),
+                connect_timeout: Duration::from_secs(connect_timeout?),
+                timeout: Duration::from_secs(timeout?),
+                max_body_bytes: max_body_bytes?,
+                max_articles_per_source: max_articles?,
+                retag_window: chrono::Duration::days(retag_days?.into()),
             },
             feeds: Feeds {
                 dir: feeds_dir,
                 output_dir: resolve(&raw.feeds.output_dir),
-                keyword_feed_items: raw.feeds.keyword_feed_items,
+                keyword_feed_items: keyword_feed_items?,
                 declared,
             },
             mail: Mail {
                 transport: transport?,
                 from: from?,
                 templates_dir,
-                send_timeout: Duration::from_secs(rm.send_timeout_seconds),
-                max_attempts: rm.max_attempts,
+                send_timeout: Duration::from_secs(send_timeout?),
+                max_attempts: max_attempts?,
             },
             sources: sources.into_iter().collect::<Option<Vec<_>>>()?,
-            schedules: Schedules {
-                collect: collect_schedule?,
-                feeds: feeds_schedule.flatten(),
-            },
+            schedules: Schedules { collect: collect_schedule?, feeds: feeds_schedule.flatten() },
             editions: editions.into_iter().collect::<Option<Vec<_>>>()?,
-            keywords: Keywords {
-                declared: declared_keywords,
-                aliases,
-            },
+            keywords: Keywords { declared: declared_keywords, aliases },
             demo_dir,
         })
     })();
-    built.ok_or_else(|| {
-        vec![Problem::new(
-            file.display().to_string(),
-            "",
-            "invalid configuration",
-        )]
-    })
+    built.ok_or_else(|| vec![Problem::new(file.display().to_string(), "", "invalid configuration")])
 }
 
 fn smtp_config(c: &mut Check, raw: &RawSmtp) -> Option<Smtp> {
@@ -414,11 +327,7 @@ fn smtp_config(c: &mut Check, raw: &RawSmtp) -> Option<Smtp> {
         "starttls" => Some(SmtpTls::StartTls),
         "tls" => Some(SmtpTls::Tls),
         other => {
-            c.report(
-                "mail.smtp.tls",
-                other,
-                "must be \"none\", \"starttls\" or \"tls\"",
-            );
+            c.report("mail.smtp.tls", other, "must be \"none\", \"starttls\" or \"tls\"");
             None
         }
     };
@@ -426,42 +335,27 @@ fn smtp_config(c: &mut Check, raw: &RawSmtp) -> Option<Smtp> {
         (Some(u), Some(p)) => Some((u.clone(), p.clone())),
         (None, None) => None,
         _ => {
-            c.report(
-                "mail.smtp.username",
-                raw.username.as_deref().unwrap_or(""),
-                "username and password go together",
-            );
+            c.report("mail.smtp.username", raw.username.as_deref().unwrap_or(""), "username and password go together");
             None
         }
     };
+    let port = match &raw.port {
+        Some(p) => Some(c.positive("mail.smtp.port", p)?),
+        None => None,
+    };
     let tls = tls?;
-    let port = raw.port.unwrap_or(match tls {
+    let port = port.unwrap_or(match tls {
         SmtpTls::None => 25,
         SmtpTls::StartTls => 587,
         SmtpTls::Tls => 465,
     });
-    Some(Smtp {
-        host: host?,
-        port,
-        tls,
-        credentials,
-    })
+    Some(Smtp { host: host?, port, tls, credentials })
 }
 
-fn source(
-    c: &mut Check,
-    key: &str,
-    rs: &RawSource,
-    site_tz: Option<Tz>,
-    max_default: u32,
-) -> Option<Source> {
+fn source(c: &mut Check, key: &str, rs: &RawSource, site_tz: Option<Tz>, max_default: u32) -> Option<Source> {
     let name = c.non_empty(&format!("{key}.name"), &rs.name);
     let url = c.http_url(&format!("{key}.url"), &rs.url);
-    let tz = c.optional_time_zone(
-        &format!("{key}.time_zone"),
-        rs.time_zone.as_deref(),
-        site_tz,
-    );
+    let tz = c.optional_time_zone(&format!("{key}.time_zone"), rs.time_zone.as_deref(), site_tz);
     let kind = match rs.kind.trim() {
         "html" => {
             let empty = RawSelectors::default();
@@ -470,11 +364,7 @@ fn source(
         }
         "feed" => {
             if rs.selectors.is_some() {
-                c.report(
-                    format!("{key}.selectors"),
-                    "",
-                    "selectors apply to html sources only",
-                );
+                c.report(format!("{key}.selectors"), "", "selectors apply to html sources only");
             }
             Some(SourceKind::Feed)
         }
@@ -483,14 +373,12 @@ fn source(
             None
         }
     };
-    Some(Source {
-        name: name?,
-        kind: kind?,
-        url: url?,
-        time_zone: tz?,
-        enabled: rs.enabled,
-        max_articles: rs.max_articles.unwrap_or(max_default),
-    })
+    let enabled = c.read(&format!("{key}.enabled"), &rs.enabled);
+    let max_articles = match &rs.max_articles {
+        Some(m) => c.positive(&format!("{key}.max_articles"), m),
+        None => Some(max_default),
+    };
+    Some(Source { name: name?, kind: kind?, url: url?, time_zone: tz?, enabled: enabled?, max_articles: max_articles? })
 }
 
 fn selectors(c: &mut Check, key: &str, raw: &RawSelectors) -> Option<Selectors> {

@@ -17,12 +17,7 @@ impl Header for ListUnsubscribe {
     }
 
     fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self(
-            s.trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_owned(),
-        ))
+        Ok(Self(s.trim().trim_start_matches('<').trim_end_matches('>').to_owned()))
     }
 
     fn display(&self) -> HeaderValue {
@@ -67,12 +62,10 @@ impl Header for ListUnsubscribePost {
 
 /// Builds the message for `delivery`; the error says which field is unusable.
 pub fn build(delivery: &Delivery, from: &Mailbox, now: DateTime<Utc>) -> Result<Message, String> {
-    let to: Mailbox = delivery.recipient.parse().map_err(|e| {
-        format!(
-            "recipient address {:?} is not valid: {e}",
-            delivery.recipient
-        )
-    })?;
+    let to: Mailbox = delivery
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient address {:?} is not valid: {e}", delivery.recipient))?;
     Message::builder()
         .from(from.clone())
         .to(to)
@@ -82,9 +75,6 @@ pub fn build(delivery: &Delivery, from: &Mailbox, now: DateTime<Utc>) -> Result<
         .header(ContentLanguage)
         .header(ListUnsubscribe(delivery.unsubscribe_url.clone()))
         .header(ListUnsubscribePost)
-        .multipart(MultiPart::alternative_plain_html(
-            delivery.body_text.clone(),
-            delivery.body_html.clone(),
-        ))
+        .multipart(MultiPart::alternative_plain_html(delivery.body_text.clone(), delivery.body_html.clone()))
         .map_err(|e| format!("cannot build the message: {e}"))
 }

@@ -27,10 +27,7 @@ pub struct SendReport {
 
 impl SendReport {
     pub fn summary(&self) -> String {
-        format!(
-            "{} sent, {} to retry, {} failed",
-            self.sent, self.retried, self.failed
-        )
+        format!("{} sent, {} to retry, {} failed", self.sent, self.retried, self.failed)
     }
 }
 
@@ -49,26 +46,17 @@ pub async fn send_due(
 ) -> StoreResult<SendReport> {
     let mut report = SendReport::default();
     // A row still `sending` after several time-outs belongs to a process that died mid-send.
-    let stale_before =
-        now - Duration::from_std(mail.send_timeout * 4).unwrap_or(Duration::minutes(10));
+    let stale_before = now - Duration::from_std(mail.send_timeout * 4).unwrap_or(Duration::minutes(10));
     loop {
         let batch = store.claim_deliveries(now, stale_before, BATCH).await?;
         if batch.is_empty() {
             break;
         }
         for delivery in batch {
-            let domain = delivery
-                .recipient
-                .rsplit('@')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            let domain = delivery.recipient.rsplit('@').next().unwrap_or_default().to_owned();
             let result = match build_message(&delivery, &mail.from, now) {
                 Ok(message) => mailer.send(message, mail.send_timeout).await,
-                Err(reason) => Err(SendError {
-                    permanent: true,
-                    reason,
-                }),
+                Err(reason) => Err(SendError { permanent: true, reason }),
             };
             match result {
                 Ok(()) => {
@@ -84,9 +72,7 @@ pub async fn send_due(
                 Err(e) => {
                     let next = now + backoff(delivery.attempts);
                     tracing::warn!(delivery = delivery.id, %domain, %next, "digest will be retried: {}", e.reason);
-                    store
-                        .mark_delivery_retry(delivery.id, next, &e.reason)
-                        .await?;
+                    store.mark_delivery_retry(delivery.id, next, &e.reason).await?;
                     report.retried += 1;
                 }
             }

@@ -41,12 +41,8 @@ impl Mailer {
     pub fn from_config(mail: &config::Mail) -> Result<Self, String> {
         match &mail.transport {
             MailTransport::File { outbox_dir } => {
-                std::fs::create_dir_all(outbox_dir).map_err(|e| {
-                    format!(
-                        "cannot create the outbox folder {}: {e}",
-                        outbox_dir.display()
-                    )
-                })?;
+                std::fs::create_dir_all(outbox_dir)
+                    .map_err(|e| format!("cannot create the outbox folder {}: {e}", outbox_dir.display()))?;
                 Ok(Mailer::File(AsyncFileTransport::new(outbox_dir)))
             }
             MailTransport::Smtp(smtp) => {
@@ -54,15 +50,14 @@ impl Mailer {
                     TlsParameters::new(smtp.host.clone())
                         .map_err(|e| format!("TLS set-up for {} failed: {e}", smtp.host))
                 };
-                let mut builder =
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                        .port(smtp.port)
-                        .timeout(Some(Duration::from_secs(30)))
-                        .tls(match smtp.tls {
-                            SmtpTls::None => Tls::None,
-                            SmtpTls::StartTls => Tls::Required(tls()?),
-                            SmtpTls::Tls => Tls::Wrapper(tls()?),
-                        });
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+                    .port(smtp.port)
+                    .timeout(Some(Duration::from_secs(30)))
+                    .tls(match smtp.tls {
+                        SmtpTls::None => Tls::None,
+                        SmtpTls::StartTls => Tls::Required(tls()?),
+                        SmtpTls::Tls => Tls::Wrapper(tls()?),
+                    });
                 if let Some((user, password)) = &smtp.credentials {
                     builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
                 }
@@ -96,13 +91,8 @@ impl Mailer {
                 }
             }
         };
-        tokio::time::timeout(timeout, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                Err(SendError {
-                    permanent: false,
-                    reason: format!("no answer within {} s", timeout.as_secs()),
-                })
-            })
+        tokio::time::timeout(timeout, attempt).await.unwrap_or_else(|_| {
+            Err(SendError { permanent: false, reason: format!("no answer within {} s", timeout.as_secs()) })
+        })
     }
 }

@@ -15,8 +15,8 @@ use chrono::{DateTime, Duration, Utc};
 
 pub use plan::{Section, sections};
 pub use render::{
-    ArticleContext, DigestContext, EditionContext, RenderError, RenderedEmail, SectionContext,
-    SiteContext, SubscriberContext, Templates,
+    ArticleContext, DigestContext, EditionContext, RenderError, RenderedEmail, SectionContext, SiteContext,
+    SubscriberContext, Templates,
 };
 
 use crate::arabic::{format_date, format_datetime};
@@ -62,10 +62,7 @@ impl EditionOutcome {
                     self.edition
                 )
             }
-            Planned::Before => format!(
-                "edition {} of {tz_tick} was planned before; nothing new",
-                self.edition
-            ),
+            Planned::Before => format!("edition {} of {tz_tick} was planned before; nothing new", self.edition),
             Planned::DryRun { messages, articles } => {
                 format!(
                     "dry run of edition {} of {tz_tick}: {messages} message(s) from {articles} new article(s)",
@@ -89,18 +86,11 @@ pub async fn plan_edition(
     let tick = edition.schedule.latest_at_or_before(now).unwrap_or(now);
     let start = match store.last_edition(&edition.name).await? {
         Some(last) => last.window_end,
-        None => edition
-            .schedule
-            .previous_before(tick)
-            .unwrap_or(tick - Duration::days(1)),
+        None => edition.schedule.previous_before(tick).unwrap_or(tick - Duration::days(1)),
     };
     let start = start.min(now);
-    let mut outcome = EditionOutcome {
-        edition: edition.name.clone(),
-        tick,
-        window: (start, now),
-        planned: Planned::Before,
-    };
+    let mut outcome =
+        EditionOutcome { edition: edition.name.clone(), tick, window: (start, now), planned: Planned::Before };
 
     let articles = store.articles_first_seen_between(start, now).await?;
     let ids: Vec<ArticleId> = articles.iter().map(|a| a.id).collect();
@@ -110,12 +100,7 @@ pub async fn plan_edition(
     }
     let mut deliveries = Vec::new();
     for (subscriber, follows) in store.active_subscribers().await? {
-        let groups = sections(
-            &follows,
-            &articles,
-            &article_keywords,
-            edition.max_per_keyword as usize,
-        );
+        let groups = sections(&follows, &articles, &article_keywords, edition.max_per_keyword as usize);
         if groups.is_empty() {
             continue;
         }
@@ -132,40 +117,20 @@ pub async fn plan_edition(
         });
     }
     if dry_run {
-        outcome.planned = Planned::DryRun {
-            messages: deliveries.len(),
-            articles: articles.len(),
-        };
+        outcome.planned = Planned::DryRun { messages: deliveries.len(), articles: articles.len() };
         return Ok((outcome, deliveries));
     }
-    if store
-        .create_edition(&edition.name, tick, (start, now), &deliveries, now)
-        .await?
-        .is_some()
-    {
-        outcome.planned = Planned::Now {
-            messages: deliveries.len(),
-            articles: articles.len(),
-        };
+    if store.create_edition(&edition.name, tick, (start, now), &deliveries, now).await?.is_some() {
+        outcome.planned = Planned::Now { messages: deliveries.len(), articles: articles.len() };
     }
     Ok((outcome, deliveries))
 }
 
 /// `<digest.{edition}.{tick}.{subscriber}@{site host}>`: the same for every attempt of one
 /// message, different for every other message.
-fn message_id(
-    config: &Config,
-    edition: &Edition,
-    tick: DateTime<Utc>,
-    subscriber: &Subscriber,
-) -> String {
+fn message_id(config: &Config, edition: &Edition, tick: DateTime<Utc>, subscriber: &Subscriber) -> String {
     let host = config.site.base_url.host_str().unwrap_or("nashra.invalid");
-    format!(
-        "<digest.{}.{}.{}@{host}>",
-        edition.name,
-        tick.format("%Y%m%dT%H%M%SZ"),
-        subscriber.id
-    )
+    format!("<digest.{}.{}.{}@{host}>", edition.name, tick.format("%Y%m%dT%H%M%SZ"), subscriber.id)
 }
 
 fn context(
@@ -181,10 +146,7 @@ fn context(
         .iter()
         .map(|s| SectionContext {
             keyword: s.keyword.name.clone(),
-            feed_url: format!(
-                "{}.atom",
-                feed_url(base, &FeedKey::Keyword(s.keyword.slug.clone()))
-            ),
+            feed_url: format!("{}.atom", feed_url(base, &FeedKey::Keyword(s.keyword.slug.clone()))),
             articles: s
                 .articles
                 .iter()
@@ -200,18 +162,13 @@ fn context(
         })
         .collect();
     DigestContext {
-        site: SiteContext {
-            title: config.site.title.clone(),
-            url: base.to_string(),
-        },
+        site: SiteContext { title: config.site.title.clone(), url: base.to_string() },
         edition: EditionContext {
             name: edition.name.clone(),
             title: edition.title.clone(),
             date: format_date(&tick.with_timezone(&tz)),
         },
-        subscriber: SubscriberContext {
-            email: subscriber.email.clone(),
-        },
+        subscriber: SubscriberContext { email: subscriber.email.clone() },
         article_count: sections.iter().map(|s| s.articles.len()).sum(),
         sections,
         unsubscribe_url: base
@@ -223,9 +180,5 @@ fn context(
 
 /// The keywords a subscriber follows, for reports.
 pub fn keyword_names(keywords: &[Keyword]) -> String {
-    keywords
-        .iter()
-        .map(|k| k.name.as_str())
-        .collect::<Vec<_>>()
-        .join("، ")
+    keywords.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join("، ")
 }

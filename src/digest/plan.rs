@@ -23,17 +23,12 @@ pub fn sections<'a>(
     let mut placed: HashSet<ArticleId> = HashSet::new();
     let mut out = Vec::new();
     for keyword in follows {
-        let mut section = Section {
-            keyword,
-            articles: Vec::new(),
-        };
+        let mut section = Section { keyword, articles: Vec::new() };
         for article in articles {
             if section.articles.len() >= max_per_keyword {
                 break;
             }
-            let carries = article_keywords
-                .get(&article.id)
-                .is_some_and(|ks| ks.contains(&keyword.id));
+            let carries = article_keywords.get(&article.id).is_some_and(|ks| ks.contains(&keyword.id));
             if carries && placed.insert(article.id) {
                 section.articles.push(article);
             }
@@ -52,13 +47,7 @@ mod tests {
     use super::*;
 
     fn keyword(id: KeywordId, name: &str) -> Keyword {
-        Keyword {
-            id,
-            name: name.into(),
-            normalized: name.into(),
-            slug: name.into(),
-            origin: "subscriber".into(),
-        }
+        Keyword { id, name: name.into(), normalized: name.into(), slug: name.into(), origin: "subscriber".into() }
     }
 
     fn article(id: ArticleId) -> Article {
@@ -83,10 +72,7 @@ mod tests {
     }
 
     fn tags(pairs: &[(ArticleId, &[KeywordId])]) -> HashMap<ArticleId, HashSet<KeywordId>> {
-        pairs
-            .iter()
-            .map(|(a, ks)| (*a, ks.iter().copied().collect()))
-            .collect()
+        pairs.iter().map(|(a, ks)| (*a, ks.iter().copied().collect())).collect()
     }
 
     #[test]

@@ -99,17 +99,11 @@ impl Templates {
         collect_files(dir, dir, &mut files, &mut problems);
         for (name, source) in files {
             if let Err(e) = env.add_template_owned(name.clone(), source) {
-                problems.push(Problem::new(
-                    format!("{}/{name}", dir.display()),
-                    "",
-                    crate::errors::chain(&e),
-                ));
+                problems.push(Problem::new(format!("{}/{name}", dir.display()), "", crate::errors::chain(&e)));
             }
         }
         for required in [SUBJECT, BODY_TEXT, BODY_HTML] {
-            if env.get_template(required).is_err()
-                && !problems.iter().any(|p| p.key.ends_with(required))
-            {
+            if env.get_template(required).is_err() && !problems.iter().any(|p| p.key.ends_with(required)) {
                 problems.push(Problem::new(
                     "mail.templates_dir",
                     dir.display(),
@@ -136,42 +130,23 @@ impl Templates {
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
         let text = self.render(BODY_TEXT, ctx)?;
         let html = self.render(BODY_HTML, ctx)?;
-        let html = inline_css(&html).map_err(|reason| RenderError {
-            template: BODY_HTML.into(),
-            reason,
-        })?;
-        Ok(RenderedEmail {
-            subject,
-            html,
-            text: tidy_text(&text),
-        })
+        let html = inline_css(&html).map_err(|reason| RenderError { template: BODY_HTML.into(), reason })?;
+        Ok(RenderedEmail { subject, html, text: tidy_text(&text) })
     }
 
     fn render(&self, name: &str, ctx: &DigestContext) -> Result<String, RenderError> {
         self.env
             .get_template(name)
             .and_then(|t| t.render(ctx))
-            .map_err(|e| RenderError {
-                template: name.to_owned(),
-                reason: crate::errors::chain(&e),
-            })
+            .map_err(|e| RenderError { template: name.to_owned(), reason: crate::errors::chain(&e) })
     }
 }
 
-fn collect_files(
-    root: &Path,
-    dir: &Path,
-    out: &mut Vec<(String, String)>,
-    problems: &mut Vec<Problem>,
-) {
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<(String, String)>, problems: &mut Vec<Problem>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            problems.push(Problem::new(
-                "mail.templates_dir",
-                dir.display(),
-                format!("cannot read the folder: {e}"),
-            ));
+            problems.push(Problem::new("mail.templates_dir", dir.display(), format!("cannot read the folder: {e}")));
             return;
         }
     };
@@ -190,11 +165,7 @@ fn collect_files(
                 .join("/");
             match std::fs::read_to_string(&path) {
                 Ok(source) => out.push((name, source)),
-                Err(e) => problems.push(Problem::new(
-                    path.display().to_string(),
-                    "",
-                    format!("cannot read: {e}"),
-                )),
+                Err(e) => problems.push(Problem::new(path.display().to_string(), "", format!("cannot read: {e}"))),
             }
         }
     }
@@ -232,22 +203,17 @@ fn tidy_text(text: &str) -> String {
 pub fn sample() -> DigestContext {
     DigestContext {
         site: SiteContext {
-            title: "نشرة «تجريبية» & <اختبار>".into(),
-            url: "https://example.org/".into(),
+            title: "نشرة «تجريبية» & <اختبار>".into(), url: "https://example.org/".into()
         },
         edition: EditionContext {
             name: "daily".into(),
             title: "النشرة اليومية".into(),
             date: "الأحد 29 نوفمبر 2026".into(),
         },
-        subscriber: SubscriberContext {
-            email: "reader@example.org".into(),
-        },
+        subscriber: SubscriberContext { email: "reader@example.org".into() },
         sections: vec![SectionContext {
             keyword: "العراق".into(),
-            feed_url:
-                "https://example.org/feeds/keywords/%D8%A7%D9%84%D8%B9%D8%B1%D8%A7%D9%82.atom"
-                    .into(),
+            feed_url: "https://example.org/feeds/keywords/%D8%A7%D9%84%D8%B9%D8%B1%D8%A7%D9%82.atom".into(),
             articles: vec![ArticleContext {
                 title: "«متحدون لهزيمة داعش».. خطوات \"عراقية\" <متسارعة> & جديدة".into(),
                 url: "https://example.org/a?x=1&y=2".into(),
@@ -274,15 +240,9 @@ mod tests {
     fn the_shipped_templates_render_rtl_arabic_with_escaping() {
         let email = templates().render_digest(&sample()).unwrap();
         assert!(email.html.contains(r#"lang="ar""#) && email.html.contains(r#"dir="rtl""#));
-        assert!(
-            email.html.contains("&lt;متسارعة&gt;"),
-            "titles are escaped in HTML"
-        );
+        assert!(email.html.contains("&lt;متسارعة&gt;"), "titles are escaped in HTML");
         assert!(!email.html.contains("<متسارعة>"));
-        assert!(
-            email.text.contains("<متسارعة>"),
-            "plain text is not HTML-escaped"
-        );
+        assert!(email.text.contains("<متسارعة>"), "plain text is not HTML-escaped");
         assert!(email.subject.contains("النشرة اليومية"));
         assert!(!email.subject.contains('\n'));
         assert!(email.html.contains("style=\""), "CSS is inlined");
@@ -291,10 +251,7 @@ mod tests {
     #[test]
     fn rendering_is_deterministic() {
         let t = templates();
-        assert_eq!(
-            t.render_digest(&sample()).unwrap(),
-            t.render_digest(&sample()).unwrap()
-        );
+        assert_eq!(t.render_digest(&sample()).unwrap(), t.render_digest(&sample()).unwrap());
     }
 
     #[test]
@@ -316,9 +273,6 @@ mod tests {
     fn a_missing_template_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let problems = Templates::load(dir.path()).unwrap_err();
-        assert!(
-            problems.iter().any(|p| p.reason.contains(BODY_HTML)),
-            "{problems:?}"
-        );
+        assert!(problems.iter().any(|p| p.reason.contains(BODY_HTML)), "{problems:?}");
     }
 }

@@ -12,12 +12,7 @@ fn fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
 }
 
 fn link(href: String, rel: &str, mime: &str) -> Link {
-    Link {
-        href,
-        rel: rel.into(),
-        mime_type: Some(mime.into()),
-        ..Default::default()
-    }
+    Link { href, rel: rel.into(), mime_type: Some(mime.into()), ..Default::default() }
 }
 
 pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
@@ -29,14 +24,7 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
             title: Text::plain(e.title.clone()),
             updated: fixed(e.updated),
             published: Some(fixed(e.published)),
-            authors: e
-                .author
-                .iter()
-                .map(|a| Person {
-                    name: a.clone(),
-                    ..Default::default()
-                })
-                .collect(),
+            authors: e.author.iter().map(|a| Person { name: a.clone(), ..Default::default() }).collect(),
             links: vec![link(e.url.clone(), "alternate", "text/html")],
             summary: e.summary.clone().map(Text::plain),
             content: Some(Content {
@@ -60,31 +48,18 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
     let atom = AtomFeed {
         id: feed.self_url(Format::Atom),
         title: Text::plain(feed.title.clone()),
-        subtitle: Some(feed.description.clone())
-            .filter(|d| !d.is_empty())
-            .map(Text::plain),
+        subtitle: Some(feed.description.clone()).filter(|d| !d.is_empty()).map(Text::plain),
         updated: fixed(feed.updated),
-        authors: vec![Person {
-            name: feed.title.clone(),
-            uri: Some(feed.site_url.to_string()),
-            ..Default::default()
-        }],
+        authors: vec![Person { name: feed.title.clone(), uri: Some(feed.site_url.to_string()), ..Default::default() }],
         links: vec![
             link(feed.self_url(Format::Atom), "self", "application/atom+xml"),
             link(feed.site_url.to_string(), "alternate", "text/html"),
         ],
-        generator: Some(Generator {
-            value: "nashra".into(),
-            ..Default::default()
-        }),
+        generator: Some(Generator { value: "nashra".into(), ..Default::default() }),
         lang: Some(feed.language.clone()),
         entries,
         ..Default::default()
     };
-    let config = atom_syndication::WriteConfig {
-        write_document_declaration: true,
-        indent_size: Some(2),
-    };
-    atom.write_with_config(Vec::new(), config)
-        .map_err(|e| format!("cannot write Atom: {e}"))
+    let config = atom_syndication::WriteConfig { write_document_declaration: true, indent_size: Some(2) };
+    atom.write_with_config(Vec::new(), config).map_err(|e| format!("cannot write Atom: {e}"))
 }

@@ -26,10 +26,7 @@ pub enum FeedError {
     #[error("feed {feed}: {reason}")]
     Write { feed: String, reason: String },
     #[error("cannot write {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
 }
 
 /// Writes `feed` in `format`.

@@ -23,22 +23,14 @@ impl FeedFile {
     pub fn new(format: Format, bytes: Vec<u8>, last_modified: DateTime<Utc>) -> Self {
         let digest = Sha256::digest(&bytes);
         let etag = format!("\"{}\"", crate::store::hex_digest(&digest[..16]));
-        Self {
-            format,
-            bytes,
-            etag,
-            last_modified,
-        }
+        Self { format, bytes, etag, last_modified }
     }
 }
 
 /// Writes `bytes` to `path` atomically, unless the file already holds exactly these bytes.
 /// Returns whether it wrote.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, FeedError> {
-    let io = |source| FeedError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |source| FeedError::Io { path: path.display().to_string(), source };
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(false);
     }
@@ -63,11 +55,7 @@ mod tests {
         assert!(!write_if_changed(&path, b"one").unwrap());
         assert!(write_if_changed(&path, b"two").unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        assert_eq!(
-            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
-            1,
-            "no temporary file left"
-        );
+        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1, "no temporary file left");
     }
 
     #[test]

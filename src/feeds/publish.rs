@@ -59,11 +59,7 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(config: Arc<Config>, store: Store) -> Self {
-        Self {
-            config,
-            store,
-            cache: Arc::default(),
-        }
+        Self { config, store, cache: Arc::default() }
     }
 
     /// Rebuilds every declared feed and every keyword feed, writes the files that changed and
@@ -71,13 +67,8 @@ impl Publisher {
     pub async fn build_all(&self, now: DateTime<Utc>) -> Result<BuildReport, FeedError> {
         let keywords = self.store.all_keywords().await?;
         let by_id: HashMap<KeywordId, &Keyword> = keywords.iter().map(|k| (k.id, k)).collect();
-        let mut keys: Vec<FeedKey> = self
-            .config
-            .feeds
-            .declared
-            .iter()
-            .map(|s| FeedKey::Declared(s.id.clone()))
-            .collect();
+        let mut keys: Vec<FeedKey> =
+            self.config.feeds.declared.iter().map(|s| FeedKey::Declared(s.id.clone())).collect();
         keys.extend(keywords.iter().map(|k| FeedKey::Keyword(k.slug.clone())));
         let mut report = BuildReport::default();
         for key in keys {
@@ -93,11 +84,7 @@ impl Publisher {
             report.feeds += 1;
             self.store_in_cache(key, files);
         }
-        tracing::info!(
-            feeds = report.feeds,
-            written = report.files_written,
-            "feeds built"
-        );
+        tracing::info!(feeds = report.feeds, written = report.files_written, "feeds built");
         Ok(report)
     }
 
@@ -132,29 +119,16 @@ impl Publisher {
         let Ok(name) = KeywordName::parse(&typed.replace('-', " ")) else {
             return Ok(None);
         };
-        Ok(self
-            .store
-            .keyword_by_normalized(name.normalized())
-            .await?
-            .map(|k| FeedKey::Keyword(k.slug)))
+        Ok(self.store.keyword_by_normalized(name.normalized()).await?.map(|k| FeedKey::Keyword(k.slug)))
     }
 
     fn file_path(&self, key: &FeedKey, format: Format) -> PathBuf {
-        self.config
-            .feeds
-            .output_dir
-            .join(format!("{}.{}", key.path(), format.extension()))
+        self.config.feeds.output_dir.join(format!("{}.{}", key.path(), format.extension()))
     }
 
     fn store_in_cache(&self, key: FeedKey, files: Arc<HashMap<Format, Arc<FeedFile>>>) {
         if let Ok(mut cache) = self.cache.write() {
-            cache.insert(
-                key,
-                Cached {
-                    files,
-                    built: Instant::now(),
-                },
-            );
+            cache.insert(key, Cached { files, built: Instant::now() });
         }
     }
 
@@ -171,16 +145,9 @@ impl Publisher {
                     return Ok(None);
                 };
                 let articles = self.declared_articles(spec).await?;
-                let title = if spec.title.is_empty() {
-                    site.title.clone()
-                } else {
-                    spec.title.clone()
-                };
-                let description = if spec.description.is_empty() {
-                    site.description.clone()
-                } else {
-                    spec.description.clone()
-                };
+                let title = if spec.title.is_empty() { site.title.clone() } else { spec.title.clone() };
+                let description =
+                    if spec.description.is_empty() { site.description.clone() } else { spec.description.clone() };
                 (title, description, spec.language.clone(), articles)
             }
             FeedKey::Keyword(slug) => {
@@ -189,10 +156,7 @@ impl Publisher {
                 };
                 let articles = self
                     .store
-                    .latest_articles(
-                        ArticleFilter::Keywords(&[keyword.id]),
-                        self.config.feeds.keyword_feed_items,
-                    )
+                    .latest_articles(ArticleFilter::Keywords(&[keyword.id]), self.config.feeds.keyword_feed_items)
                     .await?;
                 (
                     format!("{} — {}", site.title, keyword.name),
@@ -231,10 +195,7 @@ impl Publisher {
         };
         let mut files = HashMap::new();
         for format in Format::ALL {
-            let bytes = render(&feed, format).map_err(|reason| FeedError::Write {
-                feed: key.path(),
-                reason,
-            })?;
+            let bytes = render(&feed, format).map_err(|reason| FeedError::Write { feed: key.path(), reason })?;
             files.insert(format, Arc::new(FeedFile::new(format, bytes, updated)));
         }
         Ok(Some(Arc::new(files)))
@@ -242,10 +203,7 @@ impl Publisher {
 
     async fn declared_articles(&self, spec: &FeedSpec) -> Result<Vec<Article>, FeedError> {
         if spec.keywords.is_empty() {
-            return Ok(self
-                .store
-                .latest_articles(ArticleFilter::All, spec.limit)
-                .await?);
+            return Ok(self.store.latest_articles(ArticleFilter::All, spec.limit).await?);
         }
         let mut ids = Vec::new();
         for k in &spec.keywords {
@@ -256,10 +214,7 @@ impl Publisher {
                 ids.push(keyword.id);
             }
         }
-        Ok(self
-            .store
-            .latest_articles(ArticleFilter::Keywords(&ids), spec.limit)
-            .await?)
+        Ok(self.store.latest_articles(ArticleFilter::Keywords(&ids), spec.limit).await?)
     }
 
     fn feed_url(&self, key: &FeedKey) -> String {

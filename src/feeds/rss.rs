@@ -17,23 +17,17 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
             link: Some(e.url.clone()),
             description: e.summary.clone(),
             content: Some(e.content_html.clone()).filter(|c| !c.is_empty()),
-            guid: Some(Guid {
-                value: e.url.clone(),
-                permalink: true,
-            }),
+            guid: Some(Guid { value: e.url.clone(), permalink: true }),
             pub_date: Some(e.published.to_rfc2822()),
             categories: e
                 .categories
                 .iter()
-                .map(|c| Category {
-                    name: c.name.clone(),
-                    domain: Some(format!("{}.rss", c.feed_base)),
-                })
+                .map(|c| Category { name: c.name.clone(), domain: Some(format!("{}.rss", c.feed_base)) })
                 .collect(),
-            dublin_core_ext: e.author.as_ref().map(|a| DublinCoreExtension {
-                creators: vec![a.clone()],
-                ..Default::default()
-            }),
+            dublin_core_ext: e
+                .author
+                .as_ref()
+                .map(|a| DublinCoreExtension { creators: vec![a.clone()], ..Default::default() }),
             ..Default::default()
         })
         .collect();
@@ -55,7 +49,5 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
         items,
         ..Default::default()
     };
-    channel
-        .pretty_write_to(Vec::new(), b' ', 2)
-        .map_err(|e| format!("cannot write RSS: {e}"))
+    channel.pretty_write_to(Vec::new(), b' ', 2).map_err(|e| format!("cannot write RSS: {e}"))
 }

@@ -66,11 +66,7 @@ impl FeedSpec {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) => {
-                return Err(vec![Problem::new(
-                    "feeds.dir",
-                    dir.display(),
-                    format!("cannot read the folder: {e}"),
-                )]);
+                return Err(vec![Problem::new("feeds.dir", dir.display(), format!("cannot read the folder: {e}"))]);
             }
         };
         let mut files: Vec<_> = entries
@@ -88,46 +84,26 @@ impl FeedSpec {
             {
                 Ok(raw) => raw,
                 Err(reason) => {
-                    problems.push(Problem::new(
-                        file.display().to_string(),
-                        "",
-                        reason.trim().replace('\n', " "),
-                    ));
+                    problems.push(Problem::new(file.display().to_string(), "", reason.trim().replace('\n', " ")));
                     continue;
                 }
             };
             let id = raw.id.trim().to_owned();
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 problems.push(Problem::new(
                     key(&file, "id"),
                     &raw.id,
                     "use ASCII letters, digits, '-' or '_' (it is the feed's URL name)",
                 ));
             } else if specs.iter().any(|s| s.id == id) {
-                problems.push(Problem::new(
-                    key(&file, "id"),
-                    &raw.id,
-                    "another file declares this feed id",
-                ));
+                problems.push(Problem::new(key(&file, "id"), &raw.id, "another file declares this feed id"));
             }
             if raw.limit == 0 || raw.limit > 1000 {
-                problems.push(Problem::new(
-                    key(&file, "limit"),
-                    raw.limit,
-                    "must be between 1 and 1000",
-                ));
+                problems.push(Problem::new(key(&file, "limit"), raw.limit, "must be between 1 and 1000"));
             }
             for (i, k) in raw.keywords.iter().enumerate() {
                 if let Err(e) = crate::keywords::KeywordName::parse(k) {
-                    problems.push(Problem::new(
-                        key(&file, &format!("keywords[{i}]")),
-                        k,
-                        e.to_string(),
-                    ));
+                    problems.push(Problem::new(key(&file, &format!("keywords[{i}]")), k, e.to_string()));
                 }
             }
             if id == ALL && !raw.keywords.is_empty() {
@@ -164,11 +140,7 @@ mod tests {
     #[test]
     fn all_is_added_when_no_file_declares_it() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("iraq.toml"),
-            "id = \"iraq\"\nkeywords = [\"العراق\"]\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("iraq.toml"), "id = \"iraq\"\nkeywords = [\"العراق\"]\n").unwrap();
         let specs = FeedSpec::load_dir(dir.path()).unwrap();
         let ids: Vec<_> = specs.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["all", "iraq"]);

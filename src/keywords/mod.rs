@@ -45,12 +45,7 @@ impl Vocabulary {
         keywords: Vec<Keyword>,
     ) -> Self {
         let matcher = matcher_for(&keywords, &alias_forms);
-        Self {
-            aliases,
-            alias_forms,
-            keywords,
-            matcher,
-        }
+        Self { aliases, alias_forms, keywords, matcher }
     }
 
     pub fn keywords(&self) -> &[Keyword] {
@@ -64,11 +59,7 @@ impl Vocabulary {
 
     /// Vocabulary keywords found in `text`.
     pub fn find(&self, text: &str) -> Vec<&Keyword> {
-        self.matcher
-            .keywords_in(text)
-            .into_iter()
-            .filter_map(|i| self.keywords.get(i))
-            .collect()
+        self.matcher.keywords_in(text).into_iter().filter_map(|i| self.keywords.get(i)).collect()
     }
 
     /// The keywords of `article`: its keyword block (each tag recorded in the store) and the
@@ -87,13 +78,7 @@ impl Vocabulary {
             };
             let name = self.canonical(name);
             let id = store
-                .ensure_keyword(
-                    name.as_str(),
-                    name.normalized(),
-                    name.slug(),
-                    KeywordOrigin::Tag,
-                    now,
-                )
+                .ensure_keyword(name.as_str(), name.normalized(), name.slug(), KeywordOrigin::Tag, now)
                 .await?
                 .keyword
                 .id;
@@ -116,22 +101,14 @@ fn matcher_for(keywords: &[Keyword], alias_forms: &HashMap<String, Vec<String>>)
         .iter()
         .map(|k| {
             let mut forms = vec![k.name.clone()];
-            forms.extend(
-                alias_forms
-                    .get(&k.normalized)
-                    .into_iter()
-                    .flatten()
-                    .cloned(),
-            );
+            forms.extend(alias_forms.get(&k.normalized).into_iter().flatten().cloned());
             forms
         })
         .collect();
     Matcher::new(&entries)
 }
 
-fn alias_maps(
-    config: &config::Keywords,
-) -> (HashMap<String, KeywordName>, HashMap<String, Vec<String>>) {
+fn alias_maps(config: &config::Keywords) -> (HashMap<String, KeywordName>, HashMap<String, Vec<String>>) {
     let mut aliases = HashMap::new();
     let mut forms: HashMap<String, Vec<String>> = HashMap::new();
     for (canonical, others) in &config.aliases {
@@ -143,10 +120,7 @@ fn alias_maps(
                 continue;
             };
             aliases.insert(other.normalized().to_owned(), canonical.clone());
-            forms
-                .entry(canonical.normalized().to_owned())
-                .or_default()
-                .push(other.as_str().to_owned());
+            forms.entry(canonical.normalized().to_owned()).or_default().push(other.as_str().to_owned());
         }
     }
     (aliases, forms)
@@ -167,9 +141,7 @@ pub async fn follow(
     let mut joined = Vec::new();
     for name in names {
         let name = vocabulary.canonical(name.clone());
-        let ensured = store
-            .ensure_keyword(name.as_str(), name.normalized(), name.slug(), origin, now)
-            .await?;
+        let ensured = store.ensure_keyword(name.as_str(), name.normalized(), name.slug(), origin, now).await?;
         if ensured.joined_vocabulary {
             joined.push(ensured.keyword.clone());
         }
@@ -180,38 +152,22 @@ pub async fn follow(
     if !joined.is_empty() {
         let since = now - config.collect.retag_window;
         let added = retag(store, &vocabulary.alias_forms, &joined, since).await?;
-        tracing::info!(
-            keywords = joined.len(),
-            links = added,
-            "new keywords matched against recent articles"
-        );
+        tracing::info!(keywords = joined.len(), links = added, "new keywords matched against recent articles");
     }
     Ok(keywords)
 }
 
 /// Makes the operator's declared keywords (and the canonical keywords of aliases) part of the
 /// vocabulary. Run at start-up and before each job, so a configuration change takes effect.
-pub async fn sync_declared(
-    store: &Store,
-    config: &config::Config,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
+pub async fn sync_declared(store: &Store, config: &config::Config, now: DateTime<Utc>) -> StoreResult<()> {
     let names: Vec<KeywordName> = config
         .keywords
         .declared
         .iter()
-        .chain(
-            config
-                .keywords
-                .aliases
-                .iter()
-                .map(|(canonical, _)| canonical),
-        )
+        .chain(config.keywords.aliases.iter().map(|(canonical, _)| canonical))
         .filter_map(|k| KeywordName::parse(k).ok())
         .collect();
-    follow(store, config, &names, KeywordOrigin::Operator, now)
-        .await
-        .map(|_| ())
+    follow(store, config, &names, KeywordOrigin::Operator, now).await.map(|_| ())
 }
 
 /// Links articles first seen since `since` to whichever of `keywords` their text contains.

@@ -51,11 +51,7 @@ impl KeywordName {
         if normalized.is_empty() || slug.is_empty() {
             return Err(KeywordError::NoWord(display));
         }
-        Ok(Self {
-            display,
-            normalized,
-            slug,
-        })
+        Ok(Self { display, normalized, slug })
     }
 
     pub fn as_str(&self) -> &str {
@@ -105,17 +101,8 @@ mod tests {
 
     #[test]
     fn empty_long_and_wordless_keywords_are_refused() {
-        assert!(matches!(
-            KeywordName::parse("  "),
-            Err(KeywordError::Empty(_))
-        ));
-        assert!(matches!(
-            KeywordName::parse("«»،"),
-            Err(KeywordError::NoWord(_))
-        ));
-        assert!(matches!(
-            KeywordName::parse(&"ب".repeat(61)),
-            Err(KeywordError::TooLong(_))
-        ));
+        assert!(matches!(KeywordName::parse("  "), Err(KeywordError::Empty(_))));
+        assert!(matches!(KeywordName::parse("«»،"), Err(KeywordError::NoWord(_))));
+        assert!(matches!(KeywordName::parse(&"ب".repeat(61)), Err(KeywordError::TooLong(_))));
     }
 }

@@ -42,11 +42,7 @@ impl Schedule {
             .build()
             .parse(expression)
             .map_err(|e| format!("not a valid cron expression: {e}"))?;
-        let schedule = Self {
-            expression: expression.trim().to_owned(),
-            cron,
-            time_zone,
-        };
+        let schedule = Self { expression: expression.trim().to_owned(), cron, time_zone };
         // An expression such as "0 0 30 2 *" parses but never fires; refuse it now rather than
         // discover it when the job silently never runs.
         let reference = DateTime::<Utc>::from_timestamp(946_684_800, 0).unwrap_or_default();
@@ -67,29 +63,20 @@ impl Schedule {
     /// The first tick strictly after `t`.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = t.trunc_subsecs(0).with_timezone(&self.time_zone);
-        self.cron
-            .find_next_occurrence(&local, false)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
+        self.cron.find_next_occurrence(&local, false).ok().map(|d| d.with_timezone(&Utc))
     }
 
     /// The latest tick at or before `t`: the tick a run at `t` belongs to.
     pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // Ticks are whole seconds: the same tick must come out of every heartbeat.
         let local = t.trunc_subsecs(0).with_timezone(&self.time_zone);
-        self.cron
-            .find_previous_occurrence(&local, true)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
+        self.cron.find_previous_occurrence(&local, true).ok().map(|d| d.with_timezone(&Utc))
     }
 
     /// The tick before `tick` (strictly earlier).
     pub fn previous_before(&self, tick: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = tick.trunc_subsecs(0).with_timezone(&self.time_zone);
-        self.cron
-            .find_previous_occurrence(&local, false)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
+        self.cron.find_previous_occurrence(&local, false).ok().map(|d| d.with_timezone(&Utc))
     }
 }
 
@@ -118,15 +105,9 @@ mod tests {
             let tz: Tz = zone.parse().unwrap();
             let schedule = Schedule::parse(cron, tz).unwrap();
             let start = NaiveDateTime::parse_from_str(start, "%Y-%m-%dT%H:%M").unwrap();
-            let mut t = tz
-                .from_local_datetime(&start)
-                .earliest()
-                .unwrap()
-                .with_timezone(&Utc);
+            let mut t = tz.from_local_datetime(&start).earliest().unwrap().with_timezone(&Utc);
             for want in expected.split(',') {
-                let want = DateTime::parse_from_rfc3339(want)
-                    .unwrap()
-                    .with_timezone(&Utc);
+                let want = DateTime::parse_from_rfc3339(want).unwrap().with_timezone(&Utc);
                 t = schedule.next_after(t).unwrap();
                 assert_eq!(t, want, "{zone} {cron} from {start}");
             }
@@ -140,55 +121,29 @@ mod tests {
         let s = Schedule::parse("0 7 * * *", chrono_tz::Africa::Cairo).unwrap();
         // Before the October 2026 fall-back (UTC+3) and after it (UTC+2).
         let before = Utc.with_ymd_and_hms(2026, 10, 29, 12, 0, 0).unwrap();
-        assert_eq!(
-            s.next_after(before),
-            Some(Utc.with_ymd_and_hms(2026, 10, 30, 5, 0, 0).unwrap())
-        );
+        assert_eq!(s.next_after(before), Some(Utc.with_ymd_and_hms(2026, 10, 30, 5, 0, 0).unwrap()));
         let after = Utc.with_ymd_and_hms(2026, 10, 31, 12, 0, 0).unwrap();
-        assert_eq!(
-            s.next_after(after),
-            Some(Utc.with_ymd_and_hms(2026, 11, 1, 5, 0, 0).unwrap())
-        );
+        assert_eq!(s.next_after(after), Some(Utc.with_ymd_and_hms(2026, 11, 1, 5, 0, 0).unwrap()));
     }
 
     #[test]
     fn the_latest_tick_is_the_same_whole_second_whenever_it_is_asked() {
         let s = Schedule::parse("*/10 * * * *", chrono_tz::Europe::Paris).unwrap();
-        let a = Utc.with_ymd_and_hms(2026, 11, 30, 0, 56, 8).unwrap()
-            + chrono::Duration::nanoseconds(411_459_881);
+        let a = Utc.with_ymd_and_hms(2026, 11, 30, 0, 56, 8).unwrap() + chrono::Duration::nanoseconds(411_459_881);
         let b = Utc.with_ymd_and_hms(2026, 11, 30, 0, 59, 59).unwrap();
         let tick = Utc.with_ymd_and_hms(2026, 11, 30, 0, 50, 0).unwrap();
         assert_eq!(s.latest_at_or_before(a), Some(tick));
         assert_eq!(s.latest_at_or_before(b), Some(tick));
-        assert_eq!(
-            s.latest_at_or_before(tick),
-            Some(tick),
-            "a tick belongs to itself"
-        );
-        assert_eq!(
-            s.previous_before(tick),
-            Some(tick - chrono::Duration::minutes(10))
-        );
+        assert_eq!(s.latest_at_or_before(tick), Some(tick), "a tick belongs to itself");
+        assert_eq!(s.previous_before(tick), Some(tick - chrono::Duration::minutes(10)));
     }
 
     #[test]
     fn bad_expressions_are_refused_with_a_reason() {
         let tz = chrono_tz::UTC;
-        assert!(
-            Schedule::parse("0 7 * *", tz)
-                .unwrap_err()
-                .contains("has 4")
-        );
-        assert!(
-            Schedule::parse("0 25 * * *", tz)
-                .unwrap_err()
-                .contains("not a valid cron expression")
-        );
-        assert!(
-            Schedule::parse("0 0 30 2 *", tz)
-                .unwrap_err()
-                .contains("never fires")
-        );
+        assert!(Schedule::parse("0 7 * *", tz).unwrap_err().contains("has 4"));
+        assert!(Schedule::parse("0 25 * * *", tz).unwrap_err().contains("not a valid cron expression"));
+        assert!(Schedule::parse("0 0 30 2 *", tz).unwrap_err().contains("never fires"));
         assert!(Schedule::parse("0 7 * * MON-FRI", tz).is_ok());
     }
 
@@ -199,9 +154,6 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
         let first = s.next_after(t).unwrap();
         assert_eq!(first, Utc.with_ymd_and_hms(2026, 11, 30, 7, 0, 0).unwrap());
-        assert_eq!(
-            s.next_after(first),
-            Some(Utc.with_ymd_and_hms(2026, 12, 1, 7, 0, 0).unwrap())
-        );
+        assert_eq!(s.next_after(first), Some(Utc.with_ymd_and_hms(2026, 12, 1, 7, 0, 0).unwrap()));
     }
 }

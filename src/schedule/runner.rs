@@ -41,20 +41,13 @@ pub struct Scheduled {
 
 /// Every scheduled job of the configuration.
 pub fn scheduled_jobs(config: &Config) -> Vec<Scheduled> {
-    let mut jobs = vec![Scheduled {
-        job: Job::Collect,
-        schedule: config.schedules.collect.clone(),
-    }];
+    let mut jobs = vec![Scheduled { job: Job::Collect, schedule: config.schedules.collect.clone() }];
     if let Some(feeds) = &config.schedules.feeds {
-        jobs.push(Scheduled {
-            job: Job::Feeds,
-            schedule: feeds.clone(),
-        });
+        jobs.push(Scheduled { job: Job::Feeds, schedule: feeds.clone() });
     }
-    jobs.extend(config.editions.iter().map(|e| Scheduled {
-        job: Job::Digest(e.name.clone()),
-        schedule: e.schedule.clone(),
-    }));
+    jobs.extend(
+        config.editions.iter().map(|e| Scheduled { job: Job::Digest(e.name.clone()), schedule: e.schedule.clone() }),
+    );
     jobs
 }
 
@@ -74,14 +67,12 @@ pub async fn run_job(
     tracing::info!(job = %name, %tick, trigger, "job started");
     let outcome = match job {
         Job::Collect => app.collect(None, now).await.map(|r| r.summary()),
-        Job::Feeds => app
-            .build_feeds(now)
-            .await
-            .map(|r| format!("{} feed(s), {} file(s) written", r.feeds, r.files_written)),
-        Job::Digest(edition) => app
-            .send_digest(edition, now, false)
-            .await
-            .map(|(o, s)| format!("{}; {}", o.summary(), s.summary())),
+        Job::Feeds => {
+            app.build_feeds(now).await.map(|r| format!("{} feed(s), {} file(s) written", r.feeds, r.files_written))
+        }
+        Job::Digest(edition) => {
+            app.send_digest(edition, now, false).await.map(|(o, s)| format!("{}; {}", o.summary(), s.summary()))
+        }
     };
     let finished = Utc::now().max(now);
     match &outcome {
@@ -91,9 +82,7 @@ pub async fn run_job(
         }
         Err(e) => {
             tracing::error!(job = %name, "job failed: {e:#}");
-            app.store
-                .finish_job_run(run, finished, Err(&format!("{e:#}")))
-                .await?;
+            app.store.finish_job_run(run, finished, Err(&format!("{e:#}"))).await?;
         }
     }
     outcome.map(Some)
@@ -102,11 +91,7 @@ pub async fn run_job(
 /// One heartbeat: runs every job whose latest tick at or before `now` has not been claimed,
 /// then sends the deliveries that are due. `claimed` remembers, per job, the latest tick known
 /// to be claimed, so quiet heartbeats cost no queries for the jobs.
-pub async fn heartbeat(
-    app: &App,
-    now: DateTime<Utc>,
-    claimed: &mut HashMap<String, DateTime<Utc>>,
-) {
+pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<String, DateTime<Utc>>) {
     for scheduled in scheduled_jobs(&app.config) {
         let Some(tick) = scheduled.schedule.latest_at_or_before(now) else {
             continue;
@@ -145,11 +130,7 @@ pub async fn start(app: Arc<App>) -> anyhow::Result<JobScheduler> {
     };
     let first = beat.clone();
     tokio::spawn(async move { first().await });
-    scheduler
-        .add(CronJob::new_async("*/10 * * * * *", move |_, _| {
-            Box::pin(beat())
-        })?)
-        .await?;
+    scheduler.add(CronJob::new_async("*/10 * * * * *", move |_, _| Box::pin(beat()))?).await?;
     scheduler.start().await?;
     Ok(scheduler)
 }

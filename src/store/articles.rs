@@ -77,12 +77,10 @@ pub(crate) fn matching_text(title: &str, summary: Option<&str>, body: &str) -> S
 
 pub fn hex_digest(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,24 +234,20 @@ impl Store {
     }
 
     /// Adds keywords to an article (keeping those it has).
-    pub async fn add_article_keywords(
-        &self,
-        pairs: &[(ArticleId, KeywordId)],
-        origin: &str,
-    ) -> StoreResult<u64> {
+    pub async fn add_article_keywords(&self, pairs: &[(ArticleId, KeywordId)], origin: &str) -> StoreResult<u64> {
         let mut added = 0;
         for (article, keyword) in pairs {
             added += on_pool!(self, |pool| {
                 sqlx::query(
-                "INSERT INTO article_keywords (article_id, keyword_id, origin) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING"
-            )
-            .bind(article)
-            .bind(keyword)
-            .bind(origin)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
+                    "INSERT INTO article_keywords (article_id, keyword_id, origin) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                )
+                .bind(article)
+                .bind(keyword)
+                .bind(origin)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
             })
             .context("cannot add article keywords")?;
         }
@@ -261,11 +255,7 @@ impl Store {
     }
 
     /// The newest articles matching `filter`, newest first (ties broken by id, for stable output).
-    pub async fn latest_articles(
-        &self,
-        filter: ArticleFilter<'_>,
-        limit: u32,
-    ) -> StoreResult<Vec<Article>> {
+    pub async fn latest_articles(&self, filter: ArticleFilter<'_>, limit: u32) -> StoreResult<Vec<Article>> {
         let limit = i64::from(limit);
         match filter {
             ArticleFilter::All => on_pool!(self, |pool| {
@@ -313,10 +303,7 @@ impl Store {
     }
 
     /// Articles first stored at or after `since`, for matching new keywords.
-    pub async fn articles_first_seen_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> StoreResult<Vec<Article>> {
+    pub async fn articles_first_seen_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<Article>> {
         on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.first_seen_at >= $1 ORDER BY a.id"
         )))
@@ -327,10 +314,7 @@ impl Store {
     }
 
     /// (article, keyword) pairs for the given articles.
-    pub async fn keywords_of_articles(
-        &self,
-        articles: &[ArticleId],
-    ) -> StoreResult<Vec<(ArticleId, KeywordId)>> {
+    pub async fn keywords_of_articles(&self, articles: &[ArticleId]) -> StoreResult<Vec<(ArticleId, KeywordId)>> {
         let mut pairs = Vec::new();
         for chunk in articles.chunks(500) {
             let rows: Vec<(ArticleId, KeywordId)> = on_pool!(self, |pool| {
@@ -361,11 +345,7 @@ impl Store {
     }
 
     pub async fn count_articles(&self) -> StoreResult<i64> {
-        on_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM articles"
-        )
-        .fetch_one(pool)
-        .await)
-        .context("cannot count articles")
+        on_pool!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM articles").fetch_one(pool).await)
+            .context("cannot count articles")
     }
 }

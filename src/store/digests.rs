@@ -228,10 +228,7 @@ impl Store {
     }
 
     /// (status, count) of an edition's deliveries.
-    pub async fn edition_delivery_counts(
-        &self,
-        edition: EditionId,
-    ) -> StoreResult<Vec<(String, i64)>> {
+    pub async fn edition_delivery_counts(&self, edition: EditionId) -> StoreResult<Vec<(String, i64)>> {
         on_pool!(self, |pool| sqlx::query_as(
             "SELECT status, COUNT(*) FROM deliveries WHERE edition_id = $1 GROUP BY status ORDER BY status"
         )

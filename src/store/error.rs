@@ -8,10 +8,7 @@ pub enum StoreError {
     #[error("cannot apply migrations to {url}: {reason}")]
     Migrate { url: String, reason: String },
     #[error("{context}: {source}")]
-    Query {
-        context: String,
-        source: sqlx::Error,
-    },
+    Query { context: String, source: sqlx::Error },
     /// A statement inside a transaction failed before its context was known.
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
@@ -26,37 +23,25 @@ pub(crate) trait Context<T> {
 
 impl<T> Context<T> for Result<T, sqlx::Error> {
     fn context(self, context: impl Into<String>) -> StoreResult<T> {
-        self.map_err(|source| StoreError::Query {
-            context: context.into(),
-            source,
-        })
+        self.map_err(|source| StoreError::Query { context: context.into(), source })
     }
 
     fn with_context(self, context: impl FnOnce() -> String) -> StoreResult<T> {
-        self.map_err(|source| StoreError::Query {
-            context: context(),
-            source,
-        })
+        self.map_err(|source| StoreError::Query { context: context(), source })
     }
 }
 
 impl<T> Context<T> for StoreResult<T> {
     fn context(self, context: impl Into<String>) -> StoreResult<T> {
         self.map_err(|e| match e {
-            StoreError::Sqlx(source) => StoreError::Query {
-                context: context.into(),
-                source,
-            },
+            StoreError::Sqlx(source) => StoreError::Query { context: context.into(), source },
             other => other,
         })
     }
 
     fn with_context(self, context: impl FnOnce() -> String) -> StoreResult<T> {
         self.map_err(|e| match e {
-            StoreError::Sqlx(source) => StoreError::Query {
-                context: context(),
-                source,
-            },
+            StoreError::Sqlx(source) => StoreError::Query { context: context(), source },
             other => other,
         })
     }

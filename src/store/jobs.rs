@@ -71,12 +71,10 @@ impl Store {
 
     /// The latest tick claimed for `job`.
     pub async fn last_job_tick(&self, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
-        on_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT MAX(tick) FROM job_runs WHERE job = $1"
-        )
-        .bind(job)
-        .fetch_one(pool)
-        .await)
+        on_pool!(self, |pool| sqlx::query_scalar("SELECT MAX(tick) FROM job_runs WHERE job = $1")
+            .bind(job)
+            .fetch_one(pool)
+            .await)
         .with_context(|| format!("cannot read the last run of job {job}"))
     }
 

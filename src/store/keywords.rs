@@ -86,12 +86,11 @@ impl Store {
     ) -> StoreResult<Ensured> {
         let result: StoreResult<Ensured> = async {
             begin_write!(self, |tx| {
-                let existing: Option<Keyword> = sqlx::query_as(
-                    "SELECT id, name, normalized, slug, origin FROM keywords WHERE normalized = $1",
-                )
-                .bind(normalized)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let existing: Option<Keyword> =
+                    sqlx::query_as("SELECT id, name, normalized, slug, origin FROM keywords WHERE normalized = $1")
+                        .bind(normalized)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 let ensured = match existing {
                     Some(mut keyword) => {
                         let before = keyword.origin();
@@ -103,10 +102,7 @@ impl Store {
                                 .await?;
                             keyword.origin = origin.as_str().to_owned();
                         }
-                        Ensured {
-                            joined_vocabulary: !before.in_vocabulary() && origin.in_vocabulary(),
-                            keyword,
-                        }
+                        Ensured { joined_vocabulary: !before.in_vocabulary() && origin.in_vocabulary(), keyword }
                     }
                     None => {
                         let keyword: Keyword = sqlx::query_as(
@@ -121,10 +117,7 @@ impl Store {
                         .bind(now)
                         .fetch_one(&mut *tx)
                         .await?;
-                        Ensured {
-                            joined_vocabulary: origin.in_vocabulary(),
-                            keyword,
-                        }
+                        Ensured { joined_vocabulary: origin.in_vocabulary(), keyword }
                     }
                 };
                 tx.commit().await?;
@@ -137,11 +130,9 @@ impl Store {
 
     /// Every keyword, by name.
     pub async fn all_keywords(&self) -> StoreResult<Vec<Keyword>> {
-        on_pool!(self, |pool| sqlx::query_as(
-            "SELECT id, name, normalized, slug, origin FROM keywords ORDER BY slug"
-        )
-        .fetch_all(pool)
-        .await)
+        on_pool!(self, |pool| sqlx::query_as("SELECT id, name, normalized, slug, origin FROM keywords ORDER BY slug")
+            .fetch_all(pool)
+            .await)
         .context("cannot read keywords")
     }
 
@@ -157,12 +148,10 @@ impl Store {
     }
 
     pub async fn keyword_by_slug(&self, slug: &str) -> StoreResult<Option<Keyword>> {
-        on_pool!(self, |pool| sqlx::query_as(
-            "SELECT id, name, normalized, slug, origin FROM keywords WHERE slug = $1"
-        )
-        .bind(slug)
-        .fetch_optional(pool)
-        .await)
+        on_pool!(self, |pool| sqlx::query_as("SELECT id, name, normalized, slug, origin FROM keywords WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(pool)
+            .await)
         .with_context(|| format!("cannot read keyword {slug}"))
     }
 

@@ -96,40 +96,26 @@ impl Store {
                     .max_connections(max_connections)
                     .connect_with(options)
                     .await
-                    .map_err(|e| StoreError::Open {
-                        url: url.to_string(),
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(|e| StoreError::Open { url: url.to_string(), reason: e.to_string() })?;
                 sqlx::migrate!("./migrations/sqlite")
                     .run(&pool)
                     .await
-                    .map_err(|e| StoreError::Migrate {
-                        url: url.to_string(),
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(|e| StoreError::Migrate { url: url.to_string(), reason: e.to_string() })?;
                 Store::Sqlite(pool)
             }
             DatabaseUrl::Postgres(raw) => {
-                let options = PgConnectOptions::from_str(raw).map_err(|e| StoreError::Open {
-                    url: url.to_string(),
-                    reason: e.to_string(),
-                })?;
+                let options = PgConnectOptions::from_str(raw)
+                    .map_err(|e| StoreError::Open { url: url.to_string(), reason: e.to_string() })?;
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await
-                    .map_err(|e| StoreError::Open {
-                        url: url.to_string(),
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(|e| StoreError::Open { url: url.to_string(), reason: e.to_string() })?;
                 sqlx::migrate!("./migrations/postgres")
                     .run(&pool)
                     .await
-                    .map_err(|e| StoreError::Migrate {
-                        url: url.to_string(),
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(|e| StoreError::Migrate { url: url.to_string(), reason: e.to_string() })?;
                 Store::Postgres(pool)
             }
         };
@@ -145,11 +131,8 @@ impl Store {
 
     /// Checks the database answers (for `/healthz`).
     pub async fn ping(&self) -> StoreResult<()> {
-        on_pool!(self, |pool| sqlx::query("SELECT 1")
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .context("database did not answer")
+        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+            .context("database did not answer")
     }
 
     pub async fn close(&self) {
@@ -172,10 +155,6 @@ mod tests {
     fn both_backends_have_the_same_migrations() {
         let sqlite = names("sqlite");
         assert!(!sqlite.is_empty());
-        assert_eq!(
-            sqlite,
-            names("postgres"),
-            "every migration needs a SQLite and a PostgreSQL version"
-        );
+        assert_eq!(sqlite, names("postgres"), "every migration needs a SQLite and a PostgreSQL version");
     }
 }

@@ -48,12 +48,11 @@ impl Store {
     ) -> StoreResult<(Subscriber, bool)> {
         let result: StoreResult<(Subscriber, bool)> = async {
             begin_write!(self, |tx| {
-                let existing: Option<Subscriber> = sqlx::query_as(
-                    "SELECT id, email, status, token, created_at FROM subscribers WHERE email = $1",
-                )
-                .bind(email)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let existing: Option<Subscriber> =
+                    sqlx::query_as("SELECT id, email, status, token, created_at FROM subscribers WHERE email = $1")
+                        .bind(email)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 let created = existing.is_none();
                 let subscriber: Subscriber = match existing {
                     Some(s) => {
@@ -104,23 +103,17 @@ impl Store {
 
     /// Deletes a subscriber and their delivery history. Returns whether one existed.
     pub async fn delete_subscriber(&self, email: &str) -> StoreResult<bool> {
-        on_pool!(self, |pool| sqlx::query(
-            "DELETE FROM subscribers WHERE email = $1"
-        )
-        .bind(email)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
+        on_pool!(self, |pool| sqlx::query("DELETE FROM subscribers WHERE email = $1")
+            .bind(email)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
         .map(|n| n > 0)
         .context("cannot delete subscriber")
     }
 
     /// Marks the subscriber with this token unsubscribed; returns them if the token was known.
-    pub async fn unsubscribe(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Subscriber>> {
+    pub async fn unsubscribe(&self, token: &str, now: DateTime<Utc>) -> StoreResult<Option<Subscriber>> {
         on_pool!(self, |pool| sqlx::query_as(
             "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = COALESCE(unsubscribed_at, $2)
              WHERE token = $1 RETURNING id, email, status, token, created_at"
@@ -183,29 +176,21 @@ impl Store {
         .fetch_all(pool)
         .await)
         .context("cannot read active subscribers")?;
-        let rows: Vec<(i64, i64, String, String, String, String)> =
-            on_pool!(self, |pool| sqlx::query_as(
-                "SELECT sk.subscriber_id, k.id, k.name, k.normalized, k.slug, k.origin
+        let rows: Vec<(i64, i64, String, String, String, String)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT sk.subscriber_id, k.id, k.name, k.normalized, k.slug, k.origin
              FROM subscriber_keywords sk
              JOIN keywords k ON k.id = sk.keyword_id
              JOIN subscribers s ON s.id = sk.subscriber_id
              WHERE s.status = 'active'
              ORDER BY sk.subscriber_id, sk.position"
-            )
-            .fetch_all(pool)
-            .await)
-            .context("cannot read subscribers' keywords")?;
-        let mut out: Vec<(Subscriber, Vec<Keyword>)> =
-            subscribers.into_iter().map(|s| (s, Vec::new())).collect();
+        )
+        .fetch_all(pool)
+        .await)
+        .context("cannot read subscribers' keywords")?;
+        let mut out: Vec<(Subscriber, Vec<Keyword>)> = subscribers.into_iter().map(|s| (s, Vec::new())).collect();
         for (subscriber, id, name, normalized, slug, origin) in rows {
             if let Ok(i) = out.binary_search_by_key(&subscriber, |(s, _)| s.id) {
-                out[i].1.push(Keyword {
-                    id,
-                    name,
-                    normalized,
-                    slug,
-                    origin,
-                });
+                out[i].1.push(Keyword { id, name, normalized, slug, origin });
             }
         }
         Ok(out)

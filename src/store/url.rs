@@ -60,14 +60,8 @@ mod tests {
     #[test]
     fn sqlite_paths_are_taken_from_the_base_folder() {
         let base = Path::new("/etc/nashra");
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:var/n.db", base),
-            Ok(DatabaseUrl::Sqlite("/etc/nashra/var/n.db".into()))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///srv/n.db", base),
-            Ok(DatabaseUrl::Sqlite("/srv/n.db".into()))
-        );
+        assert_eq!(DatabaseUrl::parse("sqlite:var/n.db", base), Ok(DatabaseUrl::Sqlite("/etc/nashra/var/n.db".into())));
+        assert_eq!(DatabaseUrl::parse("sqlite:///srv/n.db", base), Ok(DatabaseUrl::Sqlite("/srv/n.db".into())));
     }
 
     #[test]

@@ -19,19 +19,14 @@ impl<E: Into<anyhow::Error>> From<E> for WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
-            WebError::NotFound(what) => (
-                StatusCode::NOT_FOUND,
-                super::pages::message("غير موجود", &what),
-            )
-                .into_response(),
+            WebError::NotFound(what) => {
+                (StatusCode::NOT_FOUND, super::pages::message("غير موجود", &what)).into_response()
+            }
             WebError::Internal(e) => {
                 tracing::error!("request failed: {e:#}");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    super::pages::message(
-                        "خطأ في الخادم",
-                        "حدث خطأ غير متوقع. حاول مرة أخرى بعد قليل.",
-                    ),
+                    super::pages::message("خطأ في الخادم", "حدث خطأ غير متوقع. حاول مرة أخرى بعد قليل."),
                 )
                     .into_response()
             }

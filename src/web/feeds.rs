@@ -27,57 +27,27 @@ pub async fn declared(
     headers: HeaderMap,
 ) -> WebResult<Response> {
     let (id, format) = split(&file).ok_or_else(|| not_found(&file))?;
-    serve(
-        &app,
-        FeedKey::Declared(id.to_owned()),
-        format,
-        &headers,
-        &file,
-    )
-    .await
+    serve(&app, FeedKey::Declared(id.to_owned()), format, &headers, &file).await
 }
 
-pub async fn keyword(
-    State(app): State<Arc<App>>,
-    Path(file): Path<String>,
-    headers: HeaderMap,
-) -> WebResult<Response> {
+pub async fn keyword(State(app): State<Arc<App>>, Path(file): Path<String>, headers: HeaderMap) -> WebResult<Response> {
     let (typed, format) = split(&file).ok_or_else(|| not_found(&file))?;
-    let key = app
-        .publisher
-        .keyword_key(typed)
-        .await?
-        .ok_or_else(|| not_found(&file))?;
+    let key = app.publisher.keyword_key(typed).await?.ok_or_else(|| not_found(&file))?;
     serve(&app, key, format, &headers, &file).await
 }
 
 fn not_found(file: &str) -> WebError {
-    WebError::NotFound(format!(
-        "لا توجد خلاصة باسم «{file}». الصيغ المتاحة: rss و atom و json."
-    ))
+    WebError::NotFound(format!("لا توجد خلاصة باسم «{file}». الصيغ المتاحة: rss و atom و json."))
 }
 
-async fn serve(
-    app: &App,
-    key: FeedKey,
-    format: Format,
-    headers: &HeaderMap,
-    file: &str,
-) -> WebResult<Response> {
-    let feed = app
-        .publisher
-        .get(&key, format, Utc::now())
-        .await?
-        .ok_or_else(|| not_found(file))?;
+async fn serve(app: &App, key: FeedKey, format: Format, headers: &HeaderMap, file: &str) -> WebResult<Response> {
+    let feed = app.publisher.get(&key, format, Utc::now()).await?.ok_or_else(|| not_found(file))?;
     let last_modified = http_time(&feed);
     let mut response = if not_modified(headers, &feed, last_modified) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = feed.bytes.clone().into_response();
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        );
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
         r
     };
     let h = response.headers_mut();
@@ -87,10 +57,7 @@ async fn serve(
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(last_modified)) {
         h.insert(header::LAST_MODIFIED, v);
     }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
     Ok(response)
 }
 
@@ -104,9 +71,7 @@ fn not_modified(headers: &HeaderMap, feed: &FeedFile, last_modified: SystemTime)
     if let Some(value) = headers.get(header::IF_NONE_MATCH) {
         // Weak comparison, as RFC 9110 §13.1.2 asks for If-None-Match.
         return value.to_str().is_ok_and(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == feed.etag)
+            v.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == feed.etag)
         });
     }
     headers
@@ -123,11 +88,7 @@ mod tests {
     use super::*;
 
     fn feed() -> FeedFile {
-        FeedFile::new(
-            Format::Atom,
-            b"<feed/>".to_vec(),
-            Utc.with_ymd_and_hms(2026, 11, 29, 8, 18, 0).unwrap(),
-        )
+        FeedFile::new(Format::Atom, b"<feed/>".to_vec(), Utc.with_ymd_and_hms(2026, 11, 29, 8, 18, 0).unwrap())
     }
 
     fn headers(name: header::HeaderName, value: &str) -> HeaderMap {
@@ -140,46 +101,19 @@ mod tests {
     fn matching_etags_and_later_dates_are_not_modified() {
         let f = feed();
         let lm = http_time(&f);
-        assert!(not_modified(
-            &headers(header::IF_NONE_MATCH, &f.etag),
-            &f,
-            lm
-        ));
-        assert!(not_modified(
-            &headers(header::IF_NONE_MATCH, &format!("\"x\", W/{}", f.etag)),
-            &f,
-            lm
-        ));
-        assert!(!not_modified(
-            &headers(header::IF_NONE_MATCH, "\"other\""),
-            &f,
-            lm
-        ));
-        assert!(not_modified(
-            &headers(header::IF_MODIFIED_SINCE, "Sun, 29 Nov 2026 08:18:00 GMT"),
-            &f,
-            lm
-        ));
-        assert!(!not_modified(
-            &headers(header::IF_MODIFIED_SINCE, "Sun, 29 Nov 2026 08:17:59 GMT"),
-            &f,
-            lm
-        ));
-        assert!(!not_modified(
-            &headers(header::IF_MODIFIED_SINCE, "not a date"),
-            &f,
-            lm
-        ));
+        assert!(not_modified(&headers(header::IF_NONE_MATCH, &f.etag), &f, lm));
+        assert!(not_modified(&headers(header::IF_NONE_MATCH, &format!("\"x\", W/{}", f.etag)), &f, lm));
+        assert!(!not_modified(&headers(header::IF_NONE_MATCH, "\"other\""), &f, lm));
+        assert!(not_modified(&headers(header::IF_MODIFIED_SINCE, "Sun, 29 Nov 2026 08:18:00 GMT"), &f, lm));
+        assert!(!not_modified(&headers(header::IF_MODIFIED_SINCE, "Sun, 29 Nov 2026 08:17:59 GMT"), &f, lm));
+        assert!(!not_modified(&headers(header::IF_MODIFIED_SINCE, "not a date"), &f, lm));
     }
 
     #[test]
     fn if_none_match_wins_over_if_modified_since() {
         let f = feed();
         let mut h = headers(header::IF_NONE_MATCH, "\"other\"");
-        h.insert(
-            header::IF_MODIFIED_SINCE,
-            HeaderValue::from_static("Sun, 29 Nov 2026 09:00:00 GMT"),
-        );
+        h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_static("Sun, 29 Nov 2026 09:00:00 GMT"));
         assert!(!not_modified(&h, &f, http_time(&f)));
     }
 

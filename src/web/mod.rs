@@ -28,10 +28,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/feeds/{file}", get(feeds::declared))
         .route("/feeds/keywords/{file}", get(feeds::keyword))
-        .route(
-            "/unsubscribe/{token}",
-            get(unsubscribe_page).post(unsubscribe),
-        );
+        .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe));
     if let Some(dir) = &app.config.demo_dir {
         router = router.nest_service("/demo", ServeDir::new(dir));
     }
@@ -68,11 +65,7 @@ async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
         .declared
         .iter()
         .map(|f| FeedLink {
-            title: if f.title.is_empty() {
-                site.title.clone()
-            } else {
-                f.title.clone()
-            },
+            title: if f.title.is_empty() { site.title.clone() } else { f.title.clone() },
             path: f.id.clone(),
         })
         .collect();
@@ -81,10 +74,7 @@ async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
         .all_keywords()
         .await?
         .into_iter()
-        .map(|k| KeywordLink {
-            path: utf8_percent_encode(&k.slug, NON_ALPHANUMERIC).to_string(),
-            name: k.name,
-        })
+        .map(|k| KeywordLink { path: utf8_percent_encode(&k.slug, NON_ALPHANUMERIC).to_string(), name: k.name })
         .collect();
     Ok(pages::render(
         "home.html.j2",
@@ -99,20 +89,10 @@ async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
     ))
 }
 
-async fn unsubscribe_page(
-    State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-) -> WebResult<Html<String>> {
-    let subscriber = app
-        .store
-        .subscriber_by_token(&token)
-        .await?
-        .ok_or_else(unknown_link)?;
+async fn unsubscribe_page(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {
+    let subscriber = app.store.subscriber_by_token(&token).await?.ok_or_else(unknown_link)?;
     if subscriber.status == "unsubscribed" {
-        return Ok(pages::message(
-            "إلغاء الاشتراك",
-            "اشتراكك ملغى بالفعل، ولن تصلك رسائل أخرى.",
-        ));
+        return Ok(pages::message("إلغاء الاشتراك", "اشتراكك ملغى بالفعل، ولن تصلك رسائل أخرى."));
     }
     Ok(pages::render(
         "unsubscribe.html.j2",
@@ -121,18 +101,9 @@ async fn unsubscribe_page(
 }
 
 /// The form's POST and the RFC 8058 one-click POST (`List-Unsubscribe=One-Click`) both land here.
-async fn unsubscribe(
-    State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-) -> WebResult<Html<String>> {
-    app.store
-        .unsubscribe(&token, Utc::now())
-        .await?
-        .ok_or_else(unknown_link)?;
-    Ok(pages::message(
-        "تم إلغاء الاشتراك",
-        "لن تصلك رسائل أخرى من هذه النشرة.",
-    ))
+async fn unsubscribe(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {
+    app.store.unsubscribe(&token, Utc::now()).await?.ok_or_else(unknown_link)?;
+    Ok(pages::message("تم إلغاء الاشتراك", "لن تصلك رسائل أخرى من هذه النشرة."))
 }
 
 fn unknown_link() -> WebError {
@@ -145,7 +116,5 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await
 }

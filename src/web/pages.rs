@@ -13,10 +13,7 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("base.html.j2", include_str!("templates/base.html.j2")),
         ("home.html.j2", include_str!("templates/home.html.j2")),
         ("message.html.j2", include_str!("templates/message.html.j2")),
-        (
-            "unsubscribe.html.j2",
-            include_str!("templates/unsubscribe.html.j2"),
-        ),
+        ("unsubscribe.html.j2", include_str!("templates/unsubscribe.html.j2")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             tracing::error!("page template {name} is broken: {e:#}");

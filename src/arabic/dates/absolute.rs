@@ -31,16 +31,8 @@ pub(super) struct Parser<'a> {
 
 /// Reads the pieces of an absolute (or day-relative) date; `now` anchors اليوم/أمس.
 pub(super) fn parse(p: &[Piece], tz: Tz, now: DateTime<Utc>) -> Result<DateTime<Utc>, DateError> {
-    let mut parser = Parser {
-        p,
-        i: 0,
-        date: None,
-        time: None,
-        offset: None,
-        days_back: None,
-        now: false,
-        hijri: false,
-    };
+    let mut parser =
+        Parser { p, i: 0, date: None, time: None, offset: None, days_back: None, now: false, hijri: false };
     while parser.i < p.len() {
         parser.step()?;
     }
@@ -103,8 +95,7 @@ impl<'a> Parser<'a> {
                     return self.signed_offset(i);
                 }
                 // «آخر تحديث: …»: a colon after a label word, not inside a time.
-                let after_label =
-                    *c == ':' && i.checked_sub(1).and_then(|j| self.text(j)).is_some();
+                let after_label = *c == ':' && i.checked_sub(1).and_then(|j| self.text(j)).is_some();
                 if SEPARATORS.contains(c) || after_label {
                     self.i += 1;
                     return Ok(());
@@ -153,13 +144,9 @@ impl<'a> Parser<'a> {
             }
             Word::Today if self.word(i + 1) == Some(Word::Previous) => self.days_back(1, i + 2),
             Word::Today => self.days_back(0, i + 1),
-            Word::Yesterday if self.word(i + 1) == Some(Word::Ordinal(1)) => {
-                self.days_back(2, i + 2)
-            }
+            Word::Yesterday if self.word(i + 1) == Some(Word::Ordinal(1)) => self.days_back(2, i + 2),
             Word::Yesterday => self.days_back(1, i + 1),
-            Word::Ordinal(1) if self.word(i + 1) == Some(Word::Yesterday) => {
-                self.days_back(2, i + 2)
-            }
+            Word::Ordinal(1) if self.word(i + 1) == Some(Word::Yesterday) => self.days_back(2, i + 2),
             _ => Err(unexpected_word(self.text(i).unwrap_or_default())),
         }
     }
@@ -254,9 +241,7 @@ impl<'a> Parser<'a> {
             }
             (1..=2, 2) => (2000 + i64::from(c), b, a),
             _ => {
-                return Err(DateError::unexpected(format!(
-                    "numeric date {a}{s}{b}{s}{c}"
-                )));
+                return Err(DateError::unexpected(format!("numeric date {a}{s}{b}{s}{c}")));
             }
         };
         self.i = i + 5;
@@ -292,11 +277,7 @@ impl<'a> Parser<'a> {
         };
         while let Some((other, after)) = self.month_at(self.skip_seps(k))? {
             if other != month {
-                return Err(DateError::MonthConflict {
-                    input: String::new(),
-                    first: month,
-                    second: other,
-                });
+                return Err(DateError::MonthConflict { input: String::new(), first: month, second: other });
             }
             k = after;
         }
@@ -357,10 +338,7 @@ impl<'a> Parser<'a> {
 }
 
 pub(super) fn repeated(what: &'static str) -> DateError {
-    DateError::Repeated {
-        input: String::new(),
-        what,
-    }
+    DateError::Repeated { input: String::new(), what }
 }
 
 pub(super) fn unexpected_word(text: &str) -> DateError {

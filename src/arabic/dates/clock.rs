@@ -25,11 +25,7 @@ impl Parser<'_> {
                 _ => return Err(DateError::unexpected("time with bad seconds")),
             }
             j += 2;
-            if self.sym(j) == Some('.')
-                && !self.spaced(j)
-                && !self.spaced(j + 1)
-                && self.num(j + 1).is_some()
-            {
+            if self.sym(j) == Some('.') && !self.spaced(j) && !self.spaced(j + 1) && self.num(j + 1).is_some() {
                 j += 2;
             }
         }
@@ -63,8 +59,7 @@ impl Parser<'_> {
     /// («+0300», «-05:00»), and not when that number goes on as a date («- 12/04/2021»).
     pub(super) fn offset_follows(&self, i: usize) -> bool {
         let glued = matches!(self.num(i + 1), Some((_, 1 | 2 | 4))) && !self.spaced(i + 1);
-        let continues_as_date =
-            matches!(self.sym(i + 2), Some('/' | '-' | '.')) && self.num(i + 3).is_some();
+        let continues_as_date = matches!(self.sym(i + 2), Some('/' | '-' | '.')) && self.num(i + 3).is_some();
         self.time.is_some() && self.offset.is_none() && glued && !continues_as_date
     }
 

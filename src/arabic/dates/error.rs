@@ -19,19 +19,9 @@ pub enum DateError {
     #[error("cannot read date {input:?}: the {what} is given twice")]
     Repeated { input: String, what: &'static str },
     #[error("cannot read date {input:?}: month names disagree ({first} and {second})")]
-    MonthConflict {
-        input: String,
-        first: u32,
-        second: u32,
-    },
+    MonthConflict { input: String, first: u32, second: u32 },
     #[error("cannot read date {input:?}: {field} {value} is outside {min}..={max}")]
-    OutOfRange {
-        input: String,
-        field: &'static str,
-        value: i64,
-        min: i64,
-        max: i64,
-    },
+    OutOfRange { input: String, field: &'static str, value: i64, min: i64, max: i64 },
     #[error("cannot read date {input:?}: {reason}")]
     Ambiguous { input: String, reason: &'static str },
     #[error("cannot read date {input:?}: Hijri dates are not supported")]
@@ -66,20 +56,11 @@ impl DateError {
     }
 
     pub(super) fn unexpected(found: impl Into<String>) -> DateError {
-        DateError::Unexpected {
-            input: String::new(),
-            found: found.into(),
-        }
+        DateError::Unexpected { input: String::new(), found: found.into() }
     }
 
     pub(super) fn out_of_range(field: &'static str, value: i64, min: i64, max: i64) -> DateError {
-        DateError::OutOfRange {
-            input: String::new(),
-            field,
-            value,
-            min,
-            max,
-        }
+        DateError::OutOfRange { input: String::new(), field, value, min, max }
     }
 
     pub(super) fn bare(make: fn(String) -> DateError) -> DateError {
@@ -101,19 +82,13 @@ mod tests {
     #[test]
     fn message_quotes_the_input_and_says_what_is_wrong() {
         let e = DateError::bare(|input| DateError::NoMonth { input }).with_input("الاثنين 12");
-        assert_eq!(
-            e.to_string(),
-            "cannot read date \"الاثنين 12\": no month name or number found"
-        );
+        assert_eq!(e.to_string(), "cannot read date \"الاثنين 12\": no month name or number found");
     }
 
     #[test]
     fn hidden_marks_are_visible_in_the_message() {
         let e = DateError::unexpected("word \"x\"").with_input("\u{200F}x");
-        assert_eq!(
-            e.to_string(),
-            "cannot read date \"\\u{200f}x\": unexpected word \"x\""
-        );
+        assert_eq!(e.to_string(), "cannot read date \"\\u{200f}x\": unexpected word \"x\"");
     }
 
     #[test]

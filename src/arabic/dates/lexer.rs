@@ -33,9 +33,7 @@ pub(super) struct Piece {
 
 fn symbol(c: char) -> Option<char> {
     match c {
-        '-' | '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2212}' => {
-            Some('-')
-        }
+        '-' | '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2212}' => Some('-'),
         '،' | ',' => Some(','),
         '؛' | ';' => Some(';'),
         '/' | '.' | ':' | '+' | '(' | ')' | '[' | ']' | '|' | '·' | '•' => Some(c),
@@ -63,19 +61,13 @@ pub(super) fn lex(norm: &str) -> Result<Vec<Piece>, DateError> {
                 Ok(v) if digits.len() <= MAX_DIGITS => v,
                 _ => return Err(DateError::unexpected(format!("number {digits}"))),
             };
-            Kind::Num {
-                value,
-                digits: digits.len(),
-            }
+            Kind::Num { value, digits: digits.len() }
         } else if c.is_alphabetic() {
             let mut text = String::new();
             while let Some(l) = chars.next_if(|l| l.is_alphabetic()) {
                 text.push(l);
             }
-            Kind::Word {
-                word: classify(&text),
-                text,
-            }
+            Kind::Word { word: classify(&text), text }
         } else if let Some(sym) = symbol(c) {
             chars.next();
             Kind::Sym(sym)
@@ -93,8 +85,7 @@ pub(super) fn lex(norm: &str) -> Result<Vec<Piece>, DateError> {
 fn merge_noon_phrases(pieces: Vec<Piece>) -> Vec<Piece> {
     let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
     for piece in pieces {
-        let noon =
-            matches!(&piece.kind, Kind::Word { text, .. } if text == "الظهر" || text == "الظهيره");
+        let noon = matches!(&piece.kind, Kind::Word { text, .. } if text == "الظهر" || text == "الظهيره");
         let prev = out.last().and_then(|p| match &p.kind {
             Kind::Word { text, .. } if text == "قبل" => Some(Meridiem::Am),
             Kind::Word { text, .. } if text == "بعد" => Some(Meridiem::Pm),
@@ -103,14 +94,7 @@ fn merge_noon_phrases(pieces: Vec<Piece>) -> Vec<Piece> {
         if let (true, Some(m), Some(last)) = (noon, prev, out.last_mut()) {
             last.kind = Kind::Word {
                 word: Some(Word::Meridiem(m)),
-                text: format!(
-                    "{} الظهر",
-                    if m == Meridiem::Am {
-                        "قبل"
-                    } else {
-                        "بعد"
-                    }
-                ),
+                text: format!("{} الظهر", if m == Meridiem::Am { "قبل" } else { "بعد" }),
             };
             continue;
         }
@@ -125,30 +109,16 @@ mod tests {
     use crate::arabic::normalize::normalize;
 
     fn kinds(s: &str) -> Vec<Kind> {
-        lex(&normalize(s))
-            .map(|v| v.into_iter().map(|p| p.kind).collect())
-            .unwrap_or_default()
+        lex(&normalize(s)).map(|v| v.into_iter().map(|p| p.kind).collect()).unwrap_or_default()
     }
 
     #[test]
     fn seed_line_splits_into_numbers_words_and_symbols() {
         let k = kinds("الإثنين 12/أبريل/2021 - 10:18 ص");
         assert_eq!(k.len(), 11, "{k:?}");
-        assert_eq!(
-            k.get(1),
-            Some(&Kind::Num {
-                value: 12,
-                digits: 2
-            })
-        );
+        assert_eq!(k.get(1), Some(&Kind::Num { value: 12, digits: 2 }));
         assert_eq!(k.get(2), Some(&Kind::Sym('/')));
-        assert!(matches!(
-            k.get(3),
-            Some(Kind::Word {
-                word: Some(Word::Month(4)),
-                ..
-            })
-        ));
+        assert!(matches!(k.get(3), Some(Kind::Word { word: Some(Word::Month(4)), .. })));
     }
 
     #[test]
@@ -173,34 +143,14 @@ mod tests {
     #[test]
     fn before_and_after_noon_become_meridiem_markers() {
         let k = kinds("10:30 قبل الظهر");
-        assert!(matches!(
-            k.last(),
-            Some(Kind::Word {
-                word: Some(Word::Meridiem(Meridiem::Am)),
-                ..
-            })
-        ));
+        assert!(matches!(k.last(), Some(Kind::Word { word: Some(Word::Meridiem(Meridiem::Am)), .. })));
         let k = kinds("2:30 بعد الظهر");
-        assert!(matches!(
-            k.last(),
-            Some(Kind::Word {
-                word: Some(Word::Meridiem(Meridiem::Pm)),
-                ..
-            })
-        ));
+        assert!(matches!(k.last(), Some(Kind::Word { word: Some(Word::Meridiem(Meridiem::Pm)), .. })));
         assert_eq!(kinds("قبل الظهر").len(), 1);
     }
 
     #[test]
     fn dash_look_alikes_and_arabic_comma_fold() {
-        assert_eq!(
-            kinds("–،؛−"),
-            [
-                Kind::Sym('-'),
-                Kind::Sym(','),
-                Kind::Sym(';'),
-                Kind::Sym('-')
-            ]
-        );
+        assert_eq!(kinds("–،؛−"), [Kind::Sym('-'), Kind::Sym(','), Kind::Sym(';'), Kind::Sym('-')]);
     }
 }

@@ -3,10 +3,7 @@
 //! guess: a field out of range is an error, and the only two DST choices (overlap →
 //! earlier instant, gap → offset in force before the gap) are made here and nowhere else.
 
-use chrono::{
-    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta,
-    TimeZone, Utc,
-};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::error::DateError;
@@ -19,12 +16,10 @@ pub(super) const MAX_YEAR: i64 = 2200;
 pub(super) fn date(year: i64, month: u32, day: u32) -> Result<NaiveDate, DateError> {
     check("year", year, MIN_YEAR, MAX_YEAR)?;
     check("month", i64::from(month), 1, 12)?;
-    let year =
-        i32::try_from(year).map_err(|_| DateError::bare(|input| DateError::Overflow { input }))?;
+    let year = i32::try_from(year).map_err(|_| DateError::bare(|input| DateError::Overflow { input }))?;
     let max_day = days_in_month(year, month);
     check("day", i64::from(day), 1, i64::from(max_day))?;
-    NaiveDate::from_ymd_opt(year, month, day)
-        .ok_or(DateError::bare(|input| DateError::Overflow { input }))
+    NaiveDate::from_ymd_opt(year, month, day).ok_or(DateError::bare(|input| DateError::Overflow { input }))
 }
 
 /// A wall-clock time validated field by field (24-hour clock, no leap seconds).
@@ -32,8 +27,7 @@ pub(super) fn time(hour: u32, minute: u32, second: u32) -> Result<NaiveTime, Dat
     check("hour", i64::from(hour), 0, 23)?;
     check("minute", i64::from(minute), 0, 59)?;
     check("second", i64::from(second), 0, 59)?;
-    NaiveTime::from_hms_opt(hour, minute, second)
-        .ok_or(DateError::bare(|input| DateError::Overflow { input }))
+    NaiveTime::from_hms_opt(hour, minute, second).ok_or(DateError::bare(|input| DateError::Overflow { input }))
 }
 
 /// A UTC offset of `sign` × (`hours`:`minutes`), validated.
@@ -42,20 +36,11 @@ pub(super) fn offset(negative: bool, hours: u32, minutes: u32) -> Result<FixedOf
     check("offset minute", i64::from(minutes), 0, 59)?;
     let secs = i32::try_from(hours * 3600 + minutes * 60).unwrap_or(i32::MAX);
     let secs = if negative { -secs } else { secs };
-    FixedOffset::east_opt(secs).ok_or(DateError::out_of_range(
-        "offset seconds",
-        i64::from(secs),
-        -86_399,
-        86_399,
-    ))
+    FixedOffset::east_opt(secs).ok_or(DateError::out_of_range("offset seconds", i64::from(secs), -86_399, 86_399))
 }
 
 pub(super) fn check(field: &'static str, value: i64, min: i64, max: i64) -> Result<(), DateError> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(DateError::out_of_range(field, value, min, max))
-    }
+    if (min..=max).contains(&value) { Ok(()) } else { Err(DateError::out_of_range(field, value, min, max)) }
 }
 
 fn days_in_month(year: i32, month: u32) -> u32 {
@@ -68,10 +53,7 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 }
 
 /// The instant of `naive` at a fixed UTC offset.
-pub(super) fn at_offset(
-    naive: NaiveDateTime,
-    off: FixedOffset,
-) -> Result<DateTime<Utc>, DateError> {
+pub(super) fn at_offset(naive: NaiveDateTime, off: FixedOffset) -> Result<DateTime<Utc>, DateError> {
     naive
         .checked_sub_signed(TimeDelta::seconds(i64::from(off.local_minus_utc())))
         .map(|n| n.and_utc())
@@ -87,12 +69,7 @@ pub(super) fn at_offset(
 ///   it (Cairo 2024-04-26 00:30 → 2024-04-25T22:30Z, shown as 01:30 EEST).
 pub(super) fn resolve(tz: Tz, naive: NaiveDateTime) -> Result<DateTime<Utc>, DateError> {
     let mapped = tz.from_local_datetime(&naive);
-    let earliest = mapped
-        .earliest()
-        .into_iter()
-        .chain(mapped.latest())
-        .map(|d| d.with_timezone(&Utc))
-        .min();
+    let earliest = mapped.earliest().into_iter().chain(mapped.latest()).map(|d| d.with_timezone(&Utc)).min();
     if let Some(instant) = earliest {
         return Ok(instant);
     }
@@ -122,9 +99,7 @@ mod tests {
     use super::*;
 
     fn naive(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, mo, d)
-            .and_then(|d| d.and_hms_opt(h, mi, 0))
-            .unwrap_or_default()
+        NaiveDate::from_ymd_opt(y, mo, d).and_then(|d| d.and_hms_opt(h, mi, 0)).unwrap_or_default()
     }
 
     fn utc(s: &str) -> DateTime<Utc> {
@@ -146,14 +121,8 @@ mod tests {
     #[test]
     fn paris_gap_and_overlap_follow_the_same_rules() {
         let tz = chrono_tz::Europe::Paris;
-        assert_eq!(
-            resolve(tz, naive(2024, 3, 31, 2, 30)),
-            Ok(utc("2024-03-31T01:30:00Z"))
-        );
-        assert_eq!(
-            resolve(tz, naive(2024, 10, 27, 2, 30)),
-            Ok(utc("2024-10-27T00:30:00Z"))
-        );
+        assert_eq!(resolve(tz, naive(2024, 3, 31, 2, 30)), Ok(utc("2024-03-31T01:30:00Z")));
+        assert_eq!(resolve(tz, naive(2024, 10, 27, 2, 30)), Ok(utc("2024-10-27T00:30:00Z")));
     }
 
     #[test]

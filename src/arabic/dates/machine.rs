@@ -64,18 +64,9 @@ impl Cursor<'_> {
 /// local to `tz`; reduced precision means the start of the period, at local midnight.
 /// `s` must be normalised (lowercase).
 pub(super) fn iso8601(s: &str, tz: Tz) -> Reading {
-    let mut c = Cursor {
-        b: s.as_bytes(),
-        i: 0,
-    };
+    let mut c = Cursor { b: s.as_bytes(), i: 0 };
     let year = i64::from(c.digits(4)?);
-    let mut f = Fields {
-        year,
-        month: 1,
-        day: 1,
-        hms: (0, 0, 0),
-        offset: None,
-    };
+    let mut f = Fields { year, month: 1, day: 1, hms: (0, 0, 0), offset: None };
     if !c.done() {
         c.eat(b"-")?;
         f.month = c.digits(2)?;
@@ -117,9 +108,7 @@ pub(super) fn iso8601(s: &str, tz: Tz) -> Reading {
     Some(instant(&f, tz))
 }
 
-const EN_MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
+const EN_MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 const EN_MONTH_NAMES: [&str; 12] = [
     "january",
     "february",
@@ -154,9 +143,7 @@ const EN_WEEKDAYS: [&str; 14] = [
 fn en_month(w: &str) -> Option<u32> {
     let w = w.strip_suffix('.').unwrap_or(w);
     let i = EN_MONTHS.iter().position(|m| *m == w);
-    let i = i
-        .or_else(|| EN_MONTH_NAMES.iter().position(|m| *m == w))
-        .or((w == "sept").then_some(8))?;
+    let i = i.or_else(|| EN_MONTH_NAMES.iter().position(|m| *m == w)).or((w == "sept").then_some(8))?;
     u32::try_from(i + 1).ok()
 }
 
@@ -219,10 +206,7 @@ fn zone(chunk: &str) -> Option<Result<FixedOffset, DateError>> {
 /// («Sun Jan  4 16:29:06 2004»). Without a zone the time is local to `tz`.
 pub(super) fn rfc2822(s: &str, tz: Tz) -> Reading {
     let (mut month, mut numbers, mut hms, mut offset) = (None, Vec::new(), None, None);
-    for chunk in s
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|c| !c.is_empty())
-    {
+    for chunk in s.split(|c: char| c.is_whitespace() || c == ',').filter(|c| !c.is_empty()) {
         if EN_WEEKDAYS.contains(&chunk.strip_suffix('.').unwrap_or(chunk)) {
             continue;
         }
@@ -264,10 +248,8 @@ fn rfc_fields(
     let hms = match hms {
         None => (0, 0, 0),
         Some(t) => {
-            let parts: Vec<Option<u32>> = t
-                .split(':')
-                .map(|p| (p.len() <= 2).then(|| p.parse().ok()).flatten())
-                .collect();
+            let parts: Vec<Option<u32>> =
+                t.split(':').map(|p| (p.len() <= 2).then(|| p.parse().ok()).flatten()).collect();
             match parts.as_slice() {
                 [Some(h), Some(m)] => (*h, *m, 0),
                 [Some(h), Some(m), Some(s)] => (*h, *m, *s),
@@ -276,11 +258,5 @@ fn rfc_fields(
         }
     };
     let offset = offset.transpose()?;
-    Ok(Fields {
-        year,
-        month,
-        day,
-        hms,
-        offset,
-    })
+    Ok(Fields { year, month, day, hms, offset })
 }

@@ -13,15 +13,7 @@ use super::words::{Count, Unit, Word, classify};
 
 /// True when the pieces form an «ago» phrase and must be read by [`parse`].
 pub(super) fn is_relative(p: &[Piece]) -> bool {
-    p.iter().any(|p| {
-        matches!(
-            p.kind,
-            Kind::Word {
-                word: Some(Word::Ago | Word::AgoAfter),
-                ..
-            }
-        )
-    })
+    p.iter().any(|p| matches!(p.kind, Kind::Word { word: Some(Word::Ago | Word::AgoAfter), .. }))
 }
 
 #[derive(Default)]
@@ -43,14 +35,8 @@ impl Amounts {
             Unit::Year => (12, 0),
         };
         let overflow = || DateError::bare(|input| DateError::Overflow { input });
-        self.months = n
-            .checked_mul(months)
-            .and_then(|m| self.months.checked_add(m))
-            .ok_or_else(overflow)?;
-        self.seconds = n
-            .checked_mul(seconds)
-            .and_then(|s| self.seconds.checked_add(s))
-            .ok_or_else(overflow)?;
+        self.months = n.checked_mul(months).and_then(|m| self.months.checked_add(m)).ok_or_else(overflow)?;
+        self.seconds = n.checked_mul(seconds).and_then(|s| self.seconds.checked_add(s)).ok_or_else(overflow)?;
         self.any = true;
         Ok(())
     }
@@ -86,17 +72,12 @@ pub(super) fn parse(p: &[Piece], now: DateTime<Utc>) -> Result<DateTime<Utc>, Da
             Kind::Sym(',' | '.' | '-' | '(' | ')') => None,
             Kind::Sym(c) => return Err(DateError::unexpected(format!("symbol {c:?}"))),
             Kind::Num { value, .. } => match p.get(i).map(|p| &p.kind) {
-                Some(Kind::Word {
-                    word: Some(Word::Unit(u, Count::One | Count::Plural)),
-                    ..
-                }) => {
+                Some(Kind::Word { word: Some(Word::Unit(u, Count::One | Count::Plural)), .. }) => {
                     i += 1;
                     Some((u64::from(*value), *u))
                 }
                 _ => {
-                    return Err(DateError::unexpected(format!(
-                        "number {value} without a unit"
-                    )));
+                    return Err(DateError::unexpected(format!("number {value} without a unit")));
                 }
             },
             Kind::Word { word, text } => match word {
@@ -130,9 +111,7 @@ pub(super) fn parse(p: &[Piece], now: DateTime<Utc>) -> Result<DateTime<Utc>, Da
         };
         if let Some((n, unit)) = amount {
             if (amounts.any && !joined) || moments {
-                return Err(DateError::unexpected(
-                    "two amounts of time without «و» between them",
-                ));
+                return Err(DateError::unexpected("two amounts of time without «و» between them"));
             }
             joined = false;
             amounts.add(n, unit)?;
@@ -148,9 +127,7 @@ pub(super) fn parse(p: &[Piece], now: DateTime<Utc>) -> Result<DateTime<Utc>, Da
     let months = u32::try_from(amounts.months).map_err(|_| overflow())?;
     let seconds = i64::try_from(amounts.seconds).map_err(|_| overflow())?;
     let delta = TimeDelta::try_seconds(seconds).ok_or_else(overflow)?;
-    let instant = now
-        .checked_sub_months(Months::new(months))
-        .and_then(|t| t.checked_sub_signed(delta))
-        .ok_or_else(overflow)?;
+    let instant =
+        now.checked_sub_months(Months::new(months)).and_then(|t| t.checked_sub_signed(delta)).ok_or_else(overflow)?;
     local::in_range(instant)
 }

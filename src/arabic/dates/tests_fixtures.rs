@@ -12,11 +12,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 fn rows(rel: &str) -> Vec<Vec<String>> {
     let path = format!("{FIXTURES}/{rel}");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect()
+    text.lines().skip(1).filter(|l| !l.trim().is_empty()).map(|l| l.split('\t').map(str::to_owned).collect()).collect()
 }
 
 fn utc_date(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -42,18 +38,12 @@ const EN_MONTHS: [&str; 12] = [
 ];
 
 fn en_month(w: &str) -> Option<u32> {
-    EN_MONTHS
-        .iter()
-        .position(|m| *m == w)
-        .and_then(|i| u32::try_from(i + 1).ok())
+    EN_MONTHS.iter().position(|m| *m == w).and_then(|i| u32::try_from(i + 1).ok())
 }
 
 /// dateparser's English normal form of an absolute date («6 january 2015 05:16 pm»).
 fn english_absolute(s: &str) -> DateTime<Utc> {
-    let words: Vec<&str> = s
-        .split_whitespace()
-        .filter(|w| !w.ends_with("day"))
-        .collect();
+    let words: Vec<&str> = s.split_whitespace().filter(|w| !w.ends_with("day")).collect();
     let (mut day, mut month, mut year, mut hm, mut pm) = (0, 0, 0, (0, 0), false);
     for w in words {
         if let Some(m) = en_month(w) {
@@ -134,8 +124,9 @@ fn dateparser_arabic_vocabulary_is_understood() {
                     assert_eq!(got, Ok(utc_date(2022, m, 5, 0, 0)), "{key} {v}");
                     got
                 }
-                "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday"
-                | "sunday" => parse_arabic_date(&format!("{v}، 5 يناير 2022"), UTC, now()),
+                "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday" => {
+                    parse_arabic_date(&format!("{v}، 5 يناير 2022"), UTC, now())
+                }
                 "am" | "pm" => {
                     let got = parse_arabic_date(&format!("5 يناير 2022 10:18 {v}"), UTC, now());
                     let h = if key == "am" { 10 } else { 22 };
@@ -150,10 +141,7 @@ fn dateparser_arabic_vocabulary_is_understood() {
                     continue;
                 }
                 _ if definite(v) => {
-                    assert!(
-                        parse_arabic_date(&format!("منذ {v}"), UTC, now()).is_err(),
-                        "{v}"
-                    );
+                    assert!(parse_arabic_date(&format!("منذ {v}"), UTC, now()).is_err(), "{v}");
                     continue;
                 }
                 _ => parse_arabic_date(&format!("منذ {v}"), UTC, now()),

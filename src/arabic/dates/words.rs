@@ -197,19 +197,7 @@ const WEEKDAYS: &[&str] = &[
     "سبت",
 ];
 
-const FILLERS: &[&str] = &[
-    "الساعه",
-    "الموافق",
-    "في",
-    "بتاريخ",
-    "تاريخ",
-    "النشر",
-    "نشر",
-    "اخر",
-    "تحديث",
-    "تم",
-    "تمام",
-];
+const FILLERS: &[&str] = &["الساعه", "الموافق", "في", "بتاريخ", "تاريخ", "النشر", "نشر", "اخر", "تحديث", "تم", "تمام"];
 
 const UNITS: &[(&str, Unit, Count)] = &[
     ("ثانيه", Unit::Second, Count::One),
@@ -301,13 +289,7 @@ mod tests {
 
     #[test]
     fn every_spelling_of_a_month_is_found_through_normalize() {
-        for (w, m) in [
-            ("أبريل", 4),
-            ("إبريل", 4),
-            ("يونية", 6),
-            ("يولية", 7),
-            ("آذار", 3),
-        ] {
+        for (w, m) in [("أبريل", 4), ("إبريل", 4), ("يونية", 6), ("يولية", 7), ("آذار", 3)] {
             assert_eq!(classify(&normalize(w)), Some(Word::Month(m)), "{w}");
         }
         assert_eq!(classify(&normalize("آب")), Some(Word::Month(8)));
@@ -335,23 +317,12 @@ mod tests {
     #[test]
     fn meridiem_words_with_tanween_are_found() {
         for w in ["صباحًا", "صباحاً", "ص"] {
-            assert_eq!(
-                classify(&normalize(w)),
-                Some(Word::Meridiem(Meridiem::Am)),
-                "{w}"
-            );
+            assert_eq!(classify(&normalize(w)), Some(Word::Meridiem(Meridiem::Am)), "{w}");
         }
         for w in ["مساءً", "مساء", "م"] {
-            assert_eq!(
-                classify(&normalize(w)),
-                Some(Word::Meridiem(Meridiem::Pm)),
-                "{w}"
-            );
+            assert_eq!(classify(&normalize(w)), Some(Word::Meridiem(Meridiem::Pm)), "{w}");
         }
-        assert_eq!(
-            classify(&normalize("ظهرًا")),
-            Some(Word::Meridiem(Meridiem::Noon))
-        );
+        assert_eq!(classify(&normalize("ظهرًا")), Some(Word::Meridiem(Meridiem::Noon)));
     }
 
     #[test]

@@ -30,16 +30,8 @@ fn words_that_merely_start_with_a_keyword_do_not_match() {
 #[test]
 fn spelling_variants_of_al_iraq_all_match() {
     let m = matcher(&[&["العراق"]]);
-    for w in [
-        "وبالعراق",
-        "للعراق",
-        "وللعراق",
-        "فللعراق",
-        "فالعراق",
-        "العـراق",
-        "العِراق",
-        "بالعراق",
-    ] {
+    for w in ["وبالعراق", "للعراق", "وللعراق", "فللعراق", "فالعراق", "العـراق", "العِراق", "بالعراق"]
+    {
         assert_eq!(kws(&m, w), [0], "{w}");
     }
 }
@@ -62,10 +54,7 @@ fn phrase_matches_with_proclitics_on_its_first_word() {
     let first = found.first().cloned();
     let start = text.find("والتحالف");
     let end = text.find("» عن");
-    assert_eq!(
-        first.map(|f| (f.keyword, Some(f.start), Some(f.end))),
-        Some((0, start, end))
-    );
+    assert_eq!(first.map(|f| (f.keyword, Some(f.start), Some(f.end))), Some((0, start, end)));
 }
 
 #[test]
@@ -79,10 +68,7 @@ fn phrase_words_after_the_first_must_match_exactly() {
 
 #[test]
 fn aliases_map_to_their_keyword_index() {
-    let m = matcher(&[
-        &["مصر"],
-        &["داعش", "الدولة الإسلامية", "ISIS", "تنظيم الدولة"],
-    ]);
+    let m = matcher(&[&["مصر"], &["داعش", "الدولة الإسلامية", "ISIS", "تنظيم الدولة"]]);
     assert_eq!(kws(&m, "مقاتلو ISIS"), [1]);
     assert_eq!(kws(&m, "عناصر تنظيم الدولة في مصر"), [0, 1]);
     assert_eq!(kws(&m, "بالدولة الإسلامية"), [1]);
@@ -101,10 +87,8 @@ fn find_all_reports_every_occurrence_in_text_order_with_original_offsets() {
     let m = matcher(&[&["العراق"], &["داعش"]]);
     let text = "\u{200F}داعش في العِراق، ثم لداعش";
     let found = m.find_all(text);
-    let slices: Vec<(usize, &str)> = found
-        .iter()
-        .map(|f| (f.keyword, text.get(f.start..f.end).unwrap_or("?")))
-        .collect();
+    let slices: Vec<(usize, &str)> =
+        found.iter().map(|f| (f.keyword, text.get(f.start..f.end).unwrap_or("?"))).collect();
     assert_eq!(slices, [(1, "داعش"), (0, "العِراق"), (1, "لداعش")]);
 }
 
@@ -138,13 +122,10 @@ fn a_lone_tatweel_between_phrase_words_is_transparent() {
 }
 
 fn shared_testdata(rel: &str) -> Option<std::path::PathBuf> {
-    [
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"),
-        "/work/shared/testdata",
-    ]
-    .iter()
-    .map(|base| std::path::Path::new(base).join(rel))
-    .find(|p| p.exists())
+    [concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata"), "/work/shared/testdata"]
+        .iter()
+        .map(|base| std::path::Path::new(base).join(rel))
+        .find(|p| p.exists())
 }
 
 /// Proclitic chains as written before a stem, including the لل contraction before a
@@ -165,29 +146,16 @@ fn chains_of(stem: &str) -> Vec<String> {
 #[test]
 fn snowball_vocabulary_words_behind_proclitics_match_their_keyword_stem() {
     let Some(path) = shared_testdata("snowball-arabic/news-keywords.tsv") else {
-        eprintln!(
-            "skipped: snowball-arabic/news-keywords.tsv not found beside the crate or in /work/shared"
-        );
+        eprintln!("skipped: snowball-arabic/news-keywords.tsv not found beside the crate or in /work/shared");
         return;
     };
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     // The README's search strings, normalised, are the keywords.
-    let keywords: Vec<String> = [
-        "عراق",
-        "داعش",
-        "مصر",
-        "قاهر",
-        "بغداد",
-        "موصل",
-        "فلسطين",
-        "سرائيل",
-        "لبنان",
-        "غزة",
-        "سوري",
-    ]
-    .iter()
-    .map(|k| normalize(k))
-    .collect();
+    let keywords: Vec<String> =
+        ["عراق", "داعش", "مصر", "قاهر", "بغداد", "موصل", "فلسطين", "سرائيل", "لبنان", "غزة", "سوري"]
+            .iter()
+            .map(|k| normalize(k))
+            .collect();
     let entries: Vec<Vec<&str>> = keywords.iter().map(|k| vec![k.as_str()]).collect();
     let m = Matcher::new(&entries);
     let (mut rows, mut qualifying, mut passing, mut matched) = (0usize, 0usize, 0usize, 0usize);
@@ -204,9 +172,7 @@ fn snowball_vocabulary_words_behind_proclitics_match_their_keyword_stem() {
         let found = m.keywords_in(word);
         matched += usize::from(!found.is_empty());
         for k in found {
-            let explained = keywords
-                .get(k)
-                .is_some_and(|kw| chains_of(kw).contains(&word_norm));
+            let explained = keywords.get(k).is_some_and(|kw| chains_of(kw).contains(&word_norm));
             if !explained {
                 unexplained.push(word.to_owned());
             }
@@ -231,9 +197,5 @@ fn snowball_vocabulary_words_behind_proclitics_match_their_keyword_stem() {
     assert!(rows > 6000, "only {rows} rows read from {}", path.display());
     assert!(qualifying > 0);
     assert_eq!(failures, Vec::<String>::new());
-    assert_eq!(
-        unexplained,
-        Vec::<String>::new(),
-        "matches not explained by a proclitic chain"
-    );
+    assert_eq!(unexplained, Vec::<String>::new(), "matches not explained by a proclitic chain");
 }

@@ -1,0 +1,168 @@
+//! Digests: one right-to-left email per subscriber with the edition's new articles that match
+//! their keywords, one heading per keyword, read back with an independent MIME parser.
+
+use chrono::Duration;
+use mail_parser::{Message, MessageParser, MimeHeaders};
+use scraper::{Html, Selector};
+
+use crate::helpers::{TestApp, now};
+use crate::on_both_backends;
+
+pub fn parse(bytes: &[u8]) -> Message<'_> {
+    MessageParser::default().parse(bytes).expect("the .eml parses")
+}
+
+/// (heading, article titles under it) of a digest's HTML part.
+pub fn sections(html: &str) -> Vec<(String, Vec<String>)> {
+    let doc = Html::parse_document(html);
+    let h2 = Selector::parse("h2").unwrap();
+    let title = Selector::parse("a.article-title").unwrap();
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    // Headings and titles in document order.
+    let any = Selector::parse("h2, a.article-title").unwrap();
+    for e in doc.select(&any) {
+        let text = e.text().collect::<String>().trim().to_owned();
+        if h2.matches(&e) {
+            out.push((text, Vec::new()));
+        } else if title.matches(&e)
+            && let Some(last) = out.last_mut()
+        {
+            last.1.push(text);
+        }
+    }
+    out
+}
+
+async fn a_subscriber_gets_one_rtl_email_grouped_by_keyword(app: TestApp) {
+    app.subscribe("reader@example.org", &["العراق", "داعش", "مصر"]).await;
+    app.collect().await;
+    let (outcome, sent) = app.app.send_digest("daily", now(), false).await.unwrap();
+    assert_eq!(sent.sent, 1, "{outcome:?}");
+    let messages = app.outbox_messages();
+    assert_eq!(messages.len(), 1);
+    let m = parse(&messages[0]);
+
+    let root = m.root_part().content_type().unwrap();
+    assert_eq!((root.ctype(), root.subtype()), ("multipart", Some("alternative")));
+    assert_eq!(m.to().unwrap().first().unwrap().address(), Some("reader@example.org"));
+    assert!(m.subject().unwrap().starts_with("النشرة اليومية من مرصد الضفتين"), "{:?}", m.subject());
+    assert!(m.message_id().unwrap().starts_with("digest.daily.20261130T050000Z."), "{:?}", m.message_id());
+    let unsubscribe = m.header_raw("List-Unsubscribe").unwrap().trim();
+    assert!(unsubscribe.starts_with(&format!("<{}", app.url("/unsubscribe/"))), "{unsubscribe}");
+    assert_eq!(m.header_raw("List-Unsubscribe-Post").unwrap().trim(), "List-Unsubscribe=One-Click");
+
+    let html = m.body_html(0).unwrap();
+    assert!(html.contains(r#"<html lang="ar" dir="rtl">"#), "{html}");
+    let sections = sections(&html);
+    let headings: Vec<_> = sections.iter().map(|(h, _)| h.as_str()).collect();
+    assert_eq!(headings, ["العراق", "داعش", "مصر"], "one heading per followed keyword, in the subscriber's order");
+    let all: Vec<&String> = sections.iter().flat_map(|(_, t)| t).collect();
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(all.len(), unique.len(), "no article twice: {all:?}");
+    let under = |h: &str| sections.iter().find(|(k, _)| k == h).unwrap().1.clone();
+    assert!(under("العراق").iter().any(|t| t.contains("الموصل")), "text match (no keyword block)");
+    assert!(under("داعش").iter().any(|t| t.contains("الساحل")), "{:?}", under("داعش"));
+    assert!(under("مصر").iter().any(|t| t.contains("السودان")), "{:?}", under("مصر"));
+    assert!(!all.iter().any(|t| t.contains("الاحتياطي")), "the central-bank article has مصرف, not مصر");
+
+    let text = m.body_text(0).unwrap();
+    for heading in ["== العراق ==", "== داعش ==", "== مصر =="] {
+        assert!(text.contains(heading), "{text}");
+    }
+    assert!(text.contains(&app.url("/unsubscribe/")));
+}
+
+async fn running_an_edition_again_sends_nothing_twice(app: TestApp) {
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    app.collect().await;
+    app.app.send_digest("daily", now(), false).await.unwrap();
+    let (again, sent) = app.app.send_digest("daily", now(), false).await.unwrap();
+    assert_eq!(again.planned, nashra::digest::Planned::Before);
+    assert_eq!(sent.sent, 0);
+    // Later the same day the run still belongs to the 07:00 edition.
+    app.app.send_digest("daily", now() + Duration::hours(5), false).await.unwrap();
+    assert_eq!(app.outbox_messages().len(), 1);
+}
+
+async fn no_email_is_sent_when_nothing_matched(app: TestApp) {
+    app.subscribe("reader@example.org", &["اليمن"]).await;
+    app.collect().await;
+    let (outcome, _) = app.app.send_digest("daily", now(), false).await.unwrap();
+    assert_eq!(outcome.planned, nashra::digest::Planned::Now { messages: 0, articles: 11 });
+    assert!(app.outbox_messages().is_empty());
+}
+
+async fn unsubscribed_readers_receive_no_digest(app: TestApp) {
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    app.collect().await;
+    let token = app.app.store.subscriber_by_email("reader@example.org").await.unwrap().unwrap().token;
+    let page = app.get(&format!("/unsubscribe/{token}")).await.text().await.unwrap();
+    assert!(page.contains("reader@example.org") && page.contains(r#"dir="rtl""#));
+    // RFC 8058 one-click POST.
+    let r = app
+        .http
+        .post(app.url(&format!("/unsubscribe/{token}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    app.app.send_digest("daily", now(), false).await.unwrap();
+    assert!(app.outbox_messages().is_empty());
+    assert_eq!(app.get("/unsubscribe/not-a-token").await.status(), reqwest::StatusCode::NOT_FOUND);
+}
+
+async fn the_next_edition_only_has_what_was_collected_since(app: TestApp) {
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    app.collect().await;
+    app.app.send_digest("daily", now(), false).await.unwrap();
+    // A new article appears during the day.
+    let src = std::fs::read_to_string(app.site.join("articles/2026-11-25-sahel-jihadist-expansion.html")).unwrap();
+    let new = src
+        .replace("2026-11-25-sahel-jihadist-expansion", "2026-11-30-lake-chad")
+        .replace("الساحل", "بحيرة تشاد")
+        .replace("الأربعاء 25/نوفمبر/2026", "الإثنين 30/نوفمبر/2026");
+    std::fs::write(app.site.join("articles/2026-11-30-lake-chad.html"), new).unwrap();
+    let index = app.site.join("index.html");
+    let html = std::fs::read_to_string(&index).unwrap();
+    std::fs::write(
+        &index,
+        html.replace(
+            r#"<ul class="latest">"#,
+            r#"<ul class="latest"><li><a class="article-link" href="articles/2026-11-30-lake-chad.html">x</a></li>"#,
+        ),
+    )
+    .unwrap();
+    app.app.collect(None, now() + Duration::hours(3)).await.unwrap();
+    let next_day = now() + Duration::days(1);
+    app.app.send_digest("daily", next_day, false).await.unwrap();
+    let messages = app.outbox_messages();
+    assert_eq!(messages.len(), 2);
+    let second =
+        messages.iter().map(|m| parse(m)).find(|m| m.message_id().unwrap().contains("20261201T050000Z")).unwrap();
+    let titles: Vec<String> = sections(&second.body_html(0).unwrap()).into_iter().flat_map(|(_, t)| t).collect();
+    assert_eq!(titles.len(), 1, "{titles:?}");
+    assert!(titles[0].contains("بحيرة تشاد"));
+}
+
+async fn a_dry_run_sends_nothing_and_plans_nothing(app: TestApp) {
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    app.collect().await;
+    let (outcome, _) = app.app.send_digest("daily", now(), true).await.unwrap();
+    assert!(matches!(outcome.planned, nashra::digest::Planned::DryRun { messages: 1, .. }), "{outcome:?}");
+    assert!(app.outbox_messages().is_empty());
+    let (real, _) = app.app.send_digest("daily", now(), false).await.unwrap();
+    assert!(matches!(real.planned, nashra::digest::Planned::Now { messages: 1, .. }));
+}
+
+on_both_backends!(
+    a_subscriber_gets_one_rtl_email_grouped_by_keyword,
+    running_an_edition_again_sends_nothing_twice,
+    no_email_is_sent_when_nothing_matched,
+    unsubscribed_readers_receive_no_digest,
+    the_next_edition_only_has_what_was_collected_since,
+    a_dry_run_sends_nothing_and_plans_nothing,
+);

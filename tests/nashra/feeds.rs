@@ -1,0 +1,170 @@
+//! Feeds: RSS, Atom and JSON Feed for `all`, for declared topical feeds and for every keyword,
+//! read back with an independent parser (feed-rs), with conditional GET and files on disk.
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+
+use crate::helpers::{TestApp, now};
+use crate::on_both_backends;
+
+fn parse(bytes: &[u8]) -> feed_rs::model::Feed {
+    feed_rs::parser::parse(bytes)
+        .unwrap_or_else(|e| panic!("independent parser refused the feed: {e}\n{}", String::from_utf8_lossy(bytes)))
+}
+
+fn titles(feed: &feed_rs::model::Feed) -> Vec<String> {
+    feed.entries.iter().map(|e| e.title.as_ref().unwrap().content.clone()).collect()
+}
+
+fn keyword_path(keyword: &str, ext: &str) -> String {
+    format!("/feeds/keywords/{}.{ext}", utf8_percent_encode(keyword, NON_ALPHANUMERIC))
+}
+
+async fn fetch(app: &TestApp, path: &str) -> (reqwest::header::HeaderMap, Vec<u8>) {
+    let r = app.get(path).await;
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    let headers = r.headers().clone();
+    (headers, r.bytes().await.unwrap().to_vec())
+}
+
+async fn the_all_feed_lists_every_article_in_three_formats(app: TestApp) {
+    app.collect().await;
+    let mut seen = Vec::new();
+    for (ext, mime) in
+        [("rss", "application/rss+xml"), ("atom", "application/atom+xml"), ("json", "application/feed+json")]
+    {
+        let (headers, body) = fetch(&app, &format!("/feeds/all.{ext}")).await;
+        assert!(headers[CONTENT_TYPE].to_str().unwrap().starts_with(mime), "{ext}");
+        let feed = parse(&body);
+        assert_eq!(feed.entries.len(), 11, "{ext}");
+        assert_eq!(feed.language.as_deref(), Some("ar"), "{ext}");
+        let t = titles(&feed);
+        assert_eq!(t[0], "الدبلوماسية الخليجية.. وساطات هادئة لاحتواء أزمات الإقليم", "{ext}: newest first");
+        // newest first
+        let dates: Vec<_> = feed.entries.iter().map(|e| e.published.unwrap()).collect();
+        assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{ext}: {dates:?}");
+        // stable ids: the permalink
+        for e in &feed.entries {
+            assert!(e.id.starts_with(&app.url("/demo/articles/")), "{ext}: {}", e.id);
+        }
+        seen.push(t);
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "the three formats list the same entries");
+    let (_, atom) = fetch(&app, "/feeds/all.atom").await;
+    let atom = String::from_utf8(atom).unwrap();
+    assert!(atom.contains(&format!(r#"<link href="{}" rel="self""#, app.url("/feeds/all.atom"))));
+    assert!(atom.contains(r#"xml:lang="ar""#));
+    assert!(atom.contains("<published>2026-11-29T08:18:00+00:00</published>"), "RFC 3339 in UTC");
+    let (_, rss) = fetch(&app, "/feeds/all.rss").await;
+    let rss = String::from_utf8(rss).unwrap();
+    assert!(rss.contains("<pubDate>Sun, 29 Nov 2026 08:18:00 +0000</pubDate>"), "RFC 822");
+    // A permalink GUID (isPermaLink defaults to true).
+    assert!(
+        rss.contains(&format!("<guid>{}</guid>", app.url("/demo/articles/2026-11-29-iraq-border-operations.html")))
+    );
+}
+
+async fn keyword_feeds_are_served_under_their_arabic_name(app: TestApp) {
+    app.subscribe("reader@example.org", &["العراق"]).await;
+    app.collect().await;
+    let (_, body) = fetch(&app, &keyword_path("العراق", "atom")).await;
+    let feed = parse(&body);
+    let t = titles(&feed);
+    assert!(t.iter().any(|t| t.contains("الموصل")), "found in the text only: {t:?}");
+    assert!(!t.iter().any(|t| t.contains("الخليجية")), "{t:?}");
+    for e in &feed.entries {
+        assert!(e.categories.iter().any(|c| c.term == "العراق"), "{:?}", e.categories);
+    }
+    // Another spelling of the keyword finds the same feed.
+    let (_, same) = fetch(&app, &keyword_path("الارهاب", "rss")).await;
+    let (_, canonical) = fetch(&app, &keyword_path("الإرهاب", "rss")).await;
+    assert_eq!(same, canonical);
+    assert!(!parse(&same).entries.is_empty());
+}
+
+async fn a_declared_topical_feed_lists_its_keywords_articles(app: TestApp) {
+    app.collect().await;
+    let (_, body) = fetch(&app, "/feeds/iraq.json").await;
+    let feed = parse(&body);
+    assert!(!feed.entries.is_empty());
+    for e in &feed.entries {
+        let tags: Vec<_> = e.categories.iter().map(|c| c.term.as_str()).collect();
+        assert!(tags.contains(&"العراق") || tags.contains(&"داعش"), "{tags:?}");
+    }
+}
+
+async fn conditional_requests_are_answered_304(app: TestApp) {
+    app.collect().await;
+    let first = app.get("/feeds/all.atom").await;
+    let etag = first.headers()[ETAG].to_str().unwrap().to_owned();
+    let modified = first.headers()[LAST_MODIFIED].to_str().unwrap().to_owned();
+    assert_eq!(modified, "Sun, 29 Nov 2026 17:45:00 GMT", "the newest entry's time");
+    let again = app.http.get(app.url("/feeds/all.atom")).header(IF_NONE_MATCH, &etag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()[ETAG].to_str().unwrap(), etag);
+    assert!(again.bytes().await.unwrap().is_empty());
+    let since = app.http.get(app.url("/feeds/all.atom")).header(IF_MODIFIED_SINCE, &modified).send().await.unwrap();
+    assert_eq!(since.status(), StatusCode::NOT_MODIFIED);
+    let stale = app.http.get(app.url("/feeds/all.atom")).header(IF_NONE_MATCH, "\"old\"").send().await.unwrap();
+    assert_eq!(stale.status(), StatusCode::OK);
+
+    // A rebuild with the same articles gives the same bytes; an edit changes the ETag.
+    app.app.build_feeds(now() + chrono::Duration::hours(1)).await.unwrap();
+    assert_eq!(app.get("/feeds/all.atom").await.headers()[ETAG].to_str().unwrap(), etag);
+    let path = app.site.join("articles/2026-11-29-gulf-mediation.html");
+    let html = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, html.replace("وساطات هادئة", "وساطات صامتة")).unwrap();
+    app.app.collect(None, now() + chrono::Duration::hours(2)).await.unwrap();
+    let changed = app.http.get(app.url("/feeds/all.atom")).header(IF_NONE_MATCH, &etag).send().await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(changed.headers()[ETAG].to_str().unwrap(), etag);
+}
+
+async fn feed_files_are_written_where_a_static_server_can_serve_them(app: TestApp) {
+    app.collect().await;
+    let out = app.dir.path().join("feeds");
+    for file in ["all.rss", "all.atom", "all.json", "iraq.atom", "keywords/العراق.atom", "keywords/داعش.rss"]
+    {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let on_disk = std::fs::read(out.join("keywords/داعش.atom")).unwrap();
+    let (_, served) = fetch(&app, &keyword_path("داعش", "atom")).await;
+    assert_eq!(on_disk, served);
+}
+
+async fn special_characters_survive_a_round_trip(app: TestApp) {
+    let path = app.site.join("articles/2026-11-29-iraq-border-operations.html");
+    let html = std::fs::read_to_string(&path).unwrap();
+    let title = r#"«عمليات» &amp; "الحدود" &lt;العراق&gt; 'داعش'"#;
+    std::fs::write(
+        &path,
+        html.replace("«عمليات الحدود».. العراق يلاحق فلول داعش في صحراء الأنبار</h1>", &format!("{title}</h1>")),
+    )
+    .unwrap();
+    app.collect().await;
+    let want = r#"«عمليات» & "الحدود" <العراق> 'داعش'"#;
+    for ext in ["rss", "atom", "json"] {
+        let (_, body) = fetch(&app, &format!("/feeds/all.{ext}")).await;
+        assert!(titles(&parse(&body)).contains(&want.to_owned()), "{ext}");
+    }
+}
+
+async fn unknown_feeds_are_not_found(app: TestApp) {
+    for path in ["/feeds/nothing.atom", "/feeds/all.xml", "/feeds/all", &keyword_path("لا-يوجد", "atom")] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(r#"dir="rtl""#), "{path}: error pages are Arabic pages");
+    }
+}
+
+on_both_backends!(
+    the_all_feed_lists_every_article_in_three_formats,
+    keyword_feeds_are_served_under_their_arabic_name,
+    a_declared_topical_feed_lists_its_keywords_articles,
+    conditional_requests_are_answered_304,
+    feed_files_are_written_where_a_static_server_can_serve_them,
+    special_characters_survive_a_round_trip,
+    unknown_feeds_are_not_found,
+);

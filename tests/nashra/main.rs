@@ -1,0 +1,11 @@
+//! nashra's integration tests, in one binary. Each test starts a real instance (HTTP server on
+//! port 0, its own database, its own outbox) serving a copy of the demo site, and drives one part
+//! of the flow end to end with a fixed clock; most run on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod collect;
+mod config;
+mod digest;
+mod feeds;
+mod smtp;
