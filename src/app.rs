@@ -69,10 +69,12 @@ impl App {
         Ok(self.publisher.build_all(now).await?)
     }
 
-    /// Plans the edition of `edition` a run at `now` belongs to, then sends what is due.
+    /// Plans the edition of `edition` at `tick` (its scheduled time, or the time of a run by hand),
+    /// then sends what is due.
     pub async fn send_digest(
         &self,
         edition: &str,
+        tick: DateTime<Utc>,
         now: DateTime<Utc>,
         dry_run: bool,
     ) -> anyhow::Result<(EditionOutcome, SendReport)> {
@@ -82,7 +84,7 @@ impl App {
             .iter()
             .find(|e| e.name == edition)
             .ok_or_else(|| DigestError::UnknownEdition(edition.to_owned()))?;
-        let (outcome, _) = digest::plan_edition(&self.store, &self.config, &self.templates, cfg, now, dry_run)
+        let (outcome, _) = digest::plan_edition(&self.store, &self.config, &self.templates, cfg, tick, now, dry_run)
             .await
             .with_context(|| format!("digest edition {edition}"))?;
         let sent = if dry_run { SendReport::default() } else { self.deliver(now).await? };

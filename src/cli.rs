@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, App};
@@ -112,7 +112,8 @@ enum SubscribersCommand {
 
 #[derive(Debug, Subcommand)]
 enum DigestCommand {
-    /// Plan and send one digest edition now (every edition if no --schedule).
+    /// Plan and send one digest edition now (every edition if no --schedule): the articles new
+    /// since the edition's previous run, to every active subscriber they match.
     Send {
         /// The edition (an [[editions]] name).
         #[arg(long)]
@@ -216,7 +217,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("no [[editions]] in the configuration");
             }
             for edition in editions {
-                let (outcome, sent) = app.send_digest(&edition, now, dry_run).await?;
+                let tick = now.trunc_subsecs(0);
+                let (outcome, sent) = app.send_digest(&edition, tick, now, dry_run).await?;
                 println!("{}", outcome.summary());
                 if !dry_run {
                     println!("outbox: {}", sent.summary());

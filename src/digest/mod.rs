@@ -1,9 +1,11 @@
 //! The digest stage: one edition of a schedule → one email per active subscriber with the
 //! articles new in the edition's window that match the keywords they follow, grouped by keyword.
-//! An edition is identified by its schedule and tick (the latest scheduled time at or before the
-//! run), so running it again — by hand, after a restart, on another instance — plans nothing
-//! twice. Its window runs from the end of the previous edition to the run time, so editions never
-//! overlap and never leave a gap. Planning writes the rendered messages to the outbox; sending
+//! An edition is identified by its schedule and tick (the scheduled time; for a run by hand, the
+//! time of the run), so running it again — after a restart, on another instance, with the same
+//! `--now` — plans nothing twice. Each subscriber gets the articles first stored since their
+//! previous digest of the edition (or, for their first one, since one period before the latest
+//! scheduled time), so a reader never gets an article twice whether editions ran on schedule or
+//! by hand, and an edition that had nobody to write to takes nothing away from later readers. Planning writes the rendered messages to the outbox; sending
 //! them is the delivery stage's job.
 
 mod plan;
@@ -22,7 +24,7 @@ pub use render::{
 use crate::arabic::{format_date, format_datetime};
 use crate::config::{Config, Edition};
 use crate::feeds::{FeedKey, feed_url};
-use crate::store::{ArticleId, Keyword, KeywordId, NewDelivery, Store, StoreError, Subscriber};
+use crate::store::{Article, ArticleId, Keyword, KeywordId, NewDelivery, Store, StoreError, Subscriber};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
@@ -73,26 +75,36 @@ impl EditionOutcome {
     }
 }
 
-/// Plans the edition of `edition` that a run at `now` belongs to, and writes its messages to the
-/// outbox (unless `dry_run`, which returns the messages instead).
+/// Plans the edition of `edition` identified by `tick` — the scheduled time for a scheduled run,
+/// the run time itself for a run by hand — and writes its messages to the outbox (unless
+/// `dry_run`, which returns the messages instead).
 pub async fn plan_edition(
     store: &Store,
     config: &Config,
     templates: &Templates,
     edition: &Edition,
+    tick: DateTime<Utc>,
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<(EditionOutcome, Vec<NewDelivery>), DigestError> {
-    let tick = edition.schedule.latest_at_or_before(now).unwrap_or(now);
-    let start = match store.last_edition(&edition.name).await? {
-        Some(last) => last.window_end,
-        None => edition.schedule.previous_before(tick).unwrap_or(tick - Duration::days(1)),
-    };
-    let start = start.min(now);
+    // One period back from the latest scheduled time: what a subscriber who has had no digest
+    // of this edition yet is sent.
+    let nominal_start = edition
+        .schedule
+        .latest_at_or_before(tick)
+        .and_then(|t| edition.schedule.previous_before(t))
+        .unwrap_or(tick - Duration::days(1))
+        .min(now);
     let mut outcome =
-        EditionOutcome { edition: edition.name.clone(), tick, window: (start, now), planned: Planned::Before };
+        EditionOutcome { edition: edition.name.clone(), tick, window: (nominal_start, now), planned: Planned::Before };
+    if store.edition_exists(&edition.name, tick).await? {
+        return Ok((outcome, Vec::new()));
+    }
+    // Everyone else gets what is new since their previous digest of this edition, so a reader
+    // never gets an article twice, and a run that had nobody to write to takes nothing away.
+    let last_sent = store.last_delivered_window_ends(&edition.name).await?;
 
-    let articles = store.articles_first_seen_between(start, now).await?;
+    let articles = store.articles_first_seen_between(nominal_start, now).await?;
     let ids: Vec<ArticleId> = articles.iter().map(|a| a.id).collect();
     let mut article_keywords: HashMap<ArticleId, HashSet<KeywordId>> = HashMap::new();
     for (article, keyword) in store.keywords_of_articles(&ids).await? {
@@ -100,7 +112,9 @@ pub async fn plan_edition(
     }
     let mut deliveries = Vec::new();
     for (subscriber, follows) in store.active_subscribers().await? {
-        let groups = sections(&follows, &articles, &article_keywords, edition.max_per_keyword as usize);
+        let since = last_sent.get(&subscriber.id).map_or(nominal_start, |t| (*t).max(nominal_start));
+        let new: Vec<&Article> = articles.iter().filter(|a| a.first_seen_at > since).collect();
+        let groups = sections(&follows, &new, &article_keywords, edition.max_per_keyword as usize);
         if groups.is_empty() {
             continue;
         }
@@ -120,7 +134,7 @@ pub async fn plan_edition(
         outcome.planned = Planned::DryRun { messages: deliveries.len(), articles: articles.len() };
         return Ok((outcome, deliveries));
     }
-    if store.create_edition(&edition.name, tick, (start, now), &deliveries, now).await?.is_some() {
+    if store.create_edition(&edition.name, tick, (nominal_start, now), &deliveries, now).await?.is_some() {
         outcome.planned = Planned::Now { messages: deliveries.len(), articles: articles.len() };
     }
     Ok((outcome, deliveries))

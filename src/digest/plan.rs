@@ -16,7 +16,7 @@ pub struct Section<'a> {
 /// `articles` are expected newest first; `article_keywords` maps each to its keywords.
 pub fn sections<'a>(
     follows: &'a [Keyword],
-    articles: &'a [Article],
+    articles: &[&'a Article],
     article_keywords: &HashMap<ArticleId, HashSet<KeywordId>>,
     max_per_keyword: usize,
 ) -> Vec<Section<'a>> {
@@ -24,7 +24,7 @@ pub fn sections<'a>(
     let mut out = Vec::new();
     for keyword in follows {
         let mut section = Section { keyword, articles: Vec::new() };
-        for article in articles {
+        for &article in articles {
             if section.articles.len() >= max_per_keyword {
                 break;
             }
@@ -80,7 +80,8 @@ mod tests {
         let follows = [keyword(1, "العراق"), keyword(2, "داعش")];
         let articles = [article(10), article(11), article(12)];
         let map = tags(&[(10, &[1, 2]), (11, &[2]), (12, &[3])]);
-        let s = sections(&follows, &articles, &map, 10);
+        let refs: Vec<_> = articles.iter().collect();
+        let s = sections(&follows, &refs, &map, 10);
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].keyword.name, "العراق");
         assert_eq!(s[0].articles.iter().map(|a| a.id).collect::<Vec<_>>(), [10]);
@@ -91,7 +92,8 @@ mod tests {
     fn keywords_with_nothing_new_get_no_heading() {
         let follows = [keyword(1, "مصر")];
         let articles = [article(10)];
-        assert!(sections(&follows, &articles, &tags(&[(10, &[2])]), 10).is_empty());
+        let refs: Vec<_> = articles.iter().collect();
+        assert!(sections(&follows, &refs, &tags(&[(10, &[2])]), 10).is_empty());
     }
 
     #[test]
@@ -99,6 +101,7 @@ mod tests {
         let follows = [keyword(1, "العراق")];
         let articles: Vec<_> = (1..=5).map(article).collect();
         let map = tags(&[(1, &[1]), (2, &[1]), (3, &[1]), (4, &[1]), (5, &[1])]);
-        assert_eq!(sections(&follows, &articles, &map, 3)[0].articles.len(), 3);
+        let refs: Vec<_> = articles.iter().collect();
+        assert_eq!(sections(&follows, &refs, &map, 3)[0].articles.len(), 3);
     }
 }

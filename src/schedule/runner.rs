@@ -71,7 +71,7 @@ pub async fn run_job(
             app.build_feeds(now).await.map(|r| format!("{} feed(s), {} file(s) written", r.feeds, r.files_written))
         }
         Job::Digest(edition) => {
-            app.send_digest(edition, now, false).await.map(|(o, s)| format!("{}; {}", o.summary(), s.summary()))
+            app.send_digest(edition, tick, now, false).await.map(|(o, s)| format!("{}; {}", o.summary(), s.summary()))
         }
     };
     let finished = Utc::now().max(now);

@@ -4,6 +4,8 @@
 //! SQLite), so several instances never send the same row at once; a row left `sending` by a crash
 //! is claimed again after a grace period, which is the only way a message can go out twice.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
@@ -74,16 +76,34 @@ const DELIVERY_COLUMNS: &str = "id, edition_id, subscriber_id, recipient, messag
      unsubscribe_url, status, attempts, last_error";
 
 impl Store {
-    /// The edition of `schedule` with the latest tick.
-    pub async fn last_edition(&self, schedule: &str) -> StoreResult<Option<Edition>> {
-        on_pool!(self, |pool| sqlx::query_as(
-            "SELECT id, schedule, tick, window_start, window_end FROM digest_editions
-             WHERE schedule = $1 ORDER BY tick DESC LIMIT 1"
+    /// Whether the edition of `schedule` at `tick` was planned.
+    pub async fn edition_exists(&self, schedule: &str, tick: DateTime<Utc>) -> StoreResult<bool> {
+        on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM digest_editions WHERE schedule = $1 AND tick = $2"
         )
         .bind(schedule)
-        .fetch_optional(pool)
+        .bind(tick)
+        .fetch_one(pool)
         .await)
-        .context("cannot read the last digest edition")
+        .map(|n| n > 0)
+        .context("cannot read digest editions")
+    }
+
+    /// For each subscriber who had a digest of `schedule`: the end of the window of the latest.
+    pub async fn last_delivered_window_ends(
+        &self,
+        schedule: &str,
+    ) -> StoreResult<HashMap<SubscriberId, DateTime<Utc>>> {
+        let rows: Vec<(SubscriberId, DateTime<Utc>)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT d.subscriber_id, MAX(e.window_end) FROM deliveries d
+             JOIN digest_editions e ON e.id = d.edition_id
+             WHERE e.schedule = $1 GROUP BY d.subscriber_id"
+        )
+        .bind(schedule)
+        .fetch_all(pool)
+        .await)
+        .context("cannot read when subscribers last had a digest")?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Creates the edition and its deliveries in one transaction, unless an edition of this

@@ -36,7 +36,7 @@ pub fn sections(html: &str) -> Vec<(String, Vec<String>)> {
 async fn a_subscriber_gets_one_rtl_email_grouped_by_keyword(app: TestApp) {
     app.subscribe("reader@example.org", &["العراق", "داعش", "مصر"]).await;
     app.collect().await;
-    let (outcome, sent) = app.app.send_digest("daily", now(), false).await.unwrap();
+    let (outcome, sent) = app.send_digest(now()).await;
     assert_eq!(sent.sent, 1, "{outcome:?}");
     let messages = app.outbox_messages();
     assert_eq!(messages.len(), 1);
@@ -77,19 +77,23 @@ async fn a_subscriber_gets_one_rtl_email_grouped_by_keyword(app: TestApp) {
 async fn running_an_edition_again_sends_nothing_twice(app: TestApp) {
     app.subscribe("reader@example.org", &["داعش"]).await;
     app.collect().await;
-    app.app.send_digest("daily", now(), false).await.unwrap();
-    let (again, sent) = app.app.send_digest("daily", now(), false).await.unwrap();
+    app.send_digest(now()).await;
+    let (again, sent) = app.send_digest(now()).await;
     assert_eq!(again.planned, nashra::digest::Planned::Before);
     assert_eq!(sent.sent, 0);
-    // Later the same day the run still belongs to the 07:00 edition.
-    app.app.send_digest("daily", now() + Duration::hours(5), false).await.unwrap();
+    // The scheduler, later that morning, finds the 07:00 edition already planned.
+    let job = nashra::schedule::Job::Digest("daily".into());
+    nashra::schedule::run_job(&app.app, &job, now(), "schedule", now() + Duration::hours(2)).await.unwrap();
+    // A run by hand later in the day is an edition of its own, with nothing new in it.
+    let (later, _) = app.send_digest(now() + Duration::hours(5)).await;
+    assert!(matches!(later.planned, nashra::digest::Planned::Now { messages: 0, .. }), "{later:?}");
     assert_eq!(app.outbox_messages().len(), 1);
 }
 
 async fn no_email_is_sent_when_nothing_matched(app: TestApp) {
     app.subscribe("reader@example.org", &["اليمن"]).await;
     app.collect().await;
-    let (outcome, _) = app.app.send_digest("daily", now(), false).await.unwrap();
+    let (outcome, _) = app.send_digest(now()).await;
     assert_eq!(outcome.planned, nashra::digest::Planned::Now { messages: 0, articles: 11 });
     assert!(app.outbox_messages().is_empty());
 }
@@ -110,7 +114,7 @@ async fn unsubscribed_readers_receive_no_digest(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::OK);
-    app.app.send_digest("daily", now(), false).await.unwrap();
+    app.send_digest(now()).await;
     assert!(app.outbox_messages().is_empty());
     assert_eq!(app.get("/unsubscribe/not-a-token").await.status(), reqwest::StatusCode::NOT_FOUND);
 }
@@ -118,7 +122,7 @@ async fn unsubscribed_readers_receive_no_digest(app: TestApp) {
 async fn the_next_edition_only_has_what_was_collected_since(app: TestApp) {
     app.subscribe("reader@example.org", &["داعش"]).await;
     app.collect().await;
-    app.app.send_digest("daily", now(), false).await.unwrap();
+    app.send_digest(now()).await;
     // A new article appears during the day.
     let src = std::fs::read_to_string(app.site.join("articles/2026-11-25-sahel-jihadist-expansion.html")).unwrap();
     let new = src
@@ -138,7 +142,7 @@ async fn the_next_edition_only_has_what_was_collected_since(app: TestApp) {
     .unwrap();
     app.app.collect(None, now() + Duration::hours(3)).await.unwrap();
     let next_day = now() + Duration::days(1);
-    app.app.send_digest("daily", next_day, false).await.unwrap();
+    app.send_digest(next_day).await;
     let messages = app.outbox_messages();
     assert_eq!(messages.len(), 2);
     let second =
@@ -148,13 +152,27 @@ async fn the_next_edition_only_has_what_was_collected_since(app: TestApp) {
     assert!(titles[0].contains("بحيرة تشاد"));
 }
 
+async fn a_reader_who_joins_after_an_edition_with_no_readers_still_gets_the_news(app: TestApp) {
+    // A fresh install: the scheduler collects and runs the morning edition for nobody.
+    app.collect().await;
+    let (empty, _) = app.send_digest(now()).await;
+    assert_eq!(empty.planned, nashra::digest::Planned::Now { messages: 0, articles: 11 });
+    // Then the first reader signs up and the operator sends an edition by hand.
+    app.subscribe("first@example.org", &["داعش"]).await;
+    let (outcome, sent) = app.send_digest(now() + Duration::minutes(5)).await;
+    assert_eq!(sent.sent, 1, "{outcome:?}");
+    // A reader who already had this edition's articles gets nothing more.
+    let (_, again) = app.send_digest(now() + Duration::minutes(10)).await;
+    assert_eq!(again.sent, 0);
+}
+
 async fn a_dry_run_sends_nothing_and_plans_nothing(app: TestApp) {
     app.subscribe("reader@example.org", &["داعش"]).await;
     app.collect().await;
-    let (outcome, _) = app.app.send_digest("daily", now(), true).await.unwrap();
+    let (outcome, _) = app.app.send_digest("daily", now(), now(), true).await.unwrap();
     assert!(matches!(outcome.planned, nashra::digest::Planned::DryRun { messages: 1, .. }), "{outcome:?}");
     assert!(app.outbox_messages().is_empty());
-    let (real, _) = app.app.send_digest("daily", now(), false).await.unwrap();
+    let (real, _) = app.send_digest(now()).await;
     assert!(matches!(real.planned, nashra::digest::Planned::Now { messages: 1, .. }));
 }
 
@@ -164,5 +182,6 @@ on_both_backends!(
     no_email_is_sent_when_nothing_matched,
     unsubscribed_readers_receive_no_digest,
     the_next_edition_only_has_what_was_collected_since,
+    a_reader_who_joins_after_an_edition_with_no_readers_still_gets_the_news,
     a_dry_run_sends_nothing_and_plans_nothing,
 );

@@ -135,6 +135,14 @@ impl TestApp {
         nashra::subscribers::add(&self.app.store, &self.app.config, &email, &keywords, now()).await.unwrap();
     }
 
+    /// Runs the daily edition by hand at `at` (its tick is `at`), and sends what is due.
+    pub async fn send_digest(
+        &self,
+        at: DateTime<Utc>,
+    ) -> (nashra::digest::EditionOutcome, nashra::delivery::SendReport) {
+        self.app.send_digest("daily", at, at, false).await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.url(path)).send().await.unwrap()
     }

@@ -8,4 +8,5 @@ mod collect;
 mod config;
 mod digest;
 mod feeds;
+mod schedule;
 mod smtp;

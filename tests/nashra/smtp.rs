@@ -67,7 +67,7 @@ async fn digests_go_through_a_real_smtp_server(backend: Backend) {
     let Some((sink, app)) = with_sink(backend).await else { return };
     app.subscribe("reader@example.org", &["داعش", "العراق"]).await;
     app.collect().await;
-    let (_, sent) = app.app.send_digest("daily", now(), false).await.unwrap();
+    let (_, sent) = app.send_digest(now()).await;
     assert_eq!(sent.sent, 1);
     let messages = sink.messages();
     assert_eq!(messages.len(), 1);
@@ -83,7 +83,7 @@ async fn refusals_are_recorded_and_temporary_ones_retried(backend: Backend) {
         app.subscribe(who, &["داعش"]).await;
     }
     app.collect().await;
-    let (_, sent) = app.app.send_digest("daily", now(), false).await.unwrap();
+    let (_, sent) = app.send_digest(now()).await;
     assert_eq!((sent.sent, sent.failed, sent.retried), (1, 1, 1), "{sent:?}");
     let deliveries = app.app.store.deliveries().await.unwrap();
     let by = |who: &str| deliveries.iter().find(|d| d.recipient == who).unwrap().clone();
