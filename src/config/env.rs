@@ -7,7 +7,7 @@ use toml::{Table, Value};
 
 use super::Problem;
 
-/// Variables that configure the process rather than the file.
+/// Variables that configure the process rather than the file (and `NASHRA_TEST_*`, the tests').
 const NOT_OVERRIDES: &[&str] = &["NASHRA_CONFIG", "NASHRA_LOG"];
 
 pub fn apply<I>(doc: &mut Table, vars: I) -> Vec<Problem>
@@ -21,11 +21,17 @@ where
         let Some(path) = name.strip_prefix("NASHRA_") else {
             continue;
         };
-        if NOT_OVERRIDES.contains(&name.as_str()) {
+        if NOT_OVERRIDES.contains(&name.as_str()) || name.starts_with("NASHRA_TEST_") {
+            continue;
+        }
+        if !path.contains("__") {
+            // Not an override (tools and tests keep their own NASHRA_… variables); a misspelt
+            // override such as NASHRA_HTTP_LISTEN is worth a word, not a refusal.
+            tracing::warn!("{name} is not a configuration override (those are NASHRA_<SECTION>__<KEY>); ignored");
             continue;
         }
         let segments: Vec<String> = path.split("__").map(str::to_lowercase).collect();
-        if segments.len() < 2 || segments.iter().any(String::is_empty) {
+        if segments.iter().any(String::is_empty) {
             problems.push(Problem::new(
                 name.clone(),
                 &value,
@@ -121,16 +127,23 @@ mod tests {
     #[test]
     fn malformed_override_names_are_reported_with_the_variable() {
         let mut d = doc();
-        let problems =
-            apply(&mut d, [var("NASHRA_LISTEN", "x"), var("NASHRA_SOURCES__7__URL", "x"), var("NASHRA_HTTP", "x")]);
+        let vars = [
+            var("NASHRA_HTTP__", "x"),
+            var("NASHRA_SOURCES__7__URL", "x"),
+            var("NASHRA_HTTP__LISTEN__PORT", "x"),
+            var("NASHRA_HTTP_LISTEN", "a misspelt override is only warned about"),
+        ];
+        let problems = apply(&mut d, vars);
         let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(keys, ["NASHRA_HTTP", "NASHRA_LISTEN", "NASHRA_SOURCES__7__URL"]);
+        assert_eq!(keys, ["NASHRA_HTTP__", "NASHRA_HTTP__LISTEN__PORT", "NASHRA_SOURCES__7__URL"]);
+        assert!(problems[1].reason.contains("parent of `port` is a single value"), "{problems:?}");
         assert!(problems[2].reason.contains("past the end"));
     }
 
     #[test]
     fn unrelated_variables_are_ignored() {
         let mut d = doc();
-        assert!(apply(&mut d, [var("HOME", "/root"), var("NASHRA_CONFIG", "x.toml")]).is_empty());
+        let vars = [var("HOME", "/root"), var("NASHRA_CONFIG", "x.toml"), var("NASHRA_TEST_POSTGRES_URL", "x")];
+        assert!(apply(&mut d, vars).is_empty());
     }
 }

@@ -7,6 +7,10 @@ use crate::helpers::repo;
 
 fn nashra(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nashra"));
+    // Only the overrides a test sets: none from the environment the tests run in.
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("NASHRA_")) {
+        cmd.env_remove(k);
+    }
     cmd.args(args).env_remove("DATABASE_URL").env("NASHRA_LOG", "error");
     for (k, v) in env {
         cmd.env(k, v);

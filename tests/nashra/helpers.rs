@@ -83,7 +83,7 @@ pub struct TestApp {
 
 impl TestApp {
     /// Starts an instance, or returns `None` (after saying why) if PostgreSQL was asked for and
-    /// is not reachable — unless `NASHRA_REQUIRE_POSTGRES=1`, as in CI, which makes it a failure.
+    /// is not reachable — unless `NASHRA_TEST_REQUIRE_POSTGRES=1`, as in CI, which makes it a failure.
     pub async fn spawn_with(backend: Backend, options: Options) -> Option<TestApp> {
         let dir = tempfile::tempdir().unwrap();
         let (database, db_url) = match backend {
@@ -276,17 +276,19 @@ impl PgDatabase {
 
     async fn create() -> Option<PgDatabase> {
         let admin = Self::admin_url();
-        let required = std::env::var("NASHRA_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        let required = std::env::var("NASHRA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
         let mut conn = match sqlx::PgConnection::connect(&admin).await {
             Ok(c) => c,
             Err(e) if !required => {
                 eprintln!(
                     "skipped: PostgreSQL is not reachable at {admin} ({e}); set NASHRA_TEST_POSTGRES_URL, \
-                     or NASHRA_REQUIRE_POSTGRES=1 to make this a failure"
+                     or NASHRA_TEST_REQUIRE_POSTGRES=1 to make this a failure"
                 );
                 return None;
             }
-            Err(e) => panic!("PostgreSQL is required (NASHRA_REQUIRE_POSTGRES=1) but not reachable at {admin}: {e}"),
+            Err(e) => {
+                panic!("PostgreSQL is required (NASHRA_TEST_REQUIRE_POSTGRES=1) but not reachable at {admin}: {e}")
+            }
         };
         let mut bytes = [0u8; 6];
         getrandom::fill(&mut bytes).unwrap();

@@ -18,15 +18,15 @@ struct SmtpSink {
 
 impl SmtpSink {
     /// Starts the sink, or returns `None` (saying why) when Python's aiosmtpd is not installed —
-    /// unless `NASHRA_REQUIRE_SMTP=1`, as in CI, which makes it a failure.
+    /// unless `NASHRA_TEST_REQUIRE_SMTP=1`, as in CI, which makes it a failure.
     fn start() -> Option<SmtpSink> {
-        let required = std::env::var("NASHRA_REQUIRE_SMTP").is_ok_and(|v| v == "1");
+        let required = std::env::var("NASHRA_TEST_REQUIRE_SMTP").is_ok_and(|v| v == "1");
         let python = std::env::var("NASHRA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let ok = Command::new(&python).args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
         if !ok {
             let why =
                 format!("{python} cannot import aiosmtpd (pip install aiosmtpd, or apt install python3-aiosmtpd)");
-            assert!(!required, "an SMTP server is required (NASHRA_REQUIRE_SMTP=1): {why}");
+            assert!(!required, "an SMTP server is required (NASHRA_TEST_REQUIRE_SMTP=1): {why}");
             eprintln!("skipped: {why}");
             return None;
         }
