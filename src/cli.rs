@@ -16,7 +16,7 @@ use crate::app::{self, App};
 use crate::arabic::{self, Matcher};
 use crate::collect::{self, Fetcher, Selectors};
 use crate::config::{Config, Problem, SourceKind};
-use crate::schedule;
+use crate::schedule::{self, Job, JobOutput};
 use crate::subscribers::{self, SubscriberEmail};
 
 #[derive(Debug, Parser)]
@@ -174,29 +174,27 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => serve(config, listen).await?,
         Command::Collect { source } => {
             let app = App::new(config).await?;
-            let report = app.collect(source.as_deref(), now).await?;
-            for s in &report.sources {
-                println!("{}: {} new, {} updated, {} unchanged", s.source, s.inserted, s.updated, s.unchanged);
-                for e in &s.errors {
-                    println!("  error: {e}");
-                }
-            }
-            println!("{}", report.summary());
+            let output = run_by_hand(&app, Job::Collect(source), now).await?;
             app.store.close().await;
-            if report.sources.iter().any(|s| s.failed) {
-                return Ok(ExitCode::FAILURE);
+            if let Some(JobOutput::Collect(report)) = output {
+                for s in &report.sources {
+                    println!("{}: {} new, {} updated, {} unchanged", s.source, s.inserted, s.updated, s.unchanged);
+                    for e in &s.errors {
+                        println!("  error: {e}");
+                    }
+                }
+                println!("{}", report.summary());
+                if report.sources.iter().any(|s| s.failed) {
+                    return Ok(ExitCode::FAILURE);
+                }
             }
         }
         Command::Extract { target, source } => extract(&config, &target, source.as_deref(), now).await?,
         Command::Feeds { command: FeedsCommand::Build } => {
             let app = App::new(config).await?;
-            let r = app.build_feeds(now).await?;
-            println!(
-                "{} feed(s) built, {} file(s) written to {}",
-                r.feeds,
-                r.files_written,
-                app.config.feeds.output_dir.display()
-            );
+            if let Some(output) = run_by_hand(&app, Job::Feeds, now).await? {
+                println!("{}; output folder {}", output.summary(), app.config.feeds.output_dir.display());
+            }
             app.store.close().await;
         }
         Command::Keywords { command: KeywordsCommand::Match { keywords, file } } => match_keywords(&keywords, file)?,
@@ -217,11 +215,11 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("no [[editions]] in the configuration");
             }
             for edition in editions {
-                let tick = now.trunc_subsecs(0);
-                let (outcome, sent) = app.send_digest(&edition, tick, now, dry_run).await?;
-                println!("{}", outcome.summary());
-                if !dry_run {
-                    println!("outbox: {}", sent.summary());
+                if dry_run {
+                    let (outcome, _) = app.send_digest(&edition, now.trunc_subsecs(0), now, true).await?;
+                    println!("{}", outcome.summary());
+                } else if let Some(output) = run_by_hand(&app, Job::Digest(edition), now).await? {
+                    println!("{}", output.summary());
                 }
             }
             app.store.close().await;
@@ -229,6 +227,15 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs => jobs(config, now).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a job now, recorded like a scheduled run (trigger "manual", tick = now to the second).
+async fn run_by_hand(app: &App, job: Job, now: DateTime<Utc>) -> anyhow::Result<Option<JobOutput>> {
+    let output = schedule::run_job(app, &job, now.trunc_subsecs(0), "manual", now).await?;
+    if output.is_none() {
+        eprintln!("{} was started by hand less than a second ago; not run twice", job.name());
+    }
+    Ok(output)
 }
 
 async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
@@ -240,12 +247,10 @@ async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()>
         database = app.store.backend(),
         "nashra listening on http://{local}/ — feeds at http://{local}/feeds/all.atom"
     );
-    let mut scheduler = schedule::start(app.clone()).await?;
+    let heartbeat = schedule::start(app.clone()).await?;
     let served = crate::web::serve(listener, app.clone(), shutdown_signal()).await;
-    tracing::info!("shutting down");
-    if let Err(e) = scheduler.shutdown().await {
-        tracing::warn!("scheduler shutdown: {e}");
-    }
+    tracing::info!("shutting down: waiting for the job in progress");
+    heartbeat.stop().await;
     app.store.close().await;
     served.context("HTTP server failed")
 }
@@ -358,7 +363,7 @@ async fn subscribers_command(config: Config, command: SubscribersCommand, now: D
                 println!(
                     "{}\t{}\t{}",
                     s.email,
-                    s.status,
+                    s.status().as_str(),
                     keywords.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join("، ")
                 );
             }

@@ -17,6 +17,17 @@ pub fn articles(body: &str, url: &Url, max: usize) -> Result<Vec<Result<NewArtic
     Ok(feed.entries.into_iter().take(max).map(|entry| article(entry, url)).collect())
 }
 
+/// A feed's text construct as plain text: HTML is read as HTML, plain text is kept as written
+/// (a title may well contain «<» or «&»).
+fn plain_text(t: &feed_rs::model::Text) -> String {
+    let subtype = t.content_type.subty();
+    if subtype == "html" || subtype == "xhtml+xml" || subtype == "xhtml" {
+        html_to_text(&t.content)
+    } else {
+        t.content.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
 fn article(entry: feed_rs::model::Entry, feed_url: &Url) -> Result<NewArticle, PageError> {
     let link = entry
         .links
@@ -31,7 +42,7 @@ fn article(entry: feed_rs::model::Entry, feed_url: &Url) -> Result<NewArticle, P
     let title = entry
         .title
         .as_ref()
-        .map(|t| html_to_text(&t.content))
+        .map(plain_text)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| PageError::new(&link_url, "feed entry has no title"))?;
     let published_at: DateTime<Utc> = entry
@@ -46,12 +57,7 @@ fn article(entry: feed_rs::model::Entry, feed_url: &Url) -> Result<NewArticle, P
         .unwrap_or_default();
     let body_html = sanitize_html(&raw_body, &link_url);
     let body_text = html_to_text(&body_html);
-    let summary = entry
-        .summary
-        .as_ref()
-        .map(|s| html_to_text(&s.content))
-        .filter(|s| !s.is_empty())
-        .or_else(|| summarize(&body_text));
+    let summary = entry.summary.as_ref().map(plain_text).filter(|s| !s.is_empty()).or_else(|| summarize(&body_text));
     let image = entry
         .media
         .iter()

@@ -51,6 +51,16 @@ pub async fn collect(
     Ok(out)
 }
 
+/// The article's identity: its canonical URL if that is believable — on the page's own host,
+/// and not the site's home or the listing page (some CMSs point every page there) — else the
+/// URL it was fetched from.
+fn trusted_canonical(canonical: Option<&str>, page: &Url, source: &Source) -> String {
+    let believable = canonical
+        .and_then(|c| Url::parse(c).ok())
+        .filter(|c| c.host_str() == page.host_str() && c.path() != "/" && c.as_str() != source.url.as_str());
+    believable.map_or_else(|| page.to_string(), |c| c.to_string())
+}
+
 async fn article(
     fetcher: &Fetcher,
     source: &Source,
@@ -65,7 +75,7 @@ async fn article(
         PageError::new(url, "no publication date found (selectors.date matched nothing, and no date metadata)")
     })?;
     Ok(NewArticle {
-        url: x.canonical_url.unwrap_or_else(|| page.url.to_string()),
+        url: trusted_canonical(x.canonical_url.as_deref(), &page.url, source),
         guid: None,
         title: x.title,
         author: x.author,

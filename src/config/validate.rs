@@ -127,7 +127,15 @@ pub(super) fn validate(
 
     // [site]
     let title = c.non_empty("site.title", &raw.site.title);
-    let base_url = c.http_url("site.base_url", &raw.site.base_url);
+    // Links are made by joining paths onto the base: it must end with '/', or its last segment
+    // would be dropped (https://example.org/nashra + feeds/all.atom → https://example.org/feeds/…).
+    let base_url = c.http_url("site.base_url", &raw.site.base_url).map(|mut url| {
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        url
+    });
     let site_tz = c.time_zone("site.time_zone", &raw.site.time_zone);
     let language = c.non_empty("site.language", &raw.site.language);
 

@@ -13,10 +13,7 @@ pub use message::build as build_message;
 pub use transport::{Mailer, SendError};
 
 use crate::config;
-use crate::store::{Store, StoreResult};
-
-/// How many deliveries are claimed at a time.
-const BATCH: u32 = 50;
+use crate::store::{DeliveryOutcome, Store, StoreResult};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendReport {
@@ -37,7 +34,7 @@ fn backoff(attempts: i64) -> Duration {
     Duration::minutes(minutes.min(360))
 }
 
-/// Sends every delivery due at `now`.
+/// Sends every delivery due at `now`, one claim at a time.
 pub async fn send_due(
     store: &Store,
     mailer: &Mailer,
@@ -45,37 +42,37 @@ pub async fn send_due(
     now: DateTime<Utc>,
 ) -> StoreResult<SendReport> {
     let mut report = SendReport::default();
-    // A row still `sending` after several time-outs belongs to a process that died mid-send.
+    // A row still `sending` after several send time-outs belongs to a process that died mid-send.
     let stale_before = now - Duration::from_std(mail.send_timeout * 4).unwrap_or(Duration::minutes(10));
-    loop {
-        let batch = store.claim_deliveries(now, stale_before, BATCH).await?;
-        if batch.is_empty() {
-            break;
-        }
-        for delivery in batch {
-            let domain = delivery.recipient.rsplit('@').next().unwrap_or_default().to_owned();
-            let result = match build_message(&delivery, &mail.from, now) {
-                Ok(message) => mailer.send(message, mail.send_timeout).await,
-                Err(reason) => Err(SendError { permanent: true, reason }),
-            };
-            match result {
-                Ok(()) => {
-                    store.mark_delivery_sent(delivery.id, now).await?;
-                    tracing::info!(delivery = delivery.id, %domain, "digest sent");
-                    report.sent += 1;
-                }
-                Err(e) if e.permanent || delivery.attempts >= i64::from(mail.max_attempts) => {
-                    tracing::warn!(delivery = delivery.id, %domain, attempts = delivery.attempts, "digest failed for good: {}", e.reason);
-                    store.mark_delivery_failed(delivery.id, &e.reason).await?;
-                    report.failed += 1;
-                }
-                Err(e) => {
-                    let next = now + backoff(delivery.attempts);
-                    tracing::warn!(delivery = delivery.id, %domain, %next, "digest will be retried: {}", e.reason);
-                    store.mark_delivery_retry(delivery.id, next, &e.reason).await?;
-                    report.retried += 1;
-                }
+    while let Some(delivery) = store.claim_delivery(now, stale_before).await? {
+        let domain = delivery.recipient.rsplit('@').next().unwrap_or_default().to_owned();
+        let result = match build_message(&delivery, &mail.from, now) {
+            Ok(message) => mailer.send(message, mail.send_timeout).await,
+            Err(reason) => Err(SendError { permanent: true, reason }),
+        };
+        let outcome = match result {
+            Ok(()) => {
+                tracing::info!(delivery = delivery.id, %domain, "digest sent");
+                report.sent += 1;
+                DeliveryOutcome::Sent { at: now }
             }
+            Err(e) if e.permanent || delivery.attempts >= i64::from(mail.max_attempts) => {
+                tracing::warn!(delivery = delivery.id, %domain, attempts = delivery.attempts, "digest failed for good: {}", e.reason);
+                report.failed += 1;
+                DeliveryOutcome::Failed { error: e.reason }
+            }
+            Err(e) => {
+                let next_attempt = now + backoff(delivery.attempts);
+                tracing::warn!(delivery = delivery.id, %domain, %next_attempt, "digest will be retried: {}", e.reason);
+                report.retried += 1;
+                DeliveryOutcome::Retry { next_attempt, error: e.reason }
+            }
+        };
+        if !store.finish_delivery(&delivery, &outcome).await? {
+            tracing::warn!(
+                delivery = delivery.id,
+                "another sender took this delivery over; its outcome was not recorded"
+            );
         }
     }
     Ok(report)

@@ -24,7 +24,7 @@ pub use render::{
 use crate::arabic::{format_date, format_datetime};
 use crate::config::{Config, Edition};
 use crate::feeds::{FeedKey, feed_url};
-use crate::store::{Article, ArticleId, Keyword, KeywordId, NewDelivery, Store, StoreError, Subscriber};
+use crate::store::{Article, ArticleId, EditionCreated, KeywordId, NewDelivery, Store, StoreError, Subscriber};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
@@ -34,6 +34,10 @@ pub enum DigestError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error("edition {0}: other instances kept planning editions at the same time; try again")]
+    Contended(String),
+    #[error("site.base_url {base} cannot make the unsubscribe link: {reason}")]
+    Link { base: String, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +79,9 @@ impl EditionOutcome {
     }
 }
 
+/// How far back a reader's "new since your previous digest" may reach.
+const MAX_CATCH_UP: Duration = Duration::days(14);
+
 /// Plans the edition of `edition` identified by `tick` — the scheduled time for a scheduled run,
 /// the run time itself for a run by hand — and writes its messages to the outbox (unless
 /// `dry_run`, which returns the messages instead).
@@ -87,6 +94,25 @@ pub async fn plan_edition(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<(EditionOutcome, Vec<NewDelivery>), DigestError> {
+    // Another instance may plan an edition of the same schedule at the same time; the store
+    // refuses the second plan as stale, and it is made again from fresh data.
+    for _ in 0..3 {
+        if let Some(planned) = try_plan(store, config, templates, edition, tick, now, dry_run).await? {
+            return Ok(planned);
+        }
+    }
+    Err(DigestError::Contended(edition.name.clone()))
+}
+
+async fn try_plan(
+    store: &Store,
+    config: &Config,
+    templates: &Templates,
+    edition: &Edition,
+    tick: DateTime<Utc>,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<Option<(EditionOutcome, Vec<NewDelivery>)>, DigestError> {
     // One period back from the latest scheduled time: what a subscriber who has had no digest
     // of this edition yet is sent.
     let nominal_start = edition
@@ -95,35 +121,48 @@ pub async fn plan_edition(
         .and_then(|t| edition.schedule.previous_before(t))
         .unwrap_or(tick - Duration::days(1))
         .min(now);
+    // Articles of a collection still in progress are not visible yet: end the window before it
+    // started, so they fall in the next edition rather than between two.
+    let end = match store.running_since("collect", now - Duration::hours(1)).await? {
+        Some(started) => now.min(started - Duration::seconds(1)),
+        None => now,
+    };
     let mut outcome =
-        EditionOutcome { edition: edition.name.clone(), tick, window: (nominal_start, now), planned: Planned::Before };
+        EditionOutcome { edition: edition.name.clone(), tick, window: (nominal_start, end), planned: Planned::Before };
     if store.edition_exists(&edition.name, tick).await? {
-        return Ok((outcome, Vec::new()));
+        return Ok(Some((outcome, Vec::new())));
     }
+    let planned_after = store.latest_edition_id(&edition.name).await?;
     // Everyone else gets what is new since their previous digest of this edition, so a reader
     // never gets an article twice, and a run that had nobody to write to takes nothing away.
     let last_sent = store.last_delivered_window_ends(&edition.name).await?;
-
-    let articles = store.articles_first_seen_between(nominal_start, now).await?;
+    let since_of = |s: &Subscriber| match last_sent.get(&s.id) {
+        Some(t) => (*t).max(now - MAX_CATCH_UP),
+        None => nominal_start,
+    };
+    let subscribers = store.active_subscribers().await?;
+    let earliest = subscribers.iter().map(|(s, _)| since_of(s)).min().unwrap_or(nominal_start);
+    let articles = store.articles_first_seen_between(earliest.min(nominal_start), end).await?;
     let ids: Vec<ArticleId> = articles.iter().map(|a| a.id).collect();
     let mut article_keywords: HashMap<ArticleId, HashSet<KeywordId>> = HashMap::new();
     for (article, keyword) in store.keywords_of_articles(&ids).await? {
         article_keywords.entry(article).or_default().insert(keyword);
     }
+    let new_in_window = articles.iter().filter(|a| a.first_seen_at > nominal_start).count();
     let mut deliveries = Vec::new();
-    for (subscriber, follows) in store.active_subscribers().await? {
-        let since = last_sent.get(&subscriber.id).map_or(nominal_start, |t| (*t).max(nominal_start));
+    for (subscriber, follows) in &subscribers {
+        let since = since_of(subscriber);
         let new: Vec<&Article> = articles.iter().filter(|a| a.first_seen_at > since).collect();
-        let groups = sections(&follows, &new, &article_keywords, edition.max_per_keyword as usize);
+        let groups = sections(follows, &new, &article_keywords, edition.max_per_keyword as usize);
         if groups.is_empty() {
             continue;
         }
-        let context = context(config, edition, tick, &subscriber, &groups);
+        let context = context(config, edition, tick, subscriber, &groups)?;
         let email = templates.render_digest(&context)?;
         deliveries.push(NewDelivery {
             subscriber_id: subscriber.id,
             recipient: subscriber.email.clone(),
-            message_id: message_id(config, edition, tick, &subscriber),
+            message_id: message_id(config, edition, tick, subscriber),
             subject: email.subject,
             body_html: email.html,
             body_text: email.text,
@@ -131,13 +170,17 @@ pub async fn plan_edition(
         });
     }
     if dry_run {
-        outcome.planned = Planned::DryRun { messages: deliveries.len(), articles: articles.len() };
-        return Ok((outcome, deliveries));
+        outcome.planned = Planned::DryRun { messages: deliveries.len(), articles: new_in_window };
+        return Ok(Some((outcome, deliveries)));
     }
-    if store.create_edition(&edition.name, tick, (nominal_start, now), &deliveries, now).await?.is_some() {
-        outcome.planned = Planned::Now { messages: deliveries.len(), articles: articles.len() };
+    match store.create_edition(&edition.name, tick, (nominal_start, end), planned_after, &deliveries, now).await? {
+        EditionCreated::Created(_) => {
+            outcome.planned = Planned::Now { messages: deliveries.len(), articles: new_in_window };
+            Ok(Some((outcome, deliveries)))
+        }
+        EditionCreated::Exists => Ok(Some((outcome, Vec::new()))),
+        EditionCreated::Stale => Ok(None),
     }
-    Ok((outcome, deliveries))
 }
 
 /// `<digest.{edition}.{tick}.{subscriber}@{site host}>`: the same for every attempt of one
@@ -153,7 +196,7 @@ fn context(
     tick: DateTime<Utc>,
     subscriber: &Subscriber,
     groups: &[Section<'_>],
-) -> DigestContext {
+) -> Result<DigestContext, DigestError> {
     let tz = edition.schedule.time_zone();
     let base = &config.site.base_url;
     let sections: Vec<SectionContext> = groups
@@ -175,7 +218,11 @@ fn context(
                 .collect(),
         })
         .collect();
-    DigestContext {
+    let unsubscribe_url = base
+        .join(&format!("unsubscribe/{}", subscriber.token))
+        .map_err(|e| DigestError::Link { base: base.to_string(), reason: e.to_string() })?
+        .to_string();
+    Ok(DigestContext {
         site: SiteContext { title: config.site.title.clone(), url: base.to_string() },
         edition: EditionContext {
             name: edition.name.clone(),
@@ -185,14 +232,6 @@ fn context(
         subscriber: SubscriberContext { email: subscriber.email.clone() },
         article_count: sections.iter().map(|s| s.articles.len()).sum(),
         sections,
-        unsubscribe_url: base
-            .join(&format!("unsubscribe/{}", subscriber.token))
-            .map(|u| u.to_string())
-            .unwrap_or_default(),
-    }
-}
-
-/// The keywords a subscriber follows, for reports.
-pub fn keyword_names(keywords: &[Keyword]) -> String {
-    keywords.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join("، ")
+        unsubscribe_url,
+    })
 }

@@ -47,7 +47,15 @@ mod tests {
     use super::*;
 
     fn keyword(id: KeywordId, name: &str) -> Keyword {
-        Keyword { id, name: name.into(), normalized: name.into(), slug: name.into(), origin: "subscriber".into() }
+        let created_at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        Keyword {
+            id,
+            name: name.into(),
+            normalized: name.into(),
+            slug: name.into(),
+            origin: "subscriber".into(),
+            created_at,
+        }
     }
 
     fn article(id: ArticleId) -> Article {

@@ -1,7 +1,8 @@
-//! Jobs and the heartbeat that runs them when due.
+//! Jobs, the record of their runs, and the heartbeat that runs them when due.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
@@ -9,13 +10,17 @@ use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 
 use super::Schedule;
 use crate::app::App;
+use crate::collect::CollectReport;
 use crate::config::Config;
+use crate::delivery::SendReport;
+use crate::digest::EditionOutcome;
+use crate::feeds::BuildReport;
 
 /// What a job does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
-    /// Collect every source, then rebuild the feeds.
-    Collect,
+    /// Collect every enabled source (or the one named), then rebuild the feeds.
+    Collect(Option<String>),
     /// Rebuild the feeds.
     Feeds,
     /// Plan and send one digest edition.
@@ -26,9 +31,27 @@ impl Job {
     /// The name job runs are recorded under.
     pub fn name(&self) -> String {
         match self {
-            Job::Collect => "collect".into(),
+            Job::Collect(_) => "collect".into(),
             Job::Feeds => "feeds".into(),
             Job::Digest(edition) => format!("digest:{edition}"),
+        }
+    }
+}
+
+/// What a job run produced.
+#[derive(Debug, Clone)]
+pub enum JobOutput {
+    Collect(CollectReport),
+    Feeds(BuildReport),
+    Digest(EditionOutcome, SendReport),
+}
+
+impl JobOutput {
+    pub fn summary(&self) -> String {
+        match self {
+            JobOutput::Collect(r) => r.summary(),
+            JobOutput::Feeds(r) => format!("{} feed(s), {} file(s) written", r.feeds, r.files_written),
+            JobOutput::Digest(o, s) => format!("{}; {}", o.summary(), s.summary()),
         }
     }
 }
@@ -41,7 +64,7 @@ pub struct Scheduled {
 
 /// Every scheduled job of the configuration.
 pub fn scheduled_jobs(config: &Config) -> Vec<Scheduled> {
-    let mut jobs = vec![Scheduled { job: Job::Collect, schedule: config.schedules.collect.clone() }];
+    let mut jobs = vec![Scheduled { job: Job::Collect(None), schedule: config.schedules.collect.clone() }];
     if let Some(feeds) = &config.schedules.feeds {
         jobs.push(Scheduled { job: Job::Feeds, schedule: feeds.clone() });
     }
@@ -51,46 +74,47 @@ pub fn scheduled_jobs(config: &Config) -> Vec<Scheduled> {
     jobs
 }
 
-/// Claims (job, tick) and runs the job; `Ok(None)` if the tick was claimed before (here or by
-/// another instance). The run and its outcome are recorded.
+/// Claims (job, tick) and runs the job, recording the run and its outcome; `Ok(None)` if the
+/// tick is claimed already (here or by another instance). Runs by hand go through here too
+/// (trigger "manual", tick = the time of the run), so the history is complete and a digest
+/// planned while a collection is running can see that it is.
 pub async fn run_job(
     app: &App,
     job: &Job,
     tick: DateTime<Utc>,
     trigger: &str,
     now: DateTime<Utc>,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<JobOutput>> {
     let name = job.name();
     let Some(run) = app.store.claim_job_run(&name, tick, trigger, now).await? else {
         return Ok(None);
     };
     tracing::info!(job = %name, %tick, trigger, "job started");
-    let outcome = match job {
-        Job::Collect => app.collect(None, now).await.map(|r| r.summary()),
-        Job::Feeds => {
-            app.build_feeds(now).await.map(|r| format!("{} feed(s), {} file(s) written", r.feeds, r.files_written))
-        }
-        Job::Digest(edition) => {
-            app.send_digest(edition, tick, now, false).await.map(|(o, s)| format!("{}; {}", o.summary(), s.summary()))
-        }
+    let output = match job {
+        Job::Collect(source) => app.collect(source.as_deref(), now).await.map(JobOutput::Collect),
+        Job::Feeds => app.build_feeds(now).await.map(JobOutput::Feeds),
+        Job::Digest(edition) => app.send_digest(edition, tick, now, false).await.map(|(o, s)| JobOutput::Digest(o, s)),
     };
+    // The end of a run is the one time this layer reads the clock: it is history, not logic.
     let finished = Utc::now().max(now);
-    match &outcome {
-        Ok(summary) => {
+    match &output {
+        Ok(output) => {
+            let summary = output.summary();
             tracing::info!(job = %name, "job finished: {summary}");
-            app.store.finish_job_run(run, finished, Ok(summary)).await?;
+            app.store.finish_job_run(run, finished, Ok(&summary)).await?;
         }
         Err(e) => {
             tracing::error!(job = %name, "job failed: {e:#}");
             app.store.finish_job_run(run, finished, Err(&format!("{e:#}"))).await?;
         }
     }
-    outcome.map(Some)
+    output.map(Some)
 }
 
-/// One heartbeat: runs every job whose latest tick at or before `now` has not been claimed,
-/// then sends the deliveries that are due. `claimed` remembers, per job, the latest tick known
-/// to be claimed, so quiet heartbeats cost no queries for the jobs.
+/// One heartbeat: runs every job whose latest tick at or before `now` is not claimed, then
+/// sends the deliveries that are due. `claimed` remembers, per job, the latest tick that ran
+/// or was claimed elsewhere, so quiet beats cost no queries; a tick whose run failed is not
+/// remembered, so it is claimed again once the store allows a retry.
 pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<String, DateTime<Utc>>) {
     for scheduled in scheduled_jobs(&app.config) {
         let Some(tick) = scheduled.schedule.latest_at_or_before(now) else {
@@ -100,10 +124,12 @@ pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<Stri
         if claimed.get(&name).is_some_and(|t| *t >= tick) {
             continue;
         }
-        if let Err(e) = run_job(app, &scheduled.job, tick, "schedule", now).await {
-            tracing::error!(job = %name, "{e:#}");
+        match run_job(app, &scheduled.job, tick, "schedule", now).await {
+            Ok(_) => {
+                claimed.insert(name, tick);
+            }
+            Err(e) => tracing::error!(job = %name, "{e:#}"),
         }
-        claimed.insert(name, tick);
     }
     match app.deliver(now).await {
         Ok(r) if r.sent + r.retried + r.failed > 0 => tracing::info!("outbox: {}", r.summary()),
@@ -112,25 +138,51 @@ pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<Stri
     }
 }
 
-/// Starts the heartbeat: at start-up, then every 10 seconds. Overlapping beats are skipped.
-pub async fn start(app: Arc<App>) -> anyhow::Result<JobScheduler> {
+/// The running heartbeat.
+pub struct Heartbeat {
+    scheduler: JobScheduler,
+    /// Held by a beat while it runs.
+    running: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Heartbeat {
+    /// Stops the beats and waits for the one in progress, so that no claimed delivery or job is
+    /// left half-recorded by a graceful shutdown.
+    pub async fn stop(mut self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        if let Err(e) = self.scheduler.shutdown().await {
+            tracing::warn!("scheduler shutdown: {e}");
+        }
+        let _wait_for_the_running_beat = self.running.lock().await;
+    }
+}
+
+/// Starts the heartbeat: at start-up, then every 10 seconds. A beat due while another runs is
+/// skipped.
+pub async fn start(app: Arc<App>) -> anyhow::Result<Heartbeat> {
     let scheduler = JobScheduler::new().await?;
-    let claimed: Arc<Mutex<HashMap<String, DateTime<Utc>>>> = Arc::default();
+    let running: Arc<Mutex<HashMap<String, DateTime<Utc>>>> = Arc::default();
+    let stopped = Arc::new(AtomicBool::new(false));
     let beat = {
-        let (app, claimed) = (app.clone(), claimed.clone());
+        let (app, running, stopped) = (app.clone(), running.clone(), stopped.clone());
         move || {
-            let (app, claimed) = (app.clone(), claimed.clone());
+            let (app, running, stopped) = (app.clone(), running.clone(), stopped.clone());
             async move {
-                let Ok(mut claimed) = claimed.try_lock() else {
-                    return;
-                };
-                heartbeat(&app, Utc::now(), &mut claimed).await;
+                let Ok(mut claimed) = running.try_lock() else { return };
+                if !stopped.load(Ordering::SeqCst) {
+                    heartbeat(&app, Utc::now(), &mut claimed).await;
+                }
             }
         }
     };
-    let first = beat.clone();
-    tokio::spawn(async move { first().await });
-    scheduler.add(CronJob::new_async("*/10 * * * * *", move |_, _| Box::pin(beat()))?).await?;
+    scheduler
+        .add(CronJob::new_async("*/10 * * * * *", {
+            let beat = beat.clone();
+            move |_, _| Box::pin(beat())
+        })?)
+        .await?;
     scheduler.start().await?;
-    Ok(scheduler)
+    tokio::spawn(beat());
+    Ok(Heartbeat { scheduler, running, stopped })
 }

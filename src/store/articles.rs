@@ -2,7 +2,7 @@
 //! re-collected page neither reorders feeds nor re-enters a digest; an edited page updates its row
 //! and its `updated_at`, keeping its id, its `first_seen_at` and therefore its place in digests.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
@@ -34,7 +34,8 @@ pub struct NewArticle {
 }
 
 impl NewArticle {
-    /// A digest of everything that is stored, to tell an edit from a re-fetch.
+    /// A digest of the content, to tell an edit from a re-fetch. The publication time is left
+    /// out: a relative date line gives a different time at every fetch of the same page.
     pub fn content_hash(&self) -> String {
         let mut h = Sha256::new();
         for part in [
@@ -49,7 +50,6 @@ impl NewArticle {
             h.update(part.unwrap_or("\u{0}").as_bytes());
             h.update([0x1f]);
         }
-        h.update(self.published_at.to_rfc3339().as_bytes());
         for tag in &self.tags {
             h.update([0x1e]);
             h.update(tag.as_bytes());
@@ -145,68 +145,57 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Upserted> {
         let hash = article.content_hash();
+        // PostgreSQL keeps microseconds; compare with what it will give back.
+        let now = now.trunc_subsecs(6);
         let outcome: StoreResult<Upserted> = async {
             begin_write!(self, |tx| {
-                let existing: Option<(ArticleId, String)> =
-                    sqlx::query_as("SELECT id, content_hash FROM articles WHERE url = $1")
-                        .bind(&article.url)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let outcome = match existing {
-                    Some((id, old_hash)) if old_hash == hash => Upserted::Unchanged(id),
-                    Some((id, _)) => {
-                        sqlx::query(
-                            "UPDATE articles SET source_id = $2, guid = $3, title = $4, author = $5, section = $6,
-                                 summary = $7, body_html = $8, body_text = $9, image_url = $10, lang = $11,
-                                 content_hash = $12, published_at = $13, updated_at = $14, last_seen_at = $15
-                             WHERE id = $1",
-                        )
-                        .bind(id)
-                        .bind(source)
-                        .bind(&article.guid)
-                        .bind(&article.title)
-                        .bind(&article.author)
-                        .bind(&article.section)
-                        .bind(&article.summary)
-                        .bind(&article.body_html)
-                        .bind(&article.body_text)
-                        .bind(&article.image_url)
-                        .bind(&article.lang)
-                        .bind(&hash)
-                        .bind(article.published_at)
-                        .bind(article.updated_at.unwrap_or(now))
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        Upserted::Updated(id)
-                    }
-                    None => {
-                        let id: ArticleId = sqlx::query_scalar(
-                            "INSERT INTO articles (source_id, url, guid, title, author, section, summary, body_html,
-                                 body_text, image_url, lang, content_hash, published_at, updated_at, first_seen_at,
-                                 last_seen_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
-                             RETURNING id",
-                        )
-                        .bind(source)
-                        .bind(&article.url)
-                        .bind(&article.guid)
-                        .bind(&article.title)
-                        .bind(&article.author)
-                        .bind(&article.section)
-                        .bind(&article.summary)
-                        .bind(&article.body_html)
-                        .bind(&article.body_text)
-                        .bind(&article.image_url)
-                        .bind(&article.lang)
-                        .bind(&hash)
-                        .bind(article.published_at)
-                        .bind(article.updated_at.unwrap_or(article.published_at))
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        Upserted::Inserted(id)
-                    }
+                // One statement, so two writers of the same URL cannot both insert. Unchanged
+                // content updates nothing and returns no row. The publication time only moves
+                // earlier: a relative date line («منذ ساعتين») read again later must not make an
+                // old article look new.
+                let written: Option<(ArticleId, DateTime<Utc>)> = sqlx::query_as(
+                    "INSERT INTO articles (source_id, url, guid, title, author, section, summary, body_html,
+                         body_text, image_url, lang, content_hash, published_at, updated_at, first_seen_at,
+                         last_seen_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+                     ON CONFLICT (url) DO UPDATE SET
+                         source_id = excluded.source_id, guid = excluded.guid, title = excluded.title,
+                         author = excluded.author, section = excluded.section, summary = excluded.summary,
+                         body_html = excluded.body_html, body_text = excluded.body_text,
+                         image_url = excluded.image_url, lang = excluded.lang, content_hash = excluded.content_hash,
+                         published_at = CASE WHEN excluded.published_at < articles.published_at
+                                             THEN excluded.published_at ELSE articles.published_at END,
+                         updated_at = $16, last_seen_at = excluded.last_seen_at
+                     WHERE articles.content_hash <> excluded.content_hash
+                     RETURNING id, first_seen_at",
+                )
+                .bind(source)
+                .bind(&article.url)
+                .bind(&article.guid)
+                .bind(&article.title)
+                .bind(&article.author)
+                .bind(&article.section)
+                .bind(&article.summary)
+                .bind(&article.body_html)
+                .bind(&article.body_text)
+                .bind(&article.image_url)
+                .bind(&article.lang)
+                .bind(&hash)
+                .bind(article.published_at)
+                .bind(article.updated_at.unwrap_or(article.published_at))
+                .bind(now)
+                .bind(article.updated_at.unwrap_or(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let outcome = match written {
+                    Some((id, first_seen)) if first_seen == now => Upserted::Inserted(id),
+                    Some((id, _)) => Upserted::Updated(id),
+                    None => Upserted::Unchanged(
+                        sqlx::query_scalar("SELECT id FROM articles WHERE url = $1")
+                            .bind(&article.url)
+                            .fetch_one(&mut *tx)
+                            .await?,
+                    ),
                 };
                 if !matches!(outcome, Upserted::Unchanged(_)) {
                     sqlx::query("DELETE FROM article_keywords WHERE article_id = $1")

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::FromRow;
 
 use super::error::Context as _;
@@ -31,6 +31,8 @@ pub enum DeliveryStatus {
     Sent,
     /// Refused for good (a permanent SMTP error, or too many attempts).
     Failed,
+    /// The subscriber left before it was sent.
+    Cancelled,
 }
 
 impl DeliveryStatus {
@@ -40,8 +42,19 @@ impl DeliveryStatus {
             DeliveryStatus::Sending => "sending",
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
         }
     }
+}
+
+/// What `create_edition` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditionCreated {
+    Created(Edition),
+    /// An edition of this schedule and tick exists already.
+    Exists,
+    /// Another edition of the schedule was created while this one was planned: plan again.
+    Stale,
 }
 
 /// A rendered message, ready for the outbox.
@@ -67,13 +80,43 @@ pub struct Delivery {
     pub body_html: String,
     pub body_text: String,
     pub unsubscribe_url: String,
-    pub status: String,
+    status: String,
     pub attempts: i64,
+    /// When the current sender claimed it (the claim is checked when the outcome is recorded).
+    pub claimed_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
 }
 
+impl Delivery {
+    pub fn status(&self) -> DeliveryStatus {
+        match self.status.as_str() {
+            "sending" => DeliveryStatus::Sending,
+            "sent" => DeliveryStatus::Sent,
+            "failed" => DeliveryStatus::Failed,
+            "cancelled" => DeliveryStatus::Cancelled,
+            _ => DeliveryStatus::Pending,
+        }
+    }
+}
+
+/// What became of one claimed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Sent {
+        at: DateTime<Utc>,
+    },
+    /// A temporary failure: try again at `next_attempt`.
+    Retry {
+        next_attempt: DateTime<Utc>,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
+}
+
 const DELIVERY_COLUMNS: &str = "id, edition_id, subscriber_id, recipient, message_id, subject, body_html, body_text, \
-     unsubscribe_url, status, attempts, last_error";
+     unsubscribe_url, status, attempts, claimed_at, last_error";
 
 impl Store {
     /// Whether the edition of `schedule` at `tick` was planned.
@@ -106,22 +149,58 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// Creates the edition and its deliveries in one transaction, unless an edition of this
-    /// schedule and tick exists already (then `None`: it was planned before, here or elsewhere).
+    /// The newest edition of `schedule` (by creation), to detect editions planned meanwhile.
+    pub async fn latest_edition_id(&self, schedule: &str) -> StoreResult<Option<EditionId>> {
+        on_pool!(self, |pool| sqlx::query_scalar("SELECT MAX(id) FROM digest_editions WHERE schedule = $1")
+            .bind(schedule)
+            .fetch_one(pool)
+            .await)
+        .context("cannot read digest editions")
+    }
+
+    /// Creates the edition and its deliveries in one transaction — unless an edition of this
+    /// schedule and tick exists already, or another edition of the schedule was created since
+    /// the planner read `planned_after` (then the plan is stale: a reader could get an article
+    /// twice). Editions of one schedule are created one at a time (an advisory lock on
+    /// PostgreSQL; SQLite's write lock).
     pub async fn create_edition(
         &self,
         schedule: &str,
         tick: DateTime<Utc>,
         window: (DateTime<Utc>, DateTime<Utc>),
+        planned_after: Option<EditionId>,
         deliveries: &[NewDelivery],
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<Edition>> {
-        let result: StoreResult<Option<Edition>> = async {
+    ) -> StoreResult<EditionCreated> {
+        let is_postgres = matches!(self, Store::Postgres(_));
+        let result: StoreResult<EditionCreated> = async {
             super::begin_write!(self, |tx| {
-                let edition: Option<Edition> = sqlx::query_as(
+                if is_postgres {
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('nashra digest ' || $1))")
+                        .bind(schedule)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let exists: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM digest_editions WHERE schedule = $1 AND tick = $2")
+                        .bind(schedule)
+                        .bind(tick)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if exists > 0 {
+                    return Ok(EditionCreated::Exists);
+                }
+                let latest: Option<EditionId> =
+                    sqlx::query_scalar("SELECT MAX(id) FROM digest_editions WHERE schedule = $1")
+                        .bind(schedule)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if latest != planned_after {
+                    return Ok(EditionCreated::Stale);
+                }
+                let edition: Edition = sqlx::query_as(
                     "INSERT INTO digest_editions (schedule, tick, window_start, window_end, created_at)
                      VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (schedule, tick) DO NOTHING
                      RETURNING id, schedule, tick, window_start, window_end",
                 )
                 .bind(schedule)
@@ -129,9 +208,8 @@ impl Store {
                 .bind(window.0)
                 .bind(window.1)
                 .bind(now)
-                .fetch_optional(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
-                let Some(edition) = edition else { return Ok(None) };
                 for d in deliveries {
                     sqlx::query(
                         "INSERT INTO deliveries (edition_id, subscriber_id, recipient, message_id, subject, body_html,
@@ -152,99 +230,91 @@ impl Store {
                     .await?;
                 }
                 tx.commit().await?;
-                Ok(Some(edition))
+                Ok(EditionCreated::Created(edition))
             })
         }
         .await;
         result.with_context(|| format!("cannot plan digest edition {schedule} at {tick}"))
     }
 
-    /// Claims up to `limit` deliveries that are due at `now` (or were left `sending` before
-    /// `stale_before` by a process that died) and marks them `sending`.
-    pub async fn claim_deliveries(
+    /// Claims the next delivery due at `now` (or left `sending` before `stale_before` by a
+    /// process that died) for an active subscriber, and marks it `sending`. One at a time, so
+    /// the claim time is the send time and a slow batch never looks abandoned.
+    pub async fn claim_delivery(
         &self,
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<Delivery>> {
-        const DUE: &str = "(status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND claimed_at < $2)";
-        let limit = i64::from(limit);
+    ) -> StoreResult<Option<Delivery>> {
+        const DUE: &str = "((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND claimed_at < $2))
+             AND subscriber_id IN (SELECT id FROM subscribers WHERE status = 'active')";
+        // PostgreSQL keeps microseconds; the claim is compared with what it gives back.
+        let now = now.trunc_subsecs(6);
         let claimed = match self {
             Store::Sqlite(pool) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "UPDATE deliveries SET status = 'sending', claimed_at = $1, attempts = attempts + 1
-                     WHERE id IN (SELECT id FROM deliveries WHERE {DUE} ORDER BY id LIMIT $3)
+                     WHERE id = (SELECT id FROM deliveries WHERE {DUE} ORDER BY id LIMIT 1)
                      RETURNING {DELIVERY_COLUMNS}"
                 )))
                 .bind(now)
                 .bind(stale_before)
-                .bind(limit)
-                .fetch_all(pool)
+                .fetch_optional(pool)
                 .await
             }
             Store::Postgres(pool) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "UPDATE deliveries SET status = 'sending', claimed_at = $1, attempts = attempts + 1
-                     WHERE id IN (SELECT id FROM deliveries WHERE {DUE} ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                     WHERE id = (SELECT id FROM deliveries WHERE {DUE} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
                      RETURNING {DELIVERY_COLUMNS}"
                 )))
                 .bind(now)
                 .bind(stale_before)
-                .bind(limit)
-                .fetch_all(pool)
+                .fetch_optional(pool)
                 .await
             }
         };
-        let mut claimed: Vec<Delivery> = claimed.context("cannot claim deliveries")?;
-        claimed.sort_by_key(|d| d.id);
-        Ok(claimed)
+        claimed.context("cannot claim a delivery")
     }
 
-    pub async fn mark_delivery_sent(&self, id: DeliveryId, now: DateTime<Utc>) -> StoreResult<()> {
-        on_pool!(self, |pool| sqlx::query(
-            "UPDATE deliveries SET status = 'sent', sent_at = $2, last_error = NULL WHERE id = $1"
-        )
-        .bind(id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
-        .map(|_| ())
-        .with_context(|| format!("cannot mark delivery {id} sent"))
-    }
-
-    /// Puts a delivery back in the queue after a temporary failure.
-    pub async fn mark_delivery_retry(
-        &self,
-        id: DeliveryId,
-        next_attempt: DateTime<Utc>,
-        error: &str,
-    ) -> StoreResult<()> {
-        on_pool!(self, |pool| sqlx::query(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, claimed_at = NULL, last_error = $3
-             WHERE id = $1"
-        )
-        .bind(id)
-        .bind(next_attempt)
-        .bind(error)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
-        .map(|_| ())
-        .with_context(|| format!("cannot reschedule delivery {id}"))
-    }
-
-    pub async fn mark_delivery_failed(&self, id: DeliveryId, error: &str) -> StoreResult<()> {
-        on_pool!(self, |pool| sqlx::query(
-            "UPDATE deliveries SET status = 'failed', claimed_at = NULL, last_error = $2 WHERE id = $1"
-        )
-        .bind(id)
-        .bind(error)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
-        .map(|_| ())
-        .with_context(|| format!("cannot mark delivery {id} failed"))
+    /// Records the outcome of a claimed delivery, if the claim is still this sender's. Returns
+    /// false when another sender took the row over (it was presumed dead).
+    pub async fn finish_delivery(&self, delivery: &Delivery, outcome: &DeliveryOutcome) -> StoreResult<bool> {
+        const OWNED: &str = "id = $1 AND status = 'sending' AND claimed_at = $2";
+        let (id, claim) = (delivery.id, delivery.claimed_at);
+        let done = match outcome {
+            DeliveryOutcome::Sent { at } => on_pool!(self, |pool| sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE deliveries SET status = 'sent', sent_at = $3, last_error = NULL WHERE {OWNED}"
+            )))
+            .bind(id)
+            .bind(claim)
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())),
+            DeliveryOutcome::Retry { next_attempt, error } => {
+                on_pool!(self, |pool| sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, claimed_at = NULL, last_error = $4
+                     WHERE {OWNED}"
+                )))
+                .bind(id)
+                .bind(claim)
+                .bind(next_attempt)
+                .bind(error)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()))
+            }
+            DeliveryOutcome::Failed { error } => on_pool!(self, |pool| sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE deliveries SET status = 'failed', claimed_at = NULL, last_error = $3 WHERE {OWNED}"
+            )))
+            .bind(id)
+            .bind(claim)
+            .bind(error)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())),
+        };
+        done.map(|n| n > 0).with_context(|| format!("cannot record the outcome of delivery {id}"))
     }
 
     /// (status, count) of an edition's deliveries.

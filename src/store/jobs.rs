@@ -23,7 +23,9 @@ pub struct JobRun {
 }
 
 impl Store {
-    /// Claims (job, tick); `None` if it was claimed before.
+    /// Claims (job, tick); `None` if it is claimed already. A run that failed is claimed again
+    /// once `retry_after` has passed since it ended (up to `max_attempts` in all), and a run left
+    /// `running` since before `abandoned_before` (its process died) is claimed again too.
     pub async fn claim_job_run(
         &self,
         job: &str,
@@ -31,17 +33,40 @@ impl Store {
         trigger: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<JobRunId>> {
+        const MAX_ATTEMPTS: i64 = 3;
+        let retry_after = now - chrono::Duration::minutes(2);
+        let abandoned_before = now - chrono::Duration::hours(1);
         on_pool!(self, |pool| sqlx::query_scalar(
-            "INSERT INTO job_runs (job, tick, trigger, status, started_at) VALUES ($1, $2, $3, 'running', $4)
-             ON CONFLICT (job, tick) DO NOTHING RETURNING id"
+            "INSERT INTO job_runs AS r (job, tick, trigger, status, started_at) VALUES ($1, $2, $3, 'running', $4)
+             ON CONFLICT (job, tick) DO UPDATE SET status = 'running', trigger = excluded.trigger,
+                 started_at = excluded.started_at, finished_at = NULL, summary = NULL, error = NULL,
+                 attempts = r.attempts + 1
+             WHERE r.attempts < $5
+               AND ((r.status = 'failed' AND r.finished_at <= $6) OR (r.status = 'running' AND r.started_at < $7))
+             RETURNING id"
         )
         .bind(job)
         .bind(tick)
         .bind(trigger)
         .bind(now)
+        .bind(MAX_ATTEMPTS)
+        .bind(retry_after)
+        .bind(abandoned_before)
         .fetch_optional(pool)
         .await)
         .with_context(|| format!("cannot claim job {job} at {tick}"))
+    }
+
+    /// The earliest start of a `job` run in progress (started after `since`), if one is.
+    pub async fn running_since(&self, job: &str, since: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT MIN(started_at) FROM job_runs WHERE job = $1 AND status = 'running' AND started_at > $2"
+        )
+        .bind(job)
+        .bind(since)
+        .fetch_one(pool)
+        .await)
+        .with_context(|| format!("cannot read the running {job} jobs"))
     }
 
     pub async fn finish_job_run(

@@ -57,6 +57,7 @@ pub struct Keyword {
     pub normalized: String,
     pub slug: String,
     pub origin: String,
+    pub created_at: DateTime<Utc>,
 }
 
 impl Keyword {
@@ -64,6 +65,8 @@ impl Keyword {
         KeywordOrigin::parse(&self.origin)
     }
 }
+
+pub(super) const KEYWORD_COLUMNS: &str = "k.id, k.name, k.normalized, k.slug, k.origin, k.created_at";
 
 /// What `ensure_keyword` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +78,8 @@ pub struct Ensured {
 
 impl Store {
     /// Returns the keyword with this matching form, creating it or raising its origin (an
-    /// operator's keyword outranks a subscriber's, which outranks a tag).
+    /// operator's keyword outranks a subscriber's, which outranks a tag). One upsert, so
+    /// concurrent writers of the same keyword cannot collide.
     pub async fn ensure_keyword(
         &self,
         name: &str,
@@ -86,79 +90,68 @@ impl Store {
     ) -> StoreResult<Ensured> {
         let result: StoreResult<Ensured> = async {
             begin_write!(self, |tx| {
-                let existing: Option<Keyword> =
-                    sqlx::query_as("SELECT id, name, normalized, slug, origin FROM keywords WHERE normalized = $1")
-                        .bind(normalized)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let ensured = match existing {
-                    Some(mut keyword) => {
-                        let before = keyword.origin();
-                        if origin > before {
-                            sqlx::query("UPDATE keywords SET origin = $2 WHERE id = $1")
-                                .bind(keyword.id)
-                                .bind(origin.as_str())
-                                .execute(&mut *tx)
-                                .await?;
-                            keyword.origin = origin.as_str().to_owned();
-                        }
-                        Ensured { joined_vocabulary: !before.in_vocabulary() && origin.in_vocabulary(), keyword }
-                    }
-                    None => {
-                        let keyword: Keyword = sqlx::query_as(
-                            "INSERT INTO keywords (name, normalized, slug, origin, created_at)
-                             VALUES ($1, $2, $3, $4, $5)
-                             RETURNING id, name, normalized, slug, origin",
-                        )
-                        .bind(name)
-                        .bind(normalized)
-                        .bind(slug)
-                        .bind(origin.as_str())
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        Ensured { joined_vocabulary: origin.in_vocabulary(), keyword }
-                    }
-                };
+                let before: Option<String> = sqlx::query_scalar("SELECT origin FROM keywords WHERE normalized = $1")
+                    .bind(normalized)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let keyword: Keyword = sqlx::query_as(
+                    "INSERT INTO keywords AS k (name, normalized, slug, origin, created_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (normalized) DO UPDATE SET origin = CASE
+                         WHEN k.origin = 'operator' OR excluded.origin = 'operator' THEN 'operator'
+                         WHEN k.origin = 'subscriber' OR excluded.origin = 'subscriber' THEN 'subscriber'
+                         ELSE 'tag' END
+                     RETURNING id, name, normalized, slug, origin, created_at",
+                )
+                .bind(name)
+                .bind(normalized)
+                .bind(slug)
+                .bind(origin.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
                 tx.commit().await?;
-                Ok(ensured)
+                let was_in_vocabulary = before.is_some_and(|o| KeywordOrigin::parse(&o).in_vocabulary());
+                Ok(Ensured { joined_vocabulary: origin.in_vocabulary() && !was_in_vocabulary, keyword })
             })
         }
         .await;
         result.with_context(|| format!("cannot record keyword {name}"))
     }
 
-    /// Every keyword, by name.
+    /// Every keyword, by slug.
     pub async fn all_keywords(&self) -> StoreResult<Vec<Keyword>> {
-        on_pool!(self, |pool| sqlx::query_as("SELECT id, name, normalized, slug, origin FROM keywords ORDER BY slug")
-            .fetch_all(pool)
-            .await)
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEYWORD_COLUMNS} FROM keywords k ORDER BY k.slug"
+        )))
+        .fetch_all(pool)
+        .await)
         .context("cannot read keywords")
     }
 
     /// The keywords searched for in article text (operators' and subscribers').
     pub async fn vocabulary(&self) -> StoreResult<Vec<Keyword>> {
-        on_pool!(self, |pool| sqlx::query_as(
-            "SELECT id, name, normalized, slug, origin FROM keywords
-             WHERE origin IN ('operator', 'subscriber') ORDER BY id"
-        )
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEYWORD_COLUMNS} FROM keywords k WHERE k.origin IN ('operator', 'subscriber') ORDER BY k.id"
+        )))
         .fetch_all(pool)
         .await)
         .context("cannot read the keyword vocabulary")
     }
 
     pub async fn keyword_by_slug(&self, slug: &str) -> StoreResult<Option<Keyword>> {
-        on_pool!(self, |pool| sqlx::query_as("SELECT id, name, normalized, slug, origin FROM keywords WHERE slug = $1")
-            .bind(slug)
-            .fetch_optional(pool)
-            .await)
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEYWORD_COLUMNS} FROM keywords k WHERE k.slug = $1"
+        )))
+        .bind(slug)
+        .fetch_optional(pool)
+        .await)
         .with_context(|| format!("cannot read keyword {slug}"))
     }
 
     pub async fn keyword_by_normalized(&self, normalized: &str) -> StoreResult<Option<Keyword>> {
-        on_pool!(self, |pool| sqlx::query_as(
-            "SELECT id, name, normalized, slug, origin FROM keywords WHERE normalized = $1"
-        )
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEYWORD_COLUMNS} FROM keywords k WHERE k.normalized = $1"
+        )))
         .bind(normalized)
         .fetch_optional(pool)
         .await)

@@ -24,7 +24,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use articles::{Article, ArticleFilter, ArticleId, NewArticle, Upserted, hex_digest};
-pub use digests::{Delivery, DeliveryId, DeliveryStatus, Edition, EditionId, NewDelivery};
+pub use digests::{
+    Delivery, DeliveryId, DeliveryOutcome, DeliveryStatus, Edition, EditionCreated, EditionId, NewDelivery,
+};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{JobRun, JobRunId};
 pub use keywords::{Ensured, Keyword, KeywordId, KeywordOrigin};

@@ -1,9 +1,10 @@
 //! Subscribers and the keywords they follow (in their chosen order, which orders digest headings).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::FromRow;
 
 use super::error::Context as _;
+use super::keywords::KEYWORD_COLUMNS;
 use super::{Keyword, KeywordId, Store, StoreResult, begin_write, on_pool};
 
 pub type SubscriberId = i64;
@@ -16,6 +17,16 @@ pub enum SubscriberStatus {
     Unsubscribed,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Subscriber {
+    pub id: SubscriberId,
+    pub email: String,
+    status: String,
+    /// The secret in the subscriber's links (unsubscribe, preferences).
+    pub token: String,
+    pub created_at: DateTime<Utc>,
+}
+
 impl SubscriberStatus {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -26,18 +37,27 @@ impl SubscriberStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
-pub struct Subscriber {
-    pub id: SubscriberId,
-    pub email: String,
-    pub status: String,
-    /// The secret in the subscriber's links (unsubscribe, preferences).
-    pub token: String,
-    pub created_at: DateTime<Utc>,
+impl Subscriber {
+    pub fn status(&self) -> SubscriberStatus {
+        match self.status.as_str() {
+            "active" => SubscriberStatus::Active,
+            "unsubscribed" => SubscriberStatus::Unsubscribed,
+            _ => SubscriberStatus::Pending,
+        }
+    }
 }
 
+#[derive(FromRow)]
+struct FollowRow {
+    subscriber_id: SubscriberId,
+    #[sqlx(flatten)]
+    keyword: Keyword,
+}
+
+const SUBSCRIBER_COLUMNS: &str = "s.id, s.email, s.status, s.token, s.created_at";
+
 impl Store {
-    /// Adds an active subscriber, or re-activates one and replaces the keywords they follow.
+    /// Adds an active subscriber, or re-activates one, and replaces the keywords they follow.
     /// Returns the subscriber and whether it is new.
     pub async fn upsert_subscriber(
         &self,
@@ -46,38 +66,22 @@ impl Store {
         keywords: &[KeywordId],
         now: DateTime<Utc>,
     ) -> StoreResult<(Subscriber, bool)> {
+        // PostgreSQL keeps microseconds; compare with what it will give back.
+        let now = now.trunc_subsecs(6);
         let result: StoreResult<(Subscriber, bool)> = async {
             begin_write!(self, |tx| {
-                let existing: Option<Subscriber> =
-                    sqlx::query_as("SELECT id, email, status, token, created_at FROM subscribers WHERE email = $1")
-                        .bind(email)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let created = existing.is_none();
-                let subscriber: Subscriber = match existing {
-                    Some(s) => {
-                        sqlx::query_as(
-                            "UPDATE subscribers SET status = 'active', unsubscribed_at = NULL,
-                                 confirmed_at = COALESCE(confirmed_at, $2)
-                             WHERE id = $1 RETURNING id, email, status, token, created_at",
-                        )
-                        .bind(s.id)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?
-                    }
-                    None => {
-                        sqlx::query_as(
-                            "INSERT INTO subscribers (email, status, token, created_at, confirmed_at)
-                             VALUES ($1, 'active', $2, $3, $3) RETURNING id, email, status, token, created_at",
-                        )
-                        .bind(email)
-                        .bind(token)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?
-                    }
-                };
+                let subscriber: Subscriber = sqlx::query_as(
+                    "INSERT INTO subscribers AS s (email, status, token, created_at, confirmed_at)
+                     VALUES ($1, 'active', $2, $3, $3)
+                     ON CONFLICT (email) DO UPDATE SET status = 'active', unsubscribed_at = NULL,
+                         confirmed_at = COALESCE(s.confirmed_at, excluded.confirmed_at)
+                     RETURNING id, email, status, token, created_at",
+                )
+                .bind(email)
+                .bind(token)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
                 sqlx::query("DELETE FROM subscriber_keywords WHERE subscriber_id = $1")
                     .bind(subscriber.id)
                     .execute(&mut *tx)
@@ -94,6 +98,7 @@ impl Store {
                     .await?;
                 }
                 tx.commit().await?;
+                let created = subscriber.created_at == now;
                 Ok((subscriber, created))
             })
         }
@@ -112,23 +117,40 @@ impl Store {
         .context("cannot delete subscriber")
     }
 
-    /// Marks the subscriber with this token unsubscribed; returns them if the token was known.
+    /// Marks the subscriber with this token unsubscribed and cancels their messages still in
+    /// the outbox; returns them if the token was known.
     pub async fn unsubscribe(&self, token: &str, now: DateTime<Utc>) -> StoreResult<Option<Subscriber>> {
-        on_pool!(self, |pool| sqlx::query_as(
-            "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = COALESCE(unsubscribed_at, $2)
-             WHERE token = $1 RETURNING id, email, status, token, created_at"
-        )
-        .bind(token)
-        .bind(now)
-        .fetch_optional(pool)
-        .await)
-        .context("cannot unsubscribe")
+        let result: StoreResult<Option<Subscriber>> = async {
+            begin_write!(self, |tx| {
+                let subscriber: Option<Subscriber> = sqlx::query_as(
+                    "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = COALESCE(unsubscribed_at, $2)
+                     WHERE token = $1 RETURNING id, email, status, token, created_at",
+                )
+                .bind(token)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(s) = &subscriber {
+                    sqlx::query(
+                        "UPDATE deliveries SET status = 'cancelled', last_error = 'unsubscribed'
+                         WHERE subscriber_id = $1 AND status = 'pending'",
+                    )
+                    .bind(s.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(subscriber)
+            })
+        }
+        .await;
+        result.context("cannot unsubscribe")
     }
 
     pub async fn subscriber_by_token(&self, token: &str) -> StoreResult<Option<Subscriber>> {
-        on_pool!(self, |pool| sqlx::query_as(
-            "SELECT id, email, status, token, created_at FROM subscribers WHERE token = $1"
-        )
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.token = $1"
+        )))
         .bind(token)
         .fetch_optional(pool)
         .await)
@@ -136,9 +158,9 @@ impl Store {
     }
 
     pub async fn subscriber_by_email(&self, email: &str) -> StoreResult<Option<Subscriber>> {
-        on_pool!(self, |pool| sqlx::query_as(
-            "SELECT id, email, status, token, created_at FROM subscribers WHERE email = $1"
-        )
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.email = $1"
+        )))
         .bind(email)
         .fetch_optional(pool)
         .await)
@@ -147,9 +169,9 @@ impl Store {
 
     /// Every subscriber, by email.
     pub async fn subscribers(&self) -> StoreResult<Vec<Subscriber>> {
-        on_pool!(self, |pool| sqlx::query_as(
-            "SELECT id, email, status, token, created_at FROM subscribers ORDER BY email"
-        )
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers s ORDER BY s.email"
+        )))
         .fetch_all(pool)
         .await)
         .context("cannot read subscribers")
@@ -157,11 +179,10 @@ impl Store {
 
     /// The keywords a subscriber follows, in their order.
     pub async fn subscriber_keywords(&self, subscriber: SubscriberId) -> StoreResult<Vec<Keyword>> {
-        on_pool!(self, |pool| sqlx::query_as(
-            "SELECT k.id, k.name, k.normalized, k.slug, k.origin
-             FROM subscriber_keywords sk JOIN keywords k ON k.id = sk.keyword_id
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEYWORD_COLUMNS} FROM subscriber_keywords sk JOIN keywords k ON k.id = sk.keyword_id
              WHERE sk.subscriber_id = $1 ORDER BY sk.position"
-        )
+        )))
         .bind(subscriber)
         .fetch_all(pool)
         .await)
@@ -170,27 +191,29 @@ impl Store {
 
     /// Active subscribers with the keywords each follows, in order.
     pub async fn active_subscribers(&self) -> StoreResult<Vec<(Subscriber, Vec<Keyword>)>> {
-        let subscribers: Vec<Subscriber> = on_pool!(self, |pool| sqlx::query_as(
-            "SELECT id, email, status, token, created_at FROM subscribers WHERE status = 'active' ORDER BY id"
-        )
+        let subscribers: Vec<Subscriber> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.status = 'active' ORDER BY s.id"
+        )))
         .fetch_all(pool)
         .await)
         .context("cannot read active subscribers")?;
-        let rows: Vec<(i64, i64, String, String, String, String)> = on_pool!(self, |pool| sqlx::query_as(
-            "SELECT sk.subscriber_id, k.id, k.name, k.normalized, k.slug, k.origin
+        let rows: Vec<FollowRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT sk.subscriber_id, {KEYWORD_COLUMNS}
              FROM subscriber_keywords sk
              JOIN keywords k ON k.id = sk.keyword_id
              JOIN subscribers s ON s.id = sk.subscriber_id
              WHERE s.status = 'active'
              ORDER BY sk.subscriber_id, sk.position"
-        )
+        )))
         .fetch_all(pool)
         .await)
         .context("cannot read subscribers' keywords")?;
         let mut out: Vec<(Subscriber, Vec<Keyword>)> = subscribers.into_iter().map(|s| (s, Vec::new())).collect();
-        for (subscriber, id, name, normalized, slug, origin) in rows {
-            if let Ok(i) = out.binary_search_by_key(&subscriber, |(s, _)| s.id) {
-                out[i].1.push(Keyword { id, name, normalized, slug, origin });
+        for row in rows {
+            if let Ok(i) = out.binary_search_by_key(&row.subscriber_id, |(s, _)| s.id)
+                && let Some((_, keywords)) = out.get_mut(i)
+            {
+                keywords.push(row.keyword);
             }
         }
         Ok(out)

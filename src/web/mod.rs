@@ -20,6 +20,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
+use crate::store::SubscriberStatus;
 use error::{WebError, WebResult};
 
 pub fn router(app: Arc<App>) -> Router {
@@ -91,7 +92,7 @@ async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
 
 async fn unsubscribe_page(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {
     let subscriber = app.store.subscriber_by_token(&token).await?.ok_or_else(unknown_link)?;
-    if subscriber.status == "unsubscribed" {
+    if subscriber.status() == SubscriberStatus::Unsubscribed {
         return Ok(pages::message("إلغاء الاشتراك", "اشتراكك ملغى بالفعل، ولن تصلك رسائل أخرى."));
     }
     Ok(pages::render(

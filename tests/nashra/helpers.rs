@@ -2,6 +2,7 @@
 //! in a temporary folder, or a fresh PostgreSQL database — and its own outbox), serving a
 //! temporary copy of the demo site that tests may edit, and a fixed clock.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -280,7 +281,9 @@ impl PgDatabase {
         let mut conn = match sqlx::PgConnection::connect(&admin).await {
             Ok(c) => c,
             Err(e) if !required => {
-                eprintln!(
+                // Straight to stderr: libtest would swallow eprintln! in a passing test.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "skipped: PostgreSQL is not reachable at {admin} ({e}); set NASHRA_TEST_POSTGRES_URL, \
                      or NASHRA_TEST_REQUIRE_POSTGRES=1 to make this a failure"
                 );

@@ -1,0 +1,2 @@
+-- A failed run may be claimed again (after a pause, a few times): count the attempts.
+ALTER TABLE job_runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
