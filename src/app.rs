@@ -17,6 +17,8 @@ use crate::store::Store;
 
 pub struct App {
     pub config: Arc<Config>,
+    /// Whether the declared keywords were written to the store by this process.
+    declared_synced: tokio::sync::OnceCell<()>,
     pub store: Store,
     pub fetcher: Fetcher,
     pub publisher: Publisher,
@@ -52,12 +54,20 @@ impl App {
         let fetcher = Fetcher::new(&config.collect).map_err(anyhow::Error::msg)?;
         let config = Arc::new(config);
         let publisher = Publisher::new(config.clone(), store.clone());
-        Ok(Self { config, store, fetcher, publisher, templates: Arc::new(templates), mailer })
+        Ok(Self {
+            config,
+            declared_synced: tokio::sync::OnceCell::new(),
+            store,
+            fetcher,
+            publisher,
+            templates: Arc::new(templates),
+            mailer,
+        })
     }
 
     /// One collection pass (every enabled source, or only `source`), then a feed build.
     pub async fn collect(&self, source: Option<&str>, now: DateTime<Utc>) -> anyhow::Result<CollectReport> {
-        keywords::sync_declared(&self.store, &self.config, now).await?;
+        self.sync_declared_keywords(now).await?;
         let vocabulary = Vocabulary::load(&self.store, &self.config.keywords).await?;
         let report = collect::collect(&self.store, &self.config, &self.fetcher, &vocabulary, source, now).await?;
         self.build_feeds(now).await?;
@@ -65,8 +75,14 @@ impl App {
     }
 
     pub async fn build_feeds(&self, now: DateTime<Utc>) -> anyhow::Result<BuildReport> {
-        keywords::sync_declared(&self.store, &self.config, now).await?;
+        self.sync_declared_keywords(now).await?;
         Ok(self.publisher.build_all(now).await?)
+    }
+
+    /// Writes the configuration's declared keywords to the store, once per process.
+    async fn sync_declared_keywords(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.declared_synced.get_or_try_init(|| keywords::sync_declared(&self.store, &self.config, now)).await?;
+        Ok(())
     }
 
     /// Plans the edition of `edition` at `tick` (its scheduled time, or the time of a run by hand),

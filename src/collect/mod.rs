@@ -150,11 +150,19 @@ async fn collect_source(
                 continue;
             }
         };
-        let keywords = vocabulary.tag(store, &article, now).await?;
-        match store.upsert_article(id, &article, &keywords, now).await? {
-            Upserted::Inserted(_) => report.inserted += 1,
-            Upserted::Updated(_) => report.updated += 1,
-            Upserted::Unchanged(_) => report.unchanged += 1,
+        let stored = match vocabulary.tag(store, &article, now).await {
+            Ok(keywords) => store.upsert_article(id, &article, &keywords, now).await,
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok(Upserted::Inserted(_)) => report.inserted += 1,
+            Ok(Upserted::Updated(_)) => report.updated += 1,
+            Ok(Upserted::Unchanged(_)) => report.unchanged += 1,
+            // Kept for the next pass: the page is still on the site.
+            Err(e) => {
+                tracing::error!(source = %source.name, url = %article.url, "article not stored: {e}");
+                report.errors.push(format!("{}: not stored: {e}", article.url));
+            }
         }
     }
     store.record_source_poll(id, now, None).await?;

@@ -278,3 +278,66 @@ fn take_database_url(vars: &mut Vec<(String, String)>) -> Option<String> {
 fn toml_reason(e: &toml::de::Error) -> String {
     e.to_string().trim().replace('\n', "\n      ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(extra: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let repo = env!("CARGO_MANIFEST_DIR");
+        let text = format!(
+            r#"
+            [site]
+            title = "موقع"
+            base_url = "https://example.org/nashra"
+            time_zone = "Africa/Cairo"
+            [feeds]
+            dir = "{repo}/feeds"
+            [mail]
+            from = "نشرة <n@example.org>"
+            templates_dir = "{repo}/email-templates"
+            {extra}
+            "#
+        );
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_toml(&text, Path::new("/etc/nashra/nashra.toml"), vars)
+    }
+
+    #[test]
+    fn a_minimal_file_gets_the_embedded_defaults() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.site.base_url.as_str(), "https://example.org/nashra/", "links join under the base path");
+        assert_eq!(c.database.url, DatabaseUrl::Sqlite("/etc/nashra/var/nashra.db".into()));
+        assert!(matches!(&c.mail.transport, MailTransport::File { outbox_dir } if outbox_dir.ends_with("var/outbox")));
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.feeds.declared.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["all", "iraq"]);
+        assert!(c.demo_dir.is_none());
+    }
+
+    #[test]
+    fn every_unreadable_value_is_reported_with_its_key() {
+        let err = load(
+            "[collect]\ntimeout_seconds = \"soon\"\nmax_body_bytes = 0\n[[editions]]\nname = \"d\"\ncron = \"0 7 * * *\"\nmax_per_keyword = -1\n",
+            &[("NASHRA_MAIL__MAX_ATTEMPTS", "many"), ("DATABASE_URL", "mysql://x")],
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "DATABASE_URL",
+            "collect.timeout_seconds",
+            "collect.max_body_bytes",
+            "mail.max_attempts",
+            "editions[0].max_per_keyword",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+    }
+
+    #[test]
+    fn smtp_needs_its_section_and_known_tls() {
+        let err = load("", &[("NASHRA_MAIL__TRANSPORT", "smtp")]).unwrap_err();
+        assert_eq!(err.problems()[0].key, "mail.smtp");
+        let c = load("[mail.smtp]\nhost = \"relay\"\ntls = \"none\"\n", &[("NASHRA_MAIL__TRANSPORT", "smtp")]).unwrap();
+        assert!(matches!(&c.mail.transport, MailTransport::Smtp(s) if s.port == 25 && s.tls == SmtpTls::None));
+    }
+}

@@ -146,7 +146,7 @@ async fn try_plan(
     let ids: Vec<ArticleId> = articles.iter().map(|a| a.id).collect();
     let mut article_keywords: HashMap<ArticleId, HashSet<KeywordId>> = HashMap::new();
     for (article, keyword) in store.keywords_of_articles(&ids).await? {
-        article_keywords.entry(article).or_default().insert(keyword);
+        article_keywords.entry(article).or_default().insert(keyword.id);
     }
     let new_in_window = articles.iter().filter(|a| a.first_seen_at > nominal_start).count();
     let mut deliveries = Vec::new();

@@ -1,22 +1,24 @@
-//! The publisher: builds feeds from the store, keeps the latest bytes in memory for the HTTP
-//! server and writes them to the output folder. A cached feed older than `CACHE_TTL` is rebuilt
-//! on the next request, so an instance that did not run the latest collection still serves fresh
+//! The publisher: builds feeds from the store, writes them to the output folder and keeps the
+//! latest bytes in memory for the HTTP server. A cached feed older than `CACHE_TTL` is rebuilt on
+//! the next request, so an instance that did not run the latest collection still serves fresh
 //! feeds; output is deterministic, so every instance serves the same bytes and ETag.
+//! Last-Modified is when the bytes last changed: the modification time of the output file,
+//! which is rewritten only when its bytes change.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use url::Url;
 
 use super::model::{Category, Entry, Feed, Format};
 use super::output::{FeedFile, write_if_changed};
 use super::{FeedError, FeedSpec, render};
 use crate::config::Config;
-use crate::keywords::KeywordName;
-use crate::store::{Article, ArticleFilter, Keyword, KeywordId, Store};
+use crate::keywords::{self, KeywordName};
+use crate::store::{Article, ArticleFilter, Keyword, Store};
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
@@ -39,14 +41,24 @@ impl FeedKey {
     }
 }
 
+/// A feed key resolved to what it lists.
+enum Source<'a> {
+    Declared(&'a FeedSpec),
+    Keyword(Keyword),
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildReport {
     pub feeds: usize,
     pub files_written: usize,
+    /// Feeds that could not be built (each is logged with its reason).
+    pub failed: usize,
 }
 
+type Files = Arc<HashMap<Format, Arc<FeedFile>>>;
+
 struct Cached {
-    files: Arc<HashMap<Format, Arc<FeedFile>>>,
+    files: Files,
     built: Instant,
 }
 
@@ -62,29 +74,35 @@ impl Publisher {
         Self { config, store, cache: Arc::default() }
     }
 
-    /// Rebuilds every declared feed and every keyword feed, writes the files that changed and
-    /// refreshes the cache.
+    /// Rebuilds every declared feed and every keyword feed, writes the files whose bytes changed
+    /// and refreshes the cache. A feed that fails is logged and skipped; the others are built.
     pub async fn build_all(&self, now: DateTime<Utc>) -> Result<BuildReport, FeedError> {
-        let keywords = self.store.all_keywords().await?;
-        let by_id: HashMap<KeywordId, &Keyword> = keywords.iter().map(|k| (k.id, k)).collect();
-        let mut keys: Vec<FeedKey> =
-            self.config.feeds.declared.iter().map(|s| FeedKey::Declared(s.id.clone())).collect();
-        keys.extend(keywords.iter().map(|k| FeedKey::Keyword(k.slug.clone())));
+        let mut sources: Vec<(FeedKey, Source<'_>)> = self
+            .config
+            .feeds
+            .declared
+            .iter()
+            .map(|spec| (FeedKey::Declared(spec.id.clone()), Source::Declared(spec)))
+            .collect();
+        for keyword in self.store.all_keywords().await? {
+            sources.push((FeedKey::Keyword(keyword.slug.clone()), Source::Keyword(keyword)));
+        }
         let mut report = BuildReport::default();
-        for key in keys {
-            let Some(files) = self.build(&key, &by_id, now).await? else {
-                continue;
-            };
-            for (format, file) in files.iter() {
-                let path = self.file_path(&key, *format);
-                if write_if_changed(&path, &file.bytes)? {
-                    report.files_written += 1;
+        for (key, source) in sources {
+            match self.publish(&key, &source, now).await {
+                Ok((files, written)) => {
+                    report.feeds += 1;
+                    report.files_written += written;
+                    self.store_in_cache(key, files);
+                }
+                Err(FeedError::Store(e)) => return Err(FeedError::Store(e)),
+                Err(e) => {
+                    tracing::error!(feed = %key.path(), "feed not built: {e}");
+                    report.failed += 1;
                 }
             }
-            report.feeds += 1;
-            self.store_in_cache(key, files);
         }
-        tracing::info!(feeds = report.feeds, written = report.files_written, "feeds built");
+        tracing::info!(feeds = report.feeds, written = report.files_written, failed = report.failed, "feeds built");
         Ok(report)
     }
 
@@ -101,59 +119,81 @@ impl Publisher {
         {
             return Ok(c.files.get(&format).cloned());
         }
-        let keywords = self.store.all_keywords().await?;
-        let by_id: HashMap<KeywordId, &Keyword> = keywords.iter().map(|k| (k.id, k)).collect();
-        let Some(files) = self.build(key, &by_id, now).await? else {
-            return Ok(None);
+        let source = match key {
+            FeedKey::Declared(id) => match self.config.feeds.declared.iter().find(|s| &s.id == id) {
+                Some(spec) => Source::Declared(spec),
+                None => return Ok(None),
+            },
+            FeedKey::Keyword(slug) => match self.store.keyword_by_slug(slug).await? {
+                Some(keyword) => Source::Keyword(keyword),
+                None => return Ok(None),
+            },
         };
+        let (files, _) = self.publish(key, &source, now).await?;
         let file = files.get(&format).cloned();
         self.store_in_cache(key.clone(), files);
         Ok(file)
     }
 
-    /// Finds a keyword feed by what a reader typed: its slug or any spelling of the keyword.
+    /// Finds a keyword feed by what a reader typed: its slug or any spelling of the keyword
+    /// (or of one of its aliases).
     pub async fn keyword_key(&self, typed: &str) -> Result<Option<FeedKey>, FeedError> {
         if let Some(k) = self.store.keyword_by_slug(typed).await? {
             return Ok(Some(FeedKey::Keyword(k.slug)));
         }
-        let Ok(name) = KeywordName::parse(&typed.replace('-', " ")) else {
-            return Ok(None);
-        };
+        let Ok(name) = KeywordName::parse(&typed.replace('-', " ")) else { return Ok(None) };
+        let name = keywords::canonical(&self.config.keywords, name);
         Ok(self.store.keyword_by_normalized(name.normalized()).await?.map(|k| FeedKey::Keyword(k.slug)))
     }
 
-    fn file_path(&self, key: &FeedKey, format: Format) -> PathBuf {
-        self.config.feeds.output_dir.join(format!("{}.{}", key.path(), format.extension()))
-    }
-
-    fn store_in_cache(&self, key: FeedKey, files: Arc<HashMap<Format, Arc<FeedFile>>>) {
+    fn store_in_cache(&self, key: FeedKey, files: Files) {
         if let Ok(mut cache) = self.cache.write() {
             cache.insert(key, Cached { files, built: Instant::now() });
         }
     }
 
-    async fn build(
+    /// Builds the feed in every format and writes the files whose bytes changed. Returns the
+    /// files and how many were written.
+    async fn publish(
         &self,
         key: &FeedKey,
-        keywords: &HashMap<KeywordId, &Keyword>,
+        source: &Source<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Arc<HashMap<Format, Arc<FeedFile>>>>, FeedError> {
+    ) -> Result<(Files, usize), FeedError> {
+        let feed = self.model(key, source).await?;
+        let mut files = HashMap::new();
+        let mut written = 0;
+        for format in Format::ALL {
+            let bytes = render(&feed, format).map_err(|reason| FeedError::Write { feed: key.path(), reason })?;
+            let path = self.file_path(key, format);
+            let last_modified = match write_if_changed(&path, &bytes) {
+                Ok(changed) => {
+                    written += usize::from(changed);
+                    modified(&path).unwrap_or(now)
+                }
+                // The feed is still served from memory; the folder is only a copy for static serving.
+                Err(e) => {
+                    tracing::error!("{e}");
+                    now
+                }
+            };
+            files.insert(format, Arc::new(FeedFile::new(format, bytes, last_modified)));
+        }
+        Ok((Arc::new(files), written))
+    }
+
+    /// The feed model: its articles newest first, each with its keywords as categories.
+    async fn model(&self, key: &FeedKey, source: &Source<'_>) -> Result<Feed, FeedError> {
         let site = &self.config.site;
-        let (title, description, language, articles) = match key {
-            FeedKey::Declared(id) => {
-                let Some(spec) = self.config.feeds.declared.iter().find(|s| &s.id == id) else {
-                    return Ok(None);
-                };
+        let (title, description, language, articles, empty_updated) = match source {
+            Source::Declared(spec) => {
                 let articles = self.declared_articles(spec).await?;
                 let title = if spec.title.is_empty() { site.title.clone() } else { spec.title.clone() };
                 let description =
                     if spec.description.is_empty() { site.description.clone() } else { spec.description.clone() };
-                (title, description, spec.language.clone(), articles)
+                (title, description, spec.language.clone(), articles, None)
             }
-            FeedKey::Keyword(slug) => {
-                let Some(keyword) = keywords.values().find(|k| &k.slug == slug) else {
-                    return Ok(None);
-                };
+            Source::Keyword(keyword) => {
                 let articles = self
                     .store
                     .latest_articles(ArticleFilter::Keywords(&[keyword.id]), self.config.feeds.keyword_feed_items)
@@ -163,42 +203,29 @@ impl Publisher {
                     format!("أحدث المقالات عن «{}»", keyword.name),
                     site.language.clone(),
                     articles,
+                    Some(keyword.created_at),
                 )
             }
         };
         let ids: Vec<_> = articles.iter().map(|a| a.id).collect();
         let mut categories: HashMap<i64, Vec<Category>> = HashMap::new();
-        for (article, keyword) in self.store.keywords_of_articles(&ids).await? {
-            if let Some(k) = keywords.get(&keyword) {
-                categories.entry(article).or_default().push(Category {
-                    name: k.name.clone(),
-                    feed_base: self.feed_url(&FeedKey::Keyword(k.slug.clone())),
-                });
-            }
+        for (article, k) in self.store.keywords_of_articles(&ids).await? {
+            let feed_base = feed_url(&site.base_url, &FeedKey::Keyword(k.slug));
+            categories.entry(article).or_default().push(Category { name: k.name, feed_base });
         }
-        let entries: Vec<Entry> = articles
-            .into_iter()
-            .map(|a| {
-                let cats = categories.remove(&a.id).unwrap_or_default();
-                entry(a, cats)
-            })
-            .collect();
-        let updated = entries.iter().map(|e| e.updated).max().unwrap_or(now);
-        let feed = Feed {
+        let entries: Vec<Entry> =
+            articles.into_iter().map(|a| entry(categories.remove(&a.id).unwrap_or_default(), a)).collect();
+        // Never the clock: an empty feed must give the same bytes at every build.
+        let updated = entries.iter().map(|e| e.updated).max().or(empty_updated).unwrap_or_else(epoch);
+        Ok(Feed {
             title,
             description,
             language,
             site_url: site.base_url.clone(),
-            self_base: self.feed_url(key),
+            self_base: feed_url(&site.base_url, key),
             updated,
             entries,
-        };
-        let mut files = HashMap::new();
-        for format in Format::ALL {
-            let bytes = render(&feed, format).map_err(|reason| FeedError::Write { feed: key.path(), reason })?;
-            files.insert(format, Arc::new(FeedFile::new(format, bytes, updated)));
-        }
-        Ok(Some(Arc::new(files)))
+        })
     }
 
     async fn declared_articles(&self, spec: &FeedSpec) -> Result<Vec<Article>, FeedError> {
@@ -207,9 +234,8 @@ impl Publisher {
         }
         let mut ids = Vec::new();
         for k in &spec.keywords {
-            let Ok(name) = KeywordName::parse(k) else {
-                continue;
-            };
+            let Ok(name) = KeywordName::parse(k) else { continue };
+            let name = keywords::canonical(&self.config.keywords, name);
             if let Some(keyword) = self.store.keyword_by_normalized(name.normalized()).await? {
                 ids.push(keyword.id);
             }
@@ -217,8 +243,8 @@ impl Publisher {
         Ok(self.store.latest_articles(ArticleFilter::Keywords(&ids), spec.limit).await?)
     }
 
-    fn feed_url(&self, key: &FeedKey) -> String {
-        feed_url(&self.config.site.base_url, key)
+    fn file_path(&self, key: &FeedKey, format: Format) -> PathBuf {
+        self.config.feeds.output_dir.join(format!("{}.{}", key.path(), format.extension()))
     }
 }
 
@@ -229,7 +255,16 @@ pub fn feed_url(base: &Url, key: &FeedKey) -> String {
         .unwrap_or_else(|_| format!("{base}feeds/{}", key.path()))
 }
 
-fn entry(a: Article, categories: Vec<Category>) -> Entry {
+fn modified(path: &std::path::Path) -> Option<DateTime<Utc>> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from)
+}
+
+/// The `updated` of a declared feed with no articles at all.
+fn epoch() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single().unwrap_or_default()
+}
+
+fn entry(categories: Vec<Category>, a: Article) -> Entry {
     Entry {
         updated: a.updated_at.max(a.published_at),
         published: a.published_at,

@@ -15,7 +15,8 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
         .map(|e| Item {
             title: Some(e.title.clone()),
             link: Some(e.url.clone()),
-            description: e.summary.clone(),
+            // RSS readers treat <description> as HTML; the summary is plain text.
+            description: e.summary.as_deref().map(escape_html),
             content: Some(e.content_html.clone()).filter(|c| !c.is_empty()),
             guid: Some(Guid { value: e.url.clone(), permalink: true }),
             pub_date: Some(e.published.to_rfc2822()),
@@ -50,4 +51,20 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
         ..Default::default()
     };
     channel.pretty_write_to(Vec::new(), b' ', 2).map_err(|e| format!("cannot write RSS: {e}"))
+}
+
+/// Plain text as HTML text.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -8,6 +8,7 @@
 mod name;
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
@@ -21,7 +22,7 @@ use crate::store::{ArticleId, Keyword, KeywordId, KeywordOrigin, NewArticle, Sto
 pub const FROM_BLOCK: &str = "block";
 pub const FROM_TEXT: &str = "text";
 
-/// The matching vocabulary, loaded from the store; rebuilt when keywords join it.
+/// The matching vocabulary, loaded from the store once per collection pass.
 pub struct Vocabulary {
     /// matching form of an alias → the canonical keyword's name
     aliases: HashMap<String, KeywordName>,
@@ -29,23 +30,20 @@ pub struct Vocabulary {
     alias_forms: HashMap<String, Vec<String>>,
     keywords: Vec<Keyword>,
     matcher: Matcher,
+    /// Every keyword known to the store (tags too), by matching form, so a keyword block only
+    /// writes to the store for a keyword it has never seen.
+    known: Mutex<HashMap<String, KeywordId>>,
 }
 
 impl Vocabulary {
     /// Loads the vocabulary keywords and builds the matcher.
     pub async fn load(store: &Store, config: &config::Keywords) -> StoreResult<Self> {
         let (aliases, alias_forms) = alias_maps(config);
-        let keywords = store.vocabulary().await?;
-        Ok(Self::build(aliases, alias_forms, keywords))
-    }
-
-    fn build(
-        aliases: HashMap<String, KeywordName>,
-        alias_forms: HashMap<String, Vec<String>>,
-        keywords: Vec<Keyword>,
-    ) -> Self {
+        let all = store.all_keywords().await?;
+        let known = Mutex::new(all.iter().map(|k| (k.normalized.clone(), k.id)).collect());
+        let keywords: Vec<Keyword> = all.into_iter().filter(|k| k.origin().in_vocabulary()).collect();
         let matcher = matcher_for(&keywords, &alias_forms);
-        Self { aliases, alias_forms, keywords, matcher }
+        Ok(Self { aliases, alias_forms, keywords, matcher, known })
     }
 
     pub fn keywords(&self) -> &[Keyword] {
@@ -77,11 +75,21 @@ impl Vocabulary {
                 continue;
             };
             let name = self.canonical(name);
-            let id = store
-                .ensure_keyword(name.as_str(), name.normalized(), name.slug(), KeywordOrigin::Tag, now)
-                .await?
-                .keyword
-                .id;
+            let cached = self.known.lock().ok().and_then(|known| known.get(name.normalized()).copied());
+            let id = match cached {
+                Some(id) => id,
+                None => {
+                    let id = store
+                        .ensure_keyword(name.as_str(), name.normalized(), name.slug(), KeywordOrigin::Tag, now)
+                        .await?
+                        .keyword
+                        .id;
+                    if let Ok(mut known) = self.known.lock() {
+                        known.insert(name.normalized().to_owned(), id);
+                    }
+                    id
+                }
+            };
             if !out.iter().any(|(k, _)| *k == id) {
                 out.push((id, FROM_BLOCK));
             }
@@ -106,6 +114,12 @@ fn matcher_for(keywords: &[Keyword], alias_forms: &HashMap<String, Vec<String>>)
         })
         .collect();
     Matcher::new(&entries)
+}
+
+/// The canonical keyword for `name` under the configured aliases: itself, or the keyword it is
+/// an alias of.
+pub fn canonical(config: &config::Keywords, name: KeywordName) -> KeywordName {
+    alias_maps(config).0.remove(name.normalized()).unwrap_or(name)
 }
 
 fn alias_maps(config: &config::Keywords) -> (HashMap<String, KeywordName>, HashMap<String, Vec<String>>) {
@@ -158,7 +172,7 @@ pub async fn follow(
 }
 
 /// Makes the operator's declared keywords (and the canonical keywords of aliases) part of the
-/// vocabulary. Run at start-up and before each job, so a configuration change takes effect.
+/// vocabulary. The application runs it once, before its first job.
 pub async fn sync_declared(store: &Store, config: &config::Config, now: DateTime<Utc>) -> StoreResult<()> {
     let names: Vec<KeywordName> = config
         .keywords

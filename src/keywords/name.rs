@@ -11,6 +11,10 @@ use crate::arabic;
 /// The longest keyword accepted, in graphemes.
 pub const MAX_GRAPHEMES: usize = 60;
 
+/// The longest slug, in bytes: it names files (255 bytes at most on common file systems, with
+/// room for the extension and a temporary suffix).
+const MAX_SLUG_BYTES: usize = 180;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KeywordName {
     display: String,
@@ -48,6 +52,7 @@ impl KeywordName {
             .filter(|t| !t.is_empty())
             .collect::<Vec<_>>()
             .join("-");
+        let slug = truncate_at_char(slug, MAX_SLUG_BYTES);
         if normalized.is_empty() || slug.is_empty() {
             return Err(KeywordError::NoWord(display));
         }
@@ -67,6 +72,15 @@ impl KeywordName {
     pub fn slug(&self) -> &str {
         &self.slug
     }
+}
+
+fn truncate_at_char(mut s: String, max_bytes: usize) -> String {
+    if s.len() > max_bytes {
+        let cut = (0..=max_bytes).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+        s.truncate(cut);
+        s.truncate(s.trim_end_matches('-').len());
+    }
+    s
 }
 
 impl fmt::Display for KeywordName {
@@ -97,6 +111,14 @@ mod tests {
         assert_eq!(KeywordName::parse("العِراق").unwrap().slug(), "العراق");
         assert_eq!(KeywordName::parse("ISIS").unwrap().slug(), "isis");
         assert_eq!(KeywordName::parse("a/b.c").unwrap().slug(), "a-b-c");
+    }
+
+    #[test]
+    fn slugs_stay_short_enough_for_a_file_name() {
+        // 60 graphemes, each a letter with many combining marks that are not harakat.
+        let heavy = "a\u{0301}\u{0302}\u{0303}\u{0304}".repeat(60);
+        let k = KeywordName::parse(&heavy).unwrap();
+        assert!(k.slug().len() <= MAX_SLUG_BYTES, "{}", k.slug().len());
     }
 
     #[test]

@@ -90,13 +90,13 @@ pub async fn run_job(
         return Ok(None);
     };
     tracing::info!(job = %name, %tick, trigger, "job started");
+    let started = std::time::Instant::now();
     let output = match job {
         Job::Collect(source) => app.collect(source.as_deref(), now).await.map(JobOutput::Collect),
         Job::Feeds => app.build_feeds(now).await.map(JobOutput::Feeds),
         Job::Digest(edition) => app.send_digest(edition, tick, now, false).await.map(|(o, s)| JobOutput::Digest(o, s)),
     };
-    // The end of a run is the one time this layer reads the clock: it is history, not logic.
-    let finished = Utc::now().max(now);
+    let finished = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
     match &output {
         Ok(output) => {
             let summary = output.summary();

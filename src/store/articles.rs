@@ -7,7 +7,8 @@ use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
 use super::error::Context as _;
-use super::{KeywordId, SourceId, Store, StoreResult, begin_write, on_pool};
+use super::keywords::KEYWORD_COLUMNS;
+use super::{Keyword, KeywordId, SourceId, Store, StoreResult, begin_write, on_pool};
 
 pub type ArticleId = i64;
 
@@ -121,6 +122,13 @@ impl Article {
     pub fn matching_text(&self) -> String {
         matching_text(&self.title, self.summary.as_deref(), &self.body_text)
     }
+}
+
+#[derive(FromRow)]
+struct ArticleKeywordRow {
+    article_id: ArticleId,
+    #[sqlx(flatten)]
+    keyword: Keyword,
 }
 
 const ARTICLE_COLUMNS: &str = "a.id, a.source_id, a.url, a.guid, a.title, a.author, a.section, a.summary, \
@@ -302,23 +310,25 @@ impl Store {
         .context("cannot read recent articles")
     }
 
-    /// (article, keyword) pairs for the given articles.
-    pub async fn keywords_of_articles(&self, articles: &[ArticleId]) -> StoreResult<Vec<(ArticleId, KeywordId)>> {
+    /// The keywords of the given articles, as (article, keyword) pairs ordered by article and
+    /// keyword name.
+    pub async fn keywords_of_articles(&self, articles: &[ArticleId]) -> StoreResult<Vec<(ArticleId, Keyword)>> {
         let mut pairs = Vec::new();
         for chunk in articles.chunks(500) {
-            let rows: Vec<(ArticleId, KeywordId)> = on_pool!(self, |pool| {
-                let mut q = sqlx::QueryBuilder::new(
-                    "SELECT article_id, keyword_id FROM article_keywords WHERE article_id IN (",
-                );
+            let rows: Vec<ArticleKeywordRow> = on_pool!(self, |pool| {
+                let mut q = sqlx::QueryBuilder::new(format!(
+                    "SELECT ak.article_id, {KEYWORD_COLUMNS} FROM article_keywords ak
+                     JOIN keywords k ON k.id = ak.keyword_id WHERE ak.article_id IN ("
+                ));
                 let mut list = q.separated(", ");
                 for id in chunk {
                     list.push_bind(*id);
                 }
-                q.push(") ORDER BY article_id, keyword_id");
+                q.push(") ORDER BY ak.article_id, k.name, k.id");
                 q.build_query_as().fetch_all(pool).await
             })
             .context("cannot read article keywords")?;
-            pairs.extend(rows);
+            pairs.extend(rows.into_iter().map(|r| (r.article_id, r.keyword)));
         }
         Ok(pairs)
     }

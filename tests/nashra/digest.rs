@@ -176,7 +176,27 @@ async fn a_dry_run_sends_nothing_and_plans_nothing(app: TestApp) {
     assert!(matches!(real.planned, nashra::digest::Planned::Now { messages: 1, .. }));
 }
 
+async fn an_edition_planned_against_a_stale_view_is_refused(app: TestApp) {
+    use nashra::store::EditionCreated;
+    let store = &app.app.store;
+    let window = (now() - Duration::days(1), now());
+    let first = store.create_edition("daily", now(), window, None, &[], now()).await.unwrap();
+    let EditionCreated::Created(first) = first else { panic!("{first:?}") };
+    // Planned before the first edition existed: stale.
+    let later = now() + Duration::hours(1);
+    assert_eq!(store.create_edition("daily", later, window, None, &[], later).await.unwrap(), EditionCreated::Stale);
+    assert_eq!(
+        store.create_edition("daily", now(), window, Some(first.id), &[], later).await.unwrap(),
+        EditionCreated::Exists
+    );
+    assert!(matches!(
+        store.create_edition("daily", later, window, Some(first.id), &[], later).await.unwrap(),
+        EditionCreated::Created(_)
+    ));
+}
+
 on_both_backends!(
+    an_edition_planned_against_a_stale_view_is_refused,
     a_subscriber_gets_one_rtl_email_grouped_by_keyword,
     running_an_edition_again_sends_nothing_twice,
     no_email_is_sent_when_nothing_matched,

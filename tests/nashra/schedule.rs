@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use nashra::schedule::heartbeat;
+use nashra::schedule::{Job, heartbeat, run_job};
 
 use crate::helpers::{TestApp, now};
 use crate::on_both_backends;
@@ -55,7 +55,22 @@ async fn the_daily_edition_stays_at_seven_in_cairo_across_the_clock_change(app: 
     );
 }
 
+async fn a_failed_run_is_tried_again_a_few_times_then_left(app: TestApp) {
+    let job = Job::Digest("no-such-edition".into());
+    let tick = now();
+    let attempt = |at: DateTime<Utc>| run_job(&app.app, &job, tick, "schedule", at);
+    assert!(attempt(now()).await.is_err(), "the run fails");
+    assert!(matches!(attempt(now() + Duration::seconds(30)).await, Ok(None)), "not again at once");
+    assert!(attempt(now() + Duration::minutes(3)).await.is_err(), "a second attempt after a pause");
+    assert!(attempt(now() + Duration::minutes(6)).await.is_err(), "a third");
+    assert!(matches!(attempt(now() + Duration::minutes(9)).await, Ok(None)), "then it is left failed");
+    let run = app.app.store.recent_job_runs(1).await.unwrap().remove(0);
+    assert_eq!(run.status, "failed");
+    assert!(run.error.unwrap().contains("no-such-edition"));
+}
+
 on_both_backends!(
     a_heartbeat_runs_each_due_job_once,
-    the_daily_edition_stays_at_seven_in_cairo_across_the_clock_change
+    the_daily_edition_stays_at_seven_in_cairo_across_the_clock_change,
+    a_failed_run_is_tried_again_a_few_times_then_left,
 );

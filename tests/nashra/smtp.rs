@@ -103,6 +103,15 @@ async fn refusals_are_recorded_and_temporary_ones_retried(backend: Backend) {
     let later = app.app.deliver(now() + Duration::minutes(5)).await.unwrap();
     assert_eq!((later.sent, later.failed, later.retried), (0, 0, 1));
     assert_eq!(sink.messages().len(), 1, "the accepted message was not sent twice");
+
+    // A reader who unsubscribes while a message waits for its retry does not get it.
+    let token = app.app.store.subscriber_by_email("busy@example.org").await.unwrap().unwrap().token;
+    app.app.store.unsubscribe(&token, now() + Duration::minutes(6)).await.unwrap();
+    let after = app.app.deliver(now() + Duration::hours(1)).await.unwrap();
+    assert_eq!(after, Default::default());
+    let deliveries = app.app.store.deliveries().await.unwrap();
+    let busy = deliveries.iter().find(|d| d.recipient == "busy@example.org").unwrap();
+    assert_eq!(busy.status(), DeliveryStatus::Cancelled);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
