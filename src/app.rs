@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::collect::{self, CollectReport, Fetcher};
 use crate::config::{Config, ConfigError, Problem};
 use crate::delivery::{self, Mailer, SendReport};
-use crate::digest::{self, DigestError, EditionOutcome, Templates};
+use crate::digest::{self, DigestError, EditionOutcome, EditionRun, Templates};
 use crate::feeds::{BuildReport, Publisher};
 use crate::keywords::{self, Vocabulary};
 use crate::store::Store;
@@ -100,9 +100,16 @@ impl App {
             .iter()
             .find(|e| e.name == edition)
             .ok_or_else(|| DigestError::UnknownEdition(edition.to_owned()))?;
-        let (outcome, _) = digest::plan_edition(&self.store, &self.config, &self.templates, cfg, tick, now, dry_run)
-            .await
-            .with_context(|| format!("digest edition {edition}"))?;
+        let run = EditionRun {
+            store: &self.store,
+            config: &self.config,
+            templates: &self.templates,
+            edition: cfg,
+            tick,
+            now,
+            dry_run,
+        };
+        let (outcome, _) = digest::plan_edition(&run).await.with_context(|| format!("digest edition {edition}"))?;
         let sent = if dry_run { SendReport::default() } else { self.deliver(now).await? };
         Ok((outcome, sent))
     }

@@ -82,37 +82,33 @@ impl EditionOutcome {
 /// How far back a reader's "new since your previous digest" may reach.
 const MAX_CATCH_UP: Duration = Duration::days(14);
 
-/// Plans the edition of `edition` identified by `tick` — the scheduled time for a scheduled run,
-/// the run time itself for a run by hand — and writes its messages to the outbox (unless
-/// `dry_run`, which returns the messages instead).
-pub async fn plan_edition(
-    store: &Store,
-    config: &Config,
-    templates: &Templates,
-    edition: &Edition,
-    tick: DateTime<Utc>,
-    now: DateTime<Utc>,
-    dry_run: bool,
-) -> Result<(EditionOutcome, Vec<NewDelivery>), DigestError> {
+/// One edition to plan: which, when, and with what.
+pub struct EditionRun<'a> {
+    pub store: &'a Store,
+    pub config: &'a Config,
+    pub templates: &'a Templates,
+    pub edition: &'a Edition,
+    /// The scheduled time for a scheduled run; the time of the run for a run by hand.
+    pub tick: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    /// Plan and render, but write nothing: the messages are returned instead.
+    pub dry_run: bool,
+}
+
+/// Plans the edition and writes its messages to the outbox (or, on a dry run, returns them).
+pub async fn plan_edition(run: &EditionRun<'_>) -> Result<(EditionOutcome, Vec<NewDelivery>), DigestError> {
     // Another instance may plan an edition of the same schedule at the same time; the store
     // refuses the second plan as stale, and it is made again from fresh data.
     for _ in 0..3 {
-        if let Some(planned) = try_plan(store, config, templates, edition, tick, now, dry_run).await? {
+        if let Some(planned) = try_plan(run).await? {
             return Ok(planned);
         }
     }
-    Err(DigestError::Contended(edition.name.clone()))
+    Err(DigestError::Contended(run.edition.name.clone()))
 }
 
-async fn try_plan(
-    store: &Store,
-    config: &Config,
-    templates: &Templates,
-    edition: &Edition,
-    tick: DateTime<Utc>,
-    now: DateTime<Utc>,
-    dry_run: bool,
-) -> Result<Option<(EditionOutcome, Vec<NewDelivery>)>, DigestError> {
+async fn try_plan(run: &EditionRun<'_>) -> Result<Option<(EditionOutcome, Vec<NewDelivery>)>, DigestError> {
+    let EditionRun { store, config, templates, edition, tick, now, dry_run } = *run;
     // One period back from the latest scheduled time: what a subscriber who has had no digest
     // of this edition yet is sent.
     let nominal_start = edition
