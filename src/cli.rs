@@ -14,8 +14,8 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{self, App};
 use crate::arabic::{self, Matcher};
-use crate::collect::{self, Fetcher, Selectors};
-use crate::config::{Config, Problem, SourceKind};
+use crate::collect::{self, Fetcher};
+use crate::config::{Config, Problem};
 use crate::schedule::{self, Job, JobOutput};
 use crate::subscribers::{self, SubscriberEmail};
 
@@ -287,10 +287,7 @@ async fn extract(config: &Config, target: &str, source: Option<&str>, now: DateT
         ),
         None => None,
     };
-    let selectors: Option<&Selectors> = source.and_then(|s| match &s.kind {
-        SourceKind::Html(sel) => Some(sel),
-        SourceKind::Feed => None,
-    });
+    let selectors = source.and_then(|s| s.article.as_ref());
     let tz = source.map_or(config.site.time_zone, |s| s.time_zone);
     let (html, url) = if target.starts_with("http://") || target.starts_with("https://") {
         let url = url::Url::parse(target).with_context(|| format!("{target:?} is not a valid URL"))?;

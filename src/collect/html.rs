@@ -1,92 +1,76 @@
-//! `html` sources: a listing page whose links (the source's `links` selector) lead to article
-//! pages, each read by the extractor with the source's selectors.
+//! `html` sources: listing pages (following the `next` link up to `max_pages`) whose links lead
+//! to article pages. An unchanged first listing page (304) ends the pass: nothing else is fetched.
 
-use chrono::{DateTime, Utc};
-use scraper::Html;
+use scraper::{Html, Selector};
 use url::Url;
 
-use super::extract::{absolute, extract};
-use super::{Fetcher, PageError, Selectors};
-use crate::config::Source;
-use crate::store::NewArticle;
+use super::PageError;
+use super::extract::absolute;
+use super::pass::{Hint, Pass};
 
-/// The article links of a listing page, absolute, without duplicates, in page order.
-pub fn listing_links(html: &str, page_url: &Url, selectors: &Selectors, max: usize) -> Vec<Url> {
+/// The links matched by `selector` on a page, absolute, without duplicates, in page order.
+pub fn links(html: &str, page_url: &Url, selector: &Selector) -> Vec<Url> {
     let doc = Html::parse_document(html);
     let mut links: Vec<Url> = Vec::new();
-    for a in doc.select(&selectors.links) {
-        let Some(href) = a.value().attr("href") else {
-            continue;
-        };
-        let Some(url) = absolute(page_url, href).and_then(|u| Url::parse(&u).ok()) else {
-            continue;
-        };
+    for a in doc.select(selector) {
+        let Some(href) = a.value().attr("href") else { continue };
+        let Some(url) = absolute(page_url, href).and_then(|u| Url::parse(&u).ok()) else { continue };
         if !links.contains(&url) {
             links.push(url);
-        }
-        if links.len() >= max {
-            break;
         }
     }
     links
 }
 
-/// Reads the listing page and every linked article. A page that fails is reported and skipped;
-/// the listing failing fails the source.
+/// Reads the listing pages and the articles they link to. `Err` means the source could not be
+/// read at all (its first listing page failed); other failures are in the pass's report.
 pub async fn collect(
-    fetcher: &Fetcher,
-    source: &Source,
-    selectors: &Selectors,
-    now: DateTime<Utc>,
-) -> Result<Vec<Result<NewArticle, PageError>>, PageError> {
-    let listing = fetcher.get(&source.url).await.map_err(|e| PageError::new(&source.url, e))?;
-    let links = listing_links(&listing.body, &listing.url, selectors, source.max_articles as usize);
-    if links.is_empty() {
-        return Err(PageError::new(&source.url, "the listing page has no article links (check selectors.links)"));
-    }
-    let mut out = Vec::with_capacity(links.len());
-    for link in links {
-        out.push(article(fetcher, source, selectors, &link, now).await);
-    }
-    Ok(out)
-}
-
-/// The article's identity: its canonical URL if that is believable — on the page's own host,
-/// and not the site's home or the listing page (some CMSs point every page there) — else the
-/// URL it was fetched from.
-fn trusted_canonical(canonical: Option<&str>, page: &Url, source: &Source) -> String {
-    let believable = canonical
-        .and_then(|c| Url::parse(c).ok())
-        .filter(|c| c.host_str() == page.host_str() && c.path() != "/" && c.as_str() != source.url.as_str());
-    believable.map_or_else(|| page.to_string(), |c| c.to_string())
-}
-
-async fn article(
-    fetcher: &Fetcher,
-    source: &Source,
-    selectors: &Selectors,
+    pass: &mut Pass<'_>,
     url: &Url,
-    now: DateTime<Utc>,
-) -> Result<NewArticle, PageError> {
-    let page = fetcher.get(url).await.map_err(|e| PageError::new(url, e))?;
-    let x =
-        extract(&page.body, &page.url, Some(selectors), source.time_zone, now).map_err(|e| PageError::new(url, e))?;
-    let published_at = x.published.ok_or_else(|| {
-        PageError::new(url, "no publication date found (selectors.date matched nothing, and no date metadata)")
-    })?;
-    Ok(NewArticle {
-        url: trusted_canonical(x.canonical_url.as_deref(), &page.url, source),
-        guid: None,
-        title: x.title,
-        author: x.author,
-        section: x.section,
-        summary: x.summary,
-        body_html: x.body_html,
-        body_text: x.body_text,
-        image_url: x.image,
-        lang: x.lang,
-        published_at,
-        updated_at: x.updated,
-        tags: x.keywords,
-    })
+    link_selector: &Selector,
+    next: Option<&Selector>,
+    max_pages: u32,
+) -> Result<(), PageError> {
+    let mut page_url = url.clone();
+    let mut article_links: Vec<Url> = Vec::new();
+    let mut listings = Vec::new();
+    for depth in 0..max_pages {
+        let page = match pass.fetch(&page_url).await {
+            Ok(Some(page)) => page,
+            // Unchanged since the last good pass: so are the articles it lists.
+            Ok(None) if depth == 0 => return Ok(()),
+            Ok(None) => break,
+            Err(e) if depth == 0 => return Err(PageError::new(&page_url, e)),
+            Err(e) => {
+                pass.error(PageError::new(&page_url, e));
+                break;
+            }
+        };
+        for link in links(&page.body, &page.url, link_selector) {
+            if !article_links.contains(&link) {
+                article_links.push(link);
+            }
+        }
+        let next_page = next.and_then(|n| links(&page.body, &page.url, n).into_iter().next());
+        listings.push((page_url.clone(), page.validators));
+        match next_page {
+            Some(next_url) if !listings.iter().any(|(u, _)| *u == next_url) => page_url = next_url,
+            _ => break,
+        }
+    }
+    if article_links.is_empty() {
+        return Err(PageError::new(url, "the listing page has no article links (check selectors.links)"));
+    }
+    article_links.truncate(pass.source.max_articles as usize);
+    let errors_before = pass.report.errors.len();
+    for link in &article_links {
+        pass.article(link, &Hint::default()).await;
+    }
+    // Only a listing whose every article was handled is remembered as seen.
+    if pass.report.errors.len() == errors_before {
+        for (url, validators) in &listings {
+            pass.remember(url, validators).await;
+        }
+    }
+    Ok(())
 }

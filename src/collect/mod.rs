@@ -1,29 +1,35 @@
-//! The collect stage: sources → articles. Each configured source is fetched (politely: one
-//! client, time-outs, a body cap), its pages read into `NewArticle`s, each article tagged with its
-//! keywords and upserted by canonical URL. A page or source that fails is reported with its source
-//! and URL and skipped; the other pages and sources carry on, and nothing stored is lost.
-//! This stage must not build feeds or send mail: it only writes articles.
+//! The collect stage: sources → articles. Each configured source is polled politely (see
+//! `fetch`), its pages read into `NewArticle`s (see `extract`), each article tagged with its
+//! keywords and upserted (deduplicated by canonical URL, then GUID, then content). A page or
+//! source that fails is reported with its source and URL and skipped; the other pages and
+//! sources carry on, and nothing stored is lost. A source that keeps failing is polled less
+//! often, and the state survives restarts. This stage only writes articles: no feeds, no mail.
 
 mod extract;
 mod feed;
 mod fetch;
 mod html;
+mod pass;
 mod selectors;
+mod sitemap;
 mod text;
 
 use std::fmt::Display;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use url::Url;
 
 pub use extract::{ExtractError, Extracted, extract};
-pub use fetch::{FetchError, Fetched, Fetcher, decode};
-pub use selectors::Selectors;
+pub use feed::{FeedEntry, read_feed};
+pub use fetch::{Fetch, FetchError, FetchOptions, Fetched, Fetcher, Validators, decode};
+pub use selectors::ArticleSelectors;
+pub use sitemap::{Sitemap, SitemapUrl, read_sitemap};
 pub use text::{html_to_text, truncate_graphemes};
 
 use crate::config::{Config, Source, SourceKind};
 use crate::keywords::Vocabulary;
-use crate::store::{Store, StoreError, Upserted};
+use crate::store::{Store, StoreError};
+use pass::Pass;
 
 /// A page (or feed entry) that could not be used, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,8 +60,10 @@ pub struct SourceReport {
     pub inserted: usize,
     pub updated: usize,
     pub unchanged: usize,
-    /// The source could not be read at all (its listing page or feed failed).
+    /// The source could not be read at all (its listing page, feed or sitemap failed).
     pub failed: bool,
+    /// Not polled: it failed recently and waits until then.
+    pub postponed_until: Option<DateTime<Utc>>,
     /// Every page or source error, each naming its URL.
     pub errors: Vec<String>,
 }
@@ -80,18 +88,30 @@ impl CollectReport {
 
     pub fn summary(&self) -> String {
         let unchanged: usize = self.sources.iter().map(|s| s.unchanged).sum();
-        format!(
+        let postponed = self.sources.iter().filter(|s| s.postponed_until.is_some()).count();
+        let mut s = format!(
             "{} source(s): {} new, {} updated, {} unchanged, {} error(s)",
             self.sources.len(),
             self.inserted(),
             self.updated(),
             unchanged,
             self.errors()
-        )
+        );
+        if postponed > 0 {
+            s.push_str(&format!(", {postponed} postponed after failures"));
+        }
+        s
     }
 }
 
-/// One collection pass over every enabled source (or only the one called `only`).
+/// The wait before a source that failed `failures` times in a row is polled again by the
+/// scheduler: 1, 2, 4 … minutes, at most 6 hours (or longer if the server asked for it).
+fn backoff(failures: i64) -> Duration {
+    Duration::minutes((1i64 << failures.clamp(0, 9)).min(360))
+}
+
+/// One collection pass over every enabled source, or — by hand — over the one called `only`,
+/// which is polled even if it is waiting after failures.
 pub async fn collect(
     store: &Store,
     config: &Config,
@@ -110,69 +130,70 @@ pub async fn collect(
         Some(name) => s.name == name,
         None => s.enabled,
     }) {
-        report.sources.push(collect_source(store, fetcher, vocabulary, source, now).await?);
+        let Some(url) = source.kind.url() else { continue };
+        let state = store.ensure_source(&source.name, source.kind.name(), url.as_str(), now).await?;
+        if only.is_none()
+            && let Some(until) = state.next_poll_at.filter(|t| *t > now)
+        {
+            tracing::info!(source = %source.name, %until, "postponed after {} failure(s)", state.failure_count);
+            report.sources.push(SourceReport {
+                source: source.name.clone(),
+                postponed_until: Some(until),
+                ..Default::default()
+            });
+            continue;
+        }
+        let mut pass = Pass {
+            store,
+            fetcher,
+            vocabulary,
+            source,
+            source_id: state.id,
+            now,
+            report: SourceReport { source: source.name.clone(), ..Default::default() },
+            last_retry_after: None,
+        };
+        let outcome = poll(&mut pass, source, state.last_success_at).await;
+        let mut source_report = pass.report;
+        match outcome {
+            Ok(()) => store.record_source_success(state.id, now).await?,
+            Err((e, retry_after)) => {
+                let wait = backoff(state.failure_count).max(retry_after.unwrap_or_default());
+                tracing::warn!(source = %source.name, url = %e.url, next_poll = %(now + wait), "source failed: {}", e.reason);
+                store.record_source_failure(state.id, now, &e.to_string(), now + wait).await?;
+                source_report.failed = true;
+                source_report.errors.insert(0, e.to_string());
+            }
+        }
+        tracing::info!(
+            source = %source.name,
+            inserted = source_report.inserted,
+            updated = source_report.updated,
+            unchanged = source_report.unchanged,
+            errors = source_report.errors.len(),
+            "source collected"
+        );
+        report.sources.push(source_report);
     }
     Ok(report)
 }
 
-async fn collect_source(
-    store: &Store,
-    fetcher: &Fetcher,
-    vocabulary: &Vocabulary,
+/// Polls one source; `Err` if it could not be read at all, with any wait the server asked for.
+async fn poll(
+    pass: &mut Pass<'_>,
     source: &Source,
-    now: DateTime<Utc>,
-) -> Result<SourceReport, StoreError> {
-    let id = store.ensure_source(&source.name, source.kind.name(), source.url.as_str(), now).await?;
-    let mut report = SourceReport { source: source.name.clone(), ..Default::default() };
-    let pages = match &source.kind {
-        SourceKind::Html(selectors) => html::collect(fetcher, source, selectors, now).await,
-        SourceKind::Feed => match fetcher.get(&source.url).await {
-            Ok(doc) => feed::articles(&doc.body, &doc.url, source.max_articles as usize),
-            Err(e) => Err(PageError::new(&source.url, e)),
-        },
-    };
-    let pages = match pages {
-        Ok(pages) => pages,
-        Err(e) => {
-            tracing::warn!(source = %source.name, url = %e.url, "source failed: {}", e.reason);
-            store.record_source_poll(id, now, Some(&e.to_string())).await?;
-            report.failed = true;
-            report.errors.push(e.to_string());
-            return Ok(report);
+    last_success: Option<DateTime<Utc>>,
+) -> Result<(), (PageError, Option<Duration>)> {
+    let result = match &source.kind {
+        SourceKind::Html { url, links, next, max_pages } => {
+            html::collect(pass, url, links, next.as_ref(), *max_pages).await
         }
+        SourceKind::Feed { url, full_article } => feed::collect(pass, url, *full_article).await,
+        SourceKind::Sitemap { url } => sitemap::collect(pass, url, last_success).await,
+        SourceKind::Push { .. } => Ok(()),
     };
-    for page in pages {
-        let article = match page {
-            Ok(article) => article,
-            Err(e) => {
-                tracing::warn!(source = %source.name, url = %e.url, "page skipped: {}", e.reason);
-                report.errors.push(e.to_string());
-                continue;
-            }
-        };
-        let stored = match vocabulary.tag(store, &article, now).await {
-            Ok(keywords) => store.upsert_article(id, &article, &keywords, now).await,
-            Err(e) => Err(e),
-        };
-        match stored {
-            Ok(Upserted::Inserted(_)) => report.inserted += 1,
-            Ok(Upserted::Updated(_)) => report.updated += 1,
-            Ok(Upserted::Unchanged(_)) => report.unchanged += 1,
-            // Kept for the next pass: the page is still on the site.
-            Err(e) => {
-                tracing::error!(source = %source.name, url = %article.url, "article not stored: {e}");
-                report.errors.push(format!("{}: not stored: {e}", article.url));
-            }
-        }
-    }
-    store.record_source_poll(id, now, None).await?;
-    tracing::info!(
-        source = %source.name,
-        inserted = report.inserted,
-        updated = report.updated,
-        unchanged = report.unchanged,
-        errors = report.errors.len(),
-        "source collected"
-    );
-    Ok(report)
+    result.map_err(|e| {
+        let retry_after = pass.last_retry_after.take().and_then(|d| Duration::from_std(d).ok());
+        (e, retry_after)
+    })
 }

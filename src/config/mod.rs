@@ -20,7 +20,9 @@ use chrono_tz::Tz;
 use lettre::message::Mailbox;
 use url::Url;
 
-use crate::collect::Selectors;
+use scraper::Selector;
+
+use crate::collect::ArticleSelectors;
 use crate::feeds::FeedSpec;
 use crate::schedule::Schedule;
 use crate::store::DatabaseUrl;
@@ -117,6 +119,11 @@ pub struct Collect {
     pub timeout: Duration,
     pub max_body_bytes: u64,
     pub max_articles_per_source: u32,
+    pub per_host_concurrency: usize,
+    pub per_host_delay: Duration,
+    pub retries: u32,
+    pub retry_base: Duration,
+    pub max_retry_after: Duration,
     /// How far back a keyword new to the vocabulary is matched against stored articles.
     pub retag_window: chrono::Duration,
 }
@@ -180,25 +187,49 @@ pub enum SmtpTls {
 pub struct Source {
     pub name: String,
     pub kind: SourceKind,
-    pub url: Url,
     pub time_zone: Tz,
     pub enabled: bool,
     pub max_articles: u32,
+    /// Honour robots.txt (off only for the publisher's own site).
+    pub respect_robots: bool,
+    /// How to read an article page; `None`: page metadata and the readability fallback.
+    pub article: Option<ArticleSelectors>,
 }
 
 #[derive(Debug, Clone)]
 pub enum SourceKind {
-    /// A listing page whose links lead to article pages, read with CSS selectors.
-    Html(Selectors),
-    /// An upstream RSS, Atom or JSON feed.
-    Feed,
+    /// Listing pages whose links lead to article pages.
+    Html {
+        url: Url,
+        /// The article links on a listing page.
+        links: Selector,
+        /// The link to the next listing page, followed up to `max_pages` pages.
+        next: Option<Selector>,
+        max_pages: u32,
+    },
+    /// An upstream RSS, Atom or JSON feed; with `full_article`, each entry's page is read too.
+    Feed { url: Url, full_article: bool },
+    /// A sitemap, sitemap index or Google News sitemap.
+    Sitemap { url: Url },
+    /// Articles pushed by the publisher's CMS to `POST /api/v1/articles` with this bearer token.
+    Push { token: String },
 }
 
 impl SourceKind {
     pub fn name(&self) -> &'static str {
         match self {
-            SourceKind::Html(_) => "html",
-            SourceKind::Feed => "feed",
+            SourceKind::Html { .. } => "html",
+            SourceKind::Feed { .. } => "feed",
+            SourceKind::Sitemap { .. } => "sitemap",
+            SourceKind::Push { .. } => "push",
+        }
+    }
+
+    /// The URL nashra fetches, if it fetches anything.
+    pub fn url(&self) -> Option<&Url> {
+        match self {
+            SourceKind::Html { url, .. } | SourceKind::Feed { url, .. } | SourceKind::Sitemap { url } => Some(url),
+            SourceKind::Push { .. } => None,
         }
     }
 }

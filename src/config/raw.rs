@@ -86,6 +86,20 @@ pub struct RawCollect {
     pub max_body_bytes: Lenient<u64>,
     #[serde(default = "default_max_articles")]
     pub max_articles_per_source: Lenient<u32>,
+    /// Requests in flight to one host at a time.
+    #[serde(default = "default_per_host_concurrency")]
+    pub per_host_concurrency: Lenient<u32>,
+    /// The pause between two requests to one host.
+    #[serde(default = "default_per_host_delay")]
+    pub per_host_delay_ms: Lenient<u64>,
+    /// Attempts after the first on a temporary failure (5xx, 429, time-out).
+    #[serde(default = "default_retries")]
+    pub retries: Lenient<u32>,
+    #[serde(default = "default_retry_base")]
+    pub retry_base_ms: Lenient<u64>,
+    /// The longest Retry-After waited for within a pass; longer ones postpone the source.
+    #[serde(default = "default_max_retry_after")]
+    pub max_retry_after_seconds: Lenient<u64>,
     #[serde(default = "default_retag_days")]
     pub retag_window_days: Lenient<u32>,
 }
@@ -98,6 +112,11 @@ impl Default for RawCollect {
             timeout_seconds: default_timeout(),
             max_body_bytes: default_max_body_bytes(),
             max_articles_per_source: default_max_articles(),
+            per_host_concurrency: default_per_host_concurrency(),
+            per_host_delay_ms: default_per_host_delay(),
+            retries: default_retries(),
+            retry_base_ms: default_retry_base(),
+            max_retry_after_seconds: default_max_retry_after(),
             retag_window_days: default_retag_days(),
         }
     }
@@ -161,13 +180,26 @@ pub struct RawSmtp {
 pub struct RawSource {
     pub name: String,
     pub kind: String,
-    pub url: String,
+    #[serde(default)]
+    pub url: Option<String>,
     #[serde(default)]
     pub time_zone: Option<String>,
     #[serde(default = "default_true")]
     pub enabled: Lenient<bool>,
     #[serde(default)]
     pub max_articles: Option<Lenient<u32>>,
+    /// Honour robots.txt (turn off only for the publisher's own site).
+    #[serde(default = "default_true")]
+    pub respect_robots: Lenient<bool>,
+    /// html: how many listing pages to follow through the `next` selector.
+    #[serde(default)]
+    pub max_pages: Option<Lenient<u32>>,
+    /// feed: fetch each entry's page for the full article.
+    #[serde(default = "default_false")]
+    pub full_article: Lenient<bool>,
+    /// push: the bearer token the CMS sends.
+    #[serde(default)]
+    pub token: Option<String>,
     #[serde(default)]
     pub selectors: Option<RawSelectors>,
 }
@@ -176,6 +208,8 @@ pub struct RawSource {
 #[serde(deny_unknown_fields)]
 pub struct RawSelectors {
     pub links: Option<String>,
+    /// The listing page's link to the next page.
+    pub next: Option<String>,
     pub title: Option<String>,
     pub date: Option<String>,
     pub author: Option<String>,
@@ -270,6 +304,21 @@ fn default_max_body_bytes() -> Lenient<u64> {
 fn default_max_articles() -> Lenient<u32> {
     Lenient::Ok(50)
 }
+fn default_per_host_concurrency() -> Lenient<u32> {
+    Lenient::Ok(2)
+}
+fn default_per_host_delay() -> Lenient<u64> {
+    Lenient::Ok(500)
+}
+fn default_retries() -> Lenient<u32> {
+    Lenient::Ok(2)
+}
+fn default_retry_base() -> Lenient<u64> {
+    Lenient::Ok(1000)
+}
+fn default_max_retry_after() -> Lenient<u64> {
+    Lenient::Ok(120)
+}
 fn default_retag_days() -> Lenient<u32> {
     Lenient::Ok(30)
 }
@@ -302,6 +351,9 @@ fn default_tls() -> String {
 }
 fn default_true() -> Lenient<bool> {
     Lenient::Ok(true)
+}
+fn default_false() -> Lenient<bool> {
+    Lenient::Ok(false)
 }
 fn default_collect_schedule() -> RawSchedule {
     RawSchedule { cron: "*/15 * * * *".into(), time_zone: None }

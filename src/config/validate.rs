@@ -9,6 +9,8 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use lettre::message::Mailbox;
 use scraper::Selector;
+
+use crate::collect::ArticleSelectors;
 use url::Url;
 
 use super::flex::Lenient;
@@ -169,6 +171,11 @@ pub(super) fn validate(
     let max_body_bytes = c.positive("collect.max_body_bytes", &rc.max_body_bytes);
     let max_articles = c.positive("collect.max_articles_per_source", &rc.max_articles_per_source);
     let retag_days = c.read("collect.retag_window_days", &rc.retag_window_days);
+    let per_host_concurrency = c.positive("collect.per_host_concurrency", &rc.per_host_concurrency);
+    let per_host_delay = c.read("collect.per_host_delay_ms", &rc.per_host_delay_ms);
+    let retries = c.read("collect.retries", &rc.retries);
+    let retry_base = c.read("collect.retry_base_ms", &rc.retry_base_ms);
+    let max_retry_after = c.read("collect.max_retry_after_seconds", &rc.max_retry_after_seconds);
     let user_agent = match &rc.user_agent {
         Some(ua) => c.non_empty("collect.user_agent", ua),
         None => Some(format!(
@@ -303,6 +310,11 @@ pub(super) fn validate(
                 timeout: Duration::from_secs(timeout?),
                 max_body_bytes: max_body_bytes?,
                 max_articles_per_source: max_articles?,
+                per_host_concurrency: usize::try_from(per_host_concurrency?).unwrap_or(usize::MAX),
+                per_host_delay: Duration::from_millis(per_host_delay?),
+                retries: retries?,
+                retry_base: Duration::from_millis(retry_base?),
+                max_retry_after: Duration::from_secs(max_retry_after?),
                 retag_window: chrono::Duration::days(retag_days?.into()),
             },
             feeds: Feeds {
@@ -362,70 +374,133 @@ fn smtp_config(c: &mut Check, raw: &RawSmtp) -> Option<Smtp> {
 
 fn source(c: &mut Check, key: &str, rs: &RawSource, site_tz: Option<Tz>, max_default: u32) -> Option<Source> {
     let name = c.non_empty(&format!("{key}.name"), &rs.name);
-    let url = c.http_url(&format!("{key}.url"), &rs.url);
     let tz = c.optional_time_zone(&format!("{key}.time_zone"), rs.time_zone.as_deref(), site_tz);
-    let kind = match rs.kind.trim() {
-        "html" => {
-            let empty = RawSelectors::default();
-            let sel = rs.selectors.as_ref().unwrap_or(&empty);
-            selectors(c, &format!("{key}.selectors"), sel).map(SourceKind::Html)
-        }
-        "feed" => {
-            if rs.selectors.is_some() {
-                c.report(format!("{key}.selectors"), "", "selectors apply to html sources only");
-            }
-            Some(SourceKind::Feed)
-        }
-        other => {
-            c.report(format!("{key}.kind"), other, "must be \"html\" or \"feed\"");
-            None
-        }
-    };
     let enabled = c.read(&format!("{key}.enabled"), &rs.enabled);
+    let respect_robots = c.read(&format!("{key}.respect_robots"), &rs.respect_robots);
+    let full_article = c.read(&format!("{key}.full_article"), &rs.full_article);
     let max_articles = match &rs.max_articles {
         Some(m) => c.positive(&format!("{key}.max_articles"), m),
         None => Some(max_default),
     };
-    Some(Source { name: name?, kind: kind?, url: url?, time_zone: tz?, enabled: enabled?, max_articles: max_articles? })
-}
-
-fn selectors(c: &mut Check, key: &str, raw: &RawSelectors) -> Option<Selectors> {
-    let mut one = |name: &str, value: &Option<String>| -> Result<Option<Selector>, ()> {
-        match value {
-            None => Ok(None),
-            Some(v) => c.selector(&format!("{key}.{name}"), v).map(Some).ok_or(()),
+    let kind_name = rs.kind.trim();
+    let url_key = format!("{key}.url");
+    let url = match (&rs.url, kind_name) {
+        (Some(u), _) => c.http_url(&url_key, u),
+        (None, "push") => None,
+        (None, _) => {
+            c.report(&url_key, "", "is required (the listing page, feed or sitemap to read)");
+            None
         }
     };
-    let links = one("links", &raw.links);
-    let title = one("title", &raw.title);
-    let date = one("date", &raw.date);
-    let author = one("author", &raw.author);
-    let section = one("section", &raw.section);
-    let body = one("body", &raw.body);
-    let keywords = one("keywords", &raw.keywords);
-    let mut remove = Vec::new();
-    let mut remove_ok = true;
-    for (i, r) in raw.remove.iter().enumerate() {
-        match c.selector(&format!("{key}.remove[{i}]"), r) {
-            Some(s) => remove.push(s),
-            None => remove_ok = false,
+    let sel_key = format!("{key}.selectors");
+    let raw = rs.selectors.as_ref();
+    let article = raw.and_then(|r| article_selectors(c, &sel_key, r));
+    let link_selectors = |c: &mut Check| -> Option<(Selector, Option<Selector>)> {
+        let r = raw?;
+        let links = match &r.links {
+            Some(l) => c.selector(&format!("{sel_key}.links"), l),
+            None => {
+                c.report(
+                    format!("{sel_key}.links"),
+                    "",
+                    "an html source needs a selector for the article links on its listing page",
+                );
+                None
+            }
+        };
+        let next = match &r.next {
+            Some(n) => Some(c.selector(&format!("{sel_key}.next"), n)?),
+            None => None,
+        };
+        Some((links?, next))
+    };
+    if kind_name != "html" && raw.is_some_and(|r| r.links.is_some() || r.next.is_some()) {
+        c.report(format!("{sel_key}.links"), "", "links and next apply to html sources only");
+    }
+    if kind_name != "html" && rs.max_pages.is_some() {
+        c.report(format!("{key}.max_pages"), "", "max_pages applies to html sources only");
+    }
+    if kind_name != "push" && rs.token.is_some() {
+        c.report(format!("{key}.token"), "***", "token applies to push sources only");
+    }
+    let kind = match kind_name {
+        "html" => {
+            if raw.is_none() {
+                c.report(
+                    format!("{sel_key}.links"),
+                    "",
+                    "an html source needs a selector for the article links on its listing page",
+                );
+            }
+            let max_pages = match &rs.max_pages {
+                Some(m) => c.positive(&format!("{key}.max_pages"), m),
+                None => Some(1),
+            };
+            let links = link_selectors(c);
+            match (url.clone(), links, max_pages) {
+                (Some(url), Some((links, next)), Some(max_pages)) => {
+                    Some(SourceKind::Html { url, links, next, max_pages })
+                }
+                _ => None,
+            }
         }
-    }
-    if matches!(links, Ok(None)) {
-        c.report(
-            format!("{key}.links"),
-            "",
-            "an html source needs a selector for the article links on its listing page",
-        );
-    }
-    Some(Selectors {
-        links: links.ok()??,
-        title: title.ok()?,
-        date: date.ok()?,
-        author: author.ok()?,
-        section: section.ok()?,
-        body: body.ok()?,
-        keywords: keywords.ok()?,
-        remove: remove_ok.then_some(remove)?,
+        "feed" => url.clone().zip(full_article).map(|(url, full_article)| SourceKind::Feed { url, full_article }),
+        "sitemap" => url.clone().map(|url| SourceKind::Sitemap { url }),
+        "push" => match rs.token.as_deref().map(str::trim) {
+            Some(t) if t.chars().count() >= 16 && !t.contains(char::is_whitespace) => {
+                Some(SourceKind::Push { token: t.to_owned() })
+            }
+            Some(_) => {
+                c.report(format!("{key}.token"), "***", "a push token needs at least 16 characters and no spaces");
+                None
+            }
+            None => {
+                c.report(format!("{key}.token"), "", "a push source needs the bearer token its CMS will send");
+                None
+            }
+        },
+        other => {
+            c.report(format!("{key}.kind"), other, "must be \"html\", \"feed\", \"sitemap\" or \"push\"");
+            None
+        }
+    };
+    Some(Source {
+        name: name?,
+        kind: kind?,
+        time_zone: tz?,
+        enabled: enabled?,
+        max_articles: max_articles?,
+        respect_robots: respect_robots?,
+        article: if raw.is_some() { Some(article?) } else { None },
     })
+}
+
+/// The article-page selectors; `None` (after reporting) if one is not valid CSS.
+fn article_selectors(c: &mut Check, key: &str, raw: &RawSelectors) -> Option<ArticleSelectors> {
+    let mut ok = true;
+    let mut one = |c: &mut Check, name: &str, value: &Option<String>| -> Option<Selector> {
+        let v = value.as_ref()?;
+        let parsed = c.selector(&format!("{key}.{name}"), v);
+        ok &= parsed.is_some();
+        parsed
+    };
+    let selectors = ArticleSelectors {
+        title: one(c, "title", &raw.title),
+        date: one(c, "date", &raw.date),
+        author: one(c, "author", &raw.author),
+        section: one(c, "section", &raw.section),
+        body: one(c, "body", &raw.body),
+        keywords: one(c, "keywords", &raw.keywords),
+        remove: raw
+            .remove
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let parsed = c.selector(&format!("{key}.remove[{i}]"), r);
+                ok &= parsed.is_some();
+                parsed
+            })
+            .collect(),
+    };
+    ok.then_some(selectors)
 }

@@ -157,6 +157,43 @@ impl Store {
         let now = now.trunc_subsecs(6);
         let outcome: StoreResult<Upserted> = async {
             begin_write!(self, |tx| {
+                // Deduplication: the canonical URL first; an article the source now serves under
+                // another URL is found by its GUID and moves to the new URL; the same content
+                // under another URL (a mirror, tracking parameters) is the article already kept.
+                let by_url: Option<ArticleId> = sqlx::query_scalar("SELECT id FROM articles WHERE url = $1")
+                    .bind(&article.url)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let mut moved = None;
+                if by_url.is_none() {
+                    if let Some(guid) = &article.guid {
+                        moved = sqlx::query_scalar(
+                            "SELECT id FROM articles WHERE guid = $1 AND source_id = $2 ORDER BY id LIMIT 1",
+                        )
+                        .bind(guid)
+                        .bind(source)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    }
+                    if moved.is_none() {
+                        let copy: Option<ArticleId> =
+                            sqlx::query_scalar("SELECT id FROM articles WHERE content_hash = $1 ORDER BY id LIMIT 1")
+                                .bind(&hash)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        if let Some(id) = copy {
+                            tx.commit().await?;
+                            return Ok(Upserted::Unchanged(id));
+                        }
+                    }
+                }
+                if let Some(id) = moved {
+                    sqlx::query("UPDATE articles SET url = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(&article.url)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 // One statement, so two writers of the same URL cannot both insert. Unchanged
                 // content updates nothing and returns no row. The publication time only moves
                 // earlier: a relative date line («منذ ساعتين») read again later must not make an
@@ -195,10 +232,11 @@ impl Store {
                 .bind(article.updated_at.unwrap_or(now))
                 .fetch_optional(&mut *tx)
                 .await?;
-                let outcome = match written {
-                    Some((id, first_seen)) if first_seen == now => Upserted::Inserted(id),
-                    Some((id, _)) => Upserted::Updated(id),
-                    None => Upserted::Unchanged(
+                let outcome = match (written, moved) {
+                    (_, Some(id)) => Upserted::Updated(id),
+                    (Some((id, first_seen)), None) if first_seen == now => Upserted::Inserted(id),
+                    (Some((id, _)), None) => Upserted::Updated(id),
+                    (None, None) => Upserted::Unchanged(
                         sqlx::query_scalar("SELECT id FROM articles WHERE url = $1")
                             .bind(&article.url)
                             .fetch_one(&mut *tx)

@@ -15,6 +15,7 @@ mod keywords;
 mod sources;
 mod subscribers;
 mod url;
+mod validators;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,7 +31,7 @@ pub use digests::{
 pub use error::{StoreError, StoreResult};
 pub use jobs::{JobRun, JobRunId};
 pub use keywords::{Ensured, Keyword, KeywordId, KeywordOrigin};
-pub use sources::SourceId;
+pub use sources::{SourceId, SourceState};
 pub use subscribers::{Subscriber, SubscriberId, SubscriberStatus};
 pub use url::DatabaseUrl;
 

@@ -1,20 +1,43 @@
-//! Sources: one row per configured source, with its polling health.
+//! Sources: one row per configured source, with its polling health — kept across restarts, so a
+//! failing source is not hammered after every start.
 
 use chrono::{DateTime, Utc};
+use sqlx::FromRow;
 
 use super::error::Context as _;
 use super::{Store, StoreResult, on_pool};
 
 pub type SourceId = i64;
 
+/// A source's polling state.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct SourceState {
+    pub id: SourceId,
+    pub name: String,
+    /// Failed polls in a row.
+    pub failure_count: i64,
+    pub last_error: Option<String>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Not polled by the scheduler before this time (after failures, or a long Retry-After).
+    pub next_poll_at: Option<DateTime<Utc>>,
+}
+
+const STATE_COLUMNS: &str = "id, name, failure_count, last_error, last_success_at, next_poll_at";
+
 impl Store {
-    /// Returns the id of the source called `name`, creating or updating its row.
-    pub async fn ensure_source(&self, name: &str, kind: &str, url: &str, now: DateTime<Utc>) -> StoreResult<SourceId> {
-        on_pool!(self, |pool| sqlx::query_scalar(
+    /// The state of the source called `name`, creating or updating its row.
+    pub async fn ensure_source(
+        &self,
+        name: &str,
+        kind: &str,
+        url: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<SourceState> {
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO sources (name, kind, url, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, url = excluded.url
-             RETURNING id"
-        )
+             RETURNING {STATE_COLUMNS}"
+        )))
         .bind(name)
         .bind(kind)
         .bind(url)
@@ -24,41 +47,51 @@ impl Store {
         .with_context(|| format!("cannot record source {name}"))
     }
 
-    /// Records the outcome of one poll: a success clears the failure count, an error adds to it.
-    pub async fn record_source_poll(&self, id: SourceId, now: DateTime<Utc>, error: Option<&str>) -> StoreResult<()> {
-        let result = match error {
-            None => on_pool!(self, |pool| {
-                sqlx::query(
-                    "UPDATE sources SET last_polled_at = $2, last_success_at = $2, last_error = NULL, failure_count = 0
-                 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-            }),
-            Some(error) => on_pool!(self, |pool| {
-                sqlx::query(
-                    "UPDATE sources SET last_polled_at = $2, last_error = $3, failure_count = failure_count + 1
-                 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(now)
-                .bind(error)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-            }),
-        };
-        result.map(|_| ()).with_context(|| format!("cannot record the poll of source {id}"))
+    /// Records a successful poll: the failure count is cleared.
+    pub async fn record_source_success(&self, id: SourceId, now: DateTime<Utc>) -> StoreResult<()> {
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE sources SET last_polled_at = $2, last_success_at = $2, last_error = NULL, failure_count = 0,
+                 next_poll_at = NULL
+             WHERE id = $1"
+        )
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .with_context(|| format!("cannot record the poll of source {id}"))
     }
 
-    /// (name, failure count, last error) of every source, for reports.
-    pub async fn source_health(&self) -> StoreResult<Vec<(String, i64, Option<String>)>> {
-        on_pool!(self, |pool| sqlx::query_as("SELECT name, failure_count, last_error FROM sources ORDER BY name")
-            .fetch_all(pool)
-            .await)
-        .context("cannot read source health")
+    /// Records a failed poll and when the source may be polled again.
+    pub async fn record_source_failure(
+        &self,
+        id: SourceId,
+        now: DateTime<Utc>,
+        error: &str,
+        next_poll_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE sources SET last_polled_at = $2, last_error = $3, failure_count = failure_count + 1,
+                 next_poll_at = $4
+             WHERE id = $1"
+        )
+        .bind(id)
+        .bind(now)
+        .bind(error)
+        .bind(next_poll_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .with_context(|| format!("cannot record the poll of source {id}"))
+    }
+
+    /// Every source's state, by name.
+    pub async fn sources(&self) -> StoreResult<Vec<SourceState>> {
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {STATE_COLUMNS} FROM sources ORDER BY name"
+        )))
+        .fetch_all(pool)
+        .await)
+        .context("cannot read sources")
     }
 }

@@ -130,16 +130,11 @@ async fn the_next_edition_only_has_what_was_collected_since(app: TestApp) {
         .replace("الساحل", "بحيرة تشاد")
         .replace("الأربعاء 25/نوفمبر/2026", "الإثنين 30/نوفمبر/2026");
     std::fs::write(app.site.join("articles/2026-11-30-lake-chad.html"), new).unwrap();
-    let index = app.site.join("index.html");
-    let html = std::fs::read_to_string(&index).unwrap();
-    std::fs::write(
-        &index,
-        html.replace(
-            r#"<ul class="latest">"#,
-            r#"<ul class="latest"><li><a class="article-link" href="articles/2026-11-30-lake-chad.html">x</a></li>"#,
-        ),
-    )
-    .unwrap();
+    app.edit_site(
+        "index.html",
+        r#"<ul class="latest">"#,
+        r#"<ul class="latest"><li><a class="article-link" href="articles/2026-11-30-lake-chad.html">x</a></li>"#,
+    );
     app.app.collect(None, now() + Duration::hours(3)).await.unwrap();
     let next_day = now() + Duration::days(1);
     app.send_digest(next_day).await;

@@ -115,9 +115,8 @@ async fn conditional_requests_are_answered_304(app: TestApp) {
     assert_eq!(rebuilt.headers()[ETAG].to_str().unwrap(), etag);
     assert_eq!(rebuilt.headers()[LAST_MODIFIED].to_str().unwrap(), modified);
     // An edit changes the ETag.
-    let path = app.site.join("articles/2026-11-29-gulf-mediation.html");
-    let html = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, html.replace("وساطات هادئة", "وساطات صامتة")).unwrap();
+    app.edit_site("articles/2026-11-29-gulf-mediation.html", "وساطات هادئة", "وساطات صامتة");
+    app.edit_site("index.html", "وساطات هادئة", "وساطات صامتة");
     app.app.collect(None, now() + chrono::Duration::hours(2)).await.unwrap();
     let changed = app.http.get(app.url("/feeds/all.atom")).header(IF_NONE_MATCH, &etag).send().await.unwrap();
     assert_eq!(changed.status(), StatusCode::OK);

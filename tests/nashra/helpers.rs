@@ -117,6 +117,18 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Edits a file of the served site (replacing `from` by `to`, which must be there) the way a
+    /// publisher would: its modification time moves on, so Last-Modified changes even within
+    /// the second of the last fetch.
+    pub fn edit_site(&self, file: &str, from: &str, to: &str) {
+        let path = self.site.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from:?} is not in {file}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+    }
+
     pub fn outbox(&self) -> PathBuf {
         self.dir.path().join("outbox")
     }
@@ -205,6 +217,9 @@ max_connections = 4
 [collect]
 connect_timeout_seconds = 2
 timeout_seconds = 5
+# Tests talk to their own server: no pause between requests, quick retries.
+per_host_delay_ms = 0
+retry_base_ms = 10
 
 [feeds]
 dir = "{feeds}"

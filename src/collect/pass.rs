@@ -1,0 +1,169 @@
+//! One source's collection pass: conditional fetches with the validators of the last good fetch,
+//! reading article pages, tagging and storing articles, and the pass's report. The source kinds
+//! (`html`, `feed`, `sitemap`) only decide which URLs to read.
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use super::extract::extract_with_title;
+use super::fetch::{Fetch, FetchError, FetchOptions, Fetched, Validators};
+use super::{Fetcher, PageError, SourceReport};
+use crate::config::Source;
+use crate::keywords::Vocabulary;
+use crate::store::{NewArticle, SourceId, Store, Upserted};
+
+/// What a feed entry or a sitemap says about an article before its page is read.
+#[derive(Debug, Clone, Default)]
+pub struct Hint {
+    pub guid: Option<String>,
+    pub title: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub summary: Option<String>,
+    pub author: Option<String>,
+    pub image: Option<String>,
+    pub tags: Vec<String>,
+}
+
+pub struct Pass<'a> {
+    pub store: &'a Store,
+    pub fetcher: &'a Fetcher,
+    pub vocabulary: &'a Vocabulary,
+    pub source: &'a Source,
+    pub source_id: SourceId,
+    pub now: DateTime<Utc>,
+    pub report: SourceReport,
+    /// The longest `Retry-After` a failed fetch of this pass came back with.
+    pub last_retry_after: Option<std::time::Duration>,
+}
+
+impl Pass<'_> {
+    /// Fetches `url` with the validators saved for it; `None` if the server says it is unchanged.
+    pub async fn fetch(&mut self, url: &Url) -> Result<Option<Fetched>, FetchError> {
+        let saved = match self.store.validators(url.as_str()).await {
+            Ok(v) => v.map(|(etag, last_modified)| Validators { etag, last_modified }),
+            Err(e) => {
+                tracing::warn!("{e}; fetching {url} unconditionally");
+                None
+            }
+        };
+        let options = FetchOptions { validators: saved.as_ref(), ignore_robots: !self.source.respect_robots };
+        match self.fetcher.fetch(url, options).await {
+            Ok(Fetch::Fresh(f)) => Ok(Some(f)),
+            Ok(Fetch::NotModified) => Ok(None),
+            Err(e) => {
+                self.last_retry_after = self.last_retry_after.max(e.retry_after());
+                Err(e)
+            }
+        }
+    }
+
+    /// Saves the validators of a document whose content is now safely handled.
+    pub async fn remember(&self, url: &Url, validators: &Validators) {
+        if validators.is_empty() {
+            return;
+        }
+        let saved = self
+            .store
+            .save_validators(url.as_str(), validators.etag.as_deref(), validators.last_modified.as_deref(), self.now)
+            .await;
+        if let Err(e) = saved {
+            tracing::warn!("{e}");
+        }
+    }
+
+    pub fn error(&mut self, e: PageError) {
+        tracing::warn!(source = %self.source.name, url = %e.url, "skipped: {}", e.reason);
+        self.report.errors.push(e.to_string());
+    }
+
+    /// Reads, tags and stores the article at `url`; an unchanged page (304) counts as unchanged.
+    pub async fn article(&mut self, url: &Url, hint: &Hint) {
+        let page = match self.fetch(url).await {
+            Ok(Some(page)) => page,
+            Ok(None) => {
+                self.report.unchanged += 1;
+                return;
+            }
+            Err(e) => return self.error(PageError::new(url, e)),
+        };
+        match self.read(&page, hint) {
+            Ok(article) => {
+                if self.store(article).await {
+                    self.remember(url, &page.validators).await;
+                }
+            }
+            Err(e) => self.error(e),
+        }
+    }
+
+    fn read(&self, page: &Fetched, hint: &Hint) -> Result<NewArticle, PageError> {
+        let x = extract_with_title(
+            &page.body,
+            &page.url,
+            self.source.article.as_ref(),
+            self.source.time_zone,
+            self.now,
+            hint.title.as_deref(),
+        )
+        .map_err(|e| PageError::new(&page.url, e))?;
+        let published_at = x.published.or(hint.published).ok_or_else(|| {
+            PageError::new(
+                &page.url,
+                "no publication date found (no date metadata, and selectors.date matched nothing)",
+            )
+        })?;
+        let mut tags = x.keywords;
+        for t in &hint.tags {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        Ok(NewArticle {
+            url: trusted_canonical(x.canonical_url.as_deref(), &page.url, self.source),
+            guid: hint.guid.clone(),
+            title: x.title,
+            author: x.author.or_else(|| hint.author.clone()),
+            section: x.section,
+            summary: x.summary.or_else(|| hint.summary.clone()),
+            body_html: x.body_html,
+            body_text: x.body_text,
+            image_url: x.image.or_else(|| hint.image.clone()),
+            lang: x.lang,
+            published_at,
+            updated_at: x.updated.or(hint.updated),
+            tags,
+        })
+    }
+
+    /// Tags and stores an article; false if it could not be stored (reported).
+    pub async fn store(&mut self, article: NewArticle) -> bool {
+        let stored = match self.vocabulary.tag(self.store, &article, self.now).await {
+            Ok(keywords) => self.store.upsert_article(self.source_id, &article, &keywords, self.now).await,
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok(Upserted::Inserted(_)) => self.report.inserted += 1,
+            Ok(Upserted::Updated(_)) => self.report.updated += 1,
+            Ok(Upserted::Unchanged(_)) => self.report.unchanged += 1,
+            // Not lost: the page is still on the site, and its validators were not saved.
+            Err(e) => {
+                tracing::error!(source = %self.source.name, url = %article.url, "article not stored: {e}");
+                self.report.errors.push(format!("{}: not stored: {e}", article.url));
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The article's identity: its canonical URL if that is believable — on the page's own host,
+/// and not the site's home or the source's own page (some CMSs point every page there) — else
+/// the URL it was fetched from.
+fn trusted_canonical(canonical: Option<&str>, page: &Url, source: &Source) -> String {
+    let source_url = source.kind.url().map(Url::as_str);
+    let believable = canonical
+        .and_then(|c| Url::parse(c).ok())
+        .filter(|c| c.host_str() == page.host_str() && c.path() != "/" && Some(c.as_str()) != source_url);
+    believable.unwrap_or_else(|| page.clone()).to_string()
+}
