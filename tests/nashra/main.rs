@@ -7,6 +7,7 @@ mod helpers;
 mod collect;
 mod config;
 mod digest;
+mod extract;
 mod feeds;
 mod schedule;
 mod smtp;

@@ -10,7 +10,11 @@ use scraper::{ElementRef, Html, Selector};
 
 /// Elements that are never article text.
 const NEVER: &str = "script, style, noscript, template, iframe, form, button, input, select, nav, aside, svg, \
-     object, embed, figure, figcaption";
+     object, embed";
+
+/// Pictures and their captions: not text either, but the lead image may be among them, so they
+/// go last (see `media`).
+const MEDIA: &str = "figure, figcaption, picture";
 
 /// Class or id words that mark boilerplate.
 const MARKERS: &[&str] = &[
@@ -71,7 +75,16 @@ fn text_of(e: &ElementRef<'_>) -> String {
     e.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The elements under `root` (and `root`'s own page) to drop.
+/// Figures, captions and pictures under `root`.
+pub fn media(doc: &Html, root: NodeId) -> Vec<NodeId> {
+    let (Some(root), Ok(media)) = (doc.tree.get(root).and_then(ElementRef::wrap), Selector::parse(MEDIA)) else {
+        return Vec::new();
+    };
+    root.select(&media).map(|e| e.id()).collect()
+}
+
+/// The junk under `root` to drop: code and forms, marked boilerplate, «اقرأ أيضا» blocks and
+/// paragraphs that repeat a caption.
 pub fn find(doc: &Html, root: NodeId) -> Vec<NodeId> {
     let Some(root) = doc.tree.get(root).and_then(ElementRef::wrap) else { return Vec::new() };
     let mut drop: Vec<NodeId> = Vec::new();
@@ -145,7 +158,8 @@ mod tests {
     fn clean(html: &str) -> String {
         let mut doc = Html::parse_fragment(html);
         let root = doc.root_element().id();
-        let ids = find(&doc, root);
+        let mut ids = find(&doc, root);
+        ids.extend(media(&doc, root));
         remove(&mut doc, &ids);
         visible_text(&doc).split_whitespace().collect::<Vec<_>>().join(" ")
     }

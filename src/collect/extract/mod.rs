@@ -10,6 +10,7 @@ mod jsonld;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use ego_tree::NodeId;
 use scraper::{ElementRef, Html, Selector};
 use serde::Serialize;
 use url::Url;
@@ -84,7 +85,7 @@ pub fn extract_with_title(
         .or_else(|| by(configured(|s| s.title.as_ref())))
         .or_else(|| sel("h1").and_then(|s| by(Some(&s))))
         .or_else(|| fallback_title.map(str::to_owned))
-        .or_else(|| sel("title").and_then(|s| by(Some(&s))).map(|t| strip_site_name(&t, site_name.as_deref())))
+        .or_else(|| sel("title").and_then(|s| by(Some(&s))).map(|t| strip_title_suffix(&t, site_name.as_deref())))
         .ok_or(ExtractError::NoTitle)?;
     let author = ld
         .authors
@@ -155,14 +156,11 @@ pub fn extract_with_title(
     let body_element = configured(|s| s.body.as_ref()).and_then(|s| doc.select(s).next()).map(|e| e.id());
     let (body_raw, image_in_body) = match body_element {
         Some(id) => {
-            let mut ids = selectors
+            let mut junk = selectors
                 .map(|s| s.remove.iter().flat_map(|r| doc.select(r).map(|e| e.id())).collect::<Vec<_>>())
                 .unwrap_or_default();
-            let image = doc.tree.get(id).and_then(ElementRef::wrap).and_then(|e| first_img(e, page_url));
-            ids.extend(boilerplate::find(&doc, id));
-            boilerplate::remove(&mut doc, &ids);
-            let html = doc.tree.get(id).and_then(ElementRef::wrap).map(|e| e.inner_html()).unwrap_or_default();
-            (html, image)
+            junk.extend(boilerplate::find(&doc, id));
+            clean_body(&mut doc, id, &junk, page_url)
         }
         None => readable_body(html, page_url),
     };
@@ -188,6 +186,17 @@ pub fn extract_with_title(
     })
 }
 
+/// The body's HTML without its junk and media, and its lead image (the first picture that is not
+/// junk: an ad banner is not the article's image).
+fn clean_body(doc: &mut Html, root: NodeId, junk: &[NodeId], page_url: &Url) -> (String, Option<String>) {
+    boilerplate::remove(doc, junk);
+    let image = doc.tree.get(root).and_then(ElementRef::wrap).and_then(|e| first_img(e, page_url));
+    let media = boilerplate::media(doc, root);
+    boilerplate::remove(doc, &media);
+    let html = doc.tree.get(root).and_then(ElementRef::wrap).map(|e| e.inner_html()).unwrap_or_default();
+    (html, image)
+}
+
 /// Readability's article body for a page with no body selector, cleaned like a configured one.
 fn readable_body(html: &str, page_url: &Url) -> (String, Option<String>) {
     let parsed = dom_smoothie::Readability::new(html, Some(page_url.as_str()), None).and_then(|mut r| r.parse());
@@ -200,10 +209,8 @@ fn readable_body(html: &str, page_url: &Url) -> (String, Option<String>) {
     };
     let mut doc = Html::parse_fragment(&content);
     let root = doc.root_element().id();
-    let image = doc.tree.get(root).and_then(ElementRef::wrap).and_then(|e| first_img(e, page_url));
-    let ids = boilerplate::find(&doc, root);
-    boilerplate::remove(&mut doc, &ids);
-    (doc.root_element().inner_html(), image)
+    let junk = boilerplate::find(&doc, root);
+    clean_body(&mut doc, root, &junk, page_url)
 }
 
 /// Text of an element with whitespace collapsed.
@@ -249,6 +256,25 @@ fn strip_site_name(title: &str, site: Option<&str>) -> String {
     for sep in [" | ", " - ", " — ", " – ", " :: "] {
         if let Some(rest) = title.trim().strip_suffix(site).and_then(|r| r.strip_suffix(sep)) {
             return rest.trim().to_owned();
+        }
+    }
+    title.trim().to_owned()
+}
+
+/// A document `<title>` usually ends with the site's name after a separator; without
+/// `og:site_name` to match, a short last part (at most three words) after « | », « - » or « — »
+/// is taken to be it.
+fn strip_title_suffix(title: &str, site: Option<&str>) -> String {
+    let stripped = strip_site_name(title, site);
+    if stripped != title.trim() {
+        return stripped;
+    }
+    for sep in [" | ", " — ", " – ", " - "] {
+        if let Some((head, tail)) = title.trim().rsplit_once(sep)
+            && tail.split_whitespace().count() <= 3
+            && head.split_whitespace().count() >= 3
+        {
+            return head.trim().to_owned();
         }
     }
     title.trim().to_owned()
@@ -322,6 +348,15 @@ mod tests {
         assert_eq!(clean_byline("كتبت  منى  حسن"), "منى حسن");
         assert_eq!(clean_byline("كتبى الحسيني"), "كتبى الحسيني", "a name that merely starts with the letters stays");
         assert_eq!(clean_byline("شيماء يحيى"), "شيماء يحيى");
+    }
+
+    #[test]
+    fn a_short_last_part_of_a_document_title_is_the_site_name() {
+        assert_eq!(
+            strip_title_suffix("أكاديمية جديدة لكرة القدم النسائية | ملاعب", None),
+            "أكاديمية جديدة لكرة القدم النسائية"
+        );
+        assert_eq!(strip_title_suffix("العراق - سوريا", None), "العراق - سوريا", "too short to cut");
     }
 
     #[test]
