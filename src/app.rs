@@ -8,12 +8,13 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 
 use crate::collect::{self, CollectReport, Fetcher};
-use crate::config::{Config, ConfigError, Problem};
+use crate::config::{Config, ConfigError, Problem, Source};
 use crate::delivery::{self, Mailer, SendReport};
 use crate::digest::{self, DigestError, EditionOutcome, EditionRun, Templates};
 use crate::feeds::{BuildReport, Publisher};
 use crate::keywords::{self, Vocabulary};
 use crate::store::Store;
+use crate::store::{NewArticle, Upserted};
 
 pub struct App {
     pub config: Arc<Config>,
@@ -112,6 +113,27 @@ impl App {
         let (outcome, _) = digest::plan_edition(&run).await.with_context(|| format!("digest edition {edition}"))?;
         let sent = if dry_run { SendReport::default() } else { self.deliver(now).await? };
         Ok((outcome, sent))
+    }
+
+    /// Stores articles pushed by the CMS of `source`; returns what became of each (by URL).
+    pub async fn push(
+        &self,
+        source: &Source,
+        articles: &[NewArticle],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<(String, Upserted)>> {
+        self.sync_declared_keywords(now).await?;
+        let state = self.store.ensure_source(&source.name, source.kind.name(), "", now).await?;
+        let vocabulary = Vocabulary::load(&self.store, &self.config.keywords).await?;
+        let mut results = Vec::with_capacity(articles.len());
+        for article in articles {
+            results
+                .push((article.url.clone(), collect::ingest(&self.store, &vocabulary, state.id, article, now).await?));
+        }
+        self.store.record_source_success(state.id, now).await?;
+        // Readers see pushed articles at once; the files follow at the next build.
+        self.publisher.invalidate();
+        Ok(results)
     }
 
     /// Sends the deliveries due at `now`.

@@ -10,6 +10,7 @@ mod feed;
 mod fetch;
 mod html;
 mod pass;
+mod push;
 mod selectors;
 mod sitemap;
 mod text;
@@ -22,13 +23,14 @@ use url::Url;
 pub use extract::{ExtractError, Extracted, extract};
 pub use feed::{FeedEntry, read_feed};
 pub use fetch::{Fetch, FetchError, FetchOptions, Fetched, Fetcher, Validators, decode};
+pub use push::{FieldError, MAX_ARTICLES as MAX_PUSHED_ARTICLES, parse_push};
 pub use selectors::ArticleSelectors;
 pub use sitemap::{Sitemap, SitemapUrl, read_sitemap};
 pub use text::{html_to_text, truncate_graphemes};
 
 use crate::config::{Config, Source, SourceKind};
 use crate::keywords::Vocabulary;
-use crate::store::{Store, StoreError};
+use crate::store::{NewArticle, SourceId, Store, StoreError, StoreResult, Upserted};
 use pass::Pass;
 
 /// A page (or feed entry) that could not be used, with the reason.
@@ -102,6 +104,19 @@ impl CollectReport {
         }
         s
     }
+}
+
+/// Tags one article (its keyword block and the vocabulary in its text) and stores it for the
+/// source: the one way every kind of source — polled or pushed — writes an article.
+pub async fn ingest(
+    store: &Store,
+    vocabulary: &Vocabulary,
+    source: SourceId,
+    article: &NewArticle,
+    now: DateTime<Utc>,
+) -> StoreResult<Upserted> {
+    let keywords = vocabulary.tag(store, article, now).await?;
+    store.upsert_article(source, article, &keywords, now).await
 }
 
 /// The wait before a source that failed `failures` times in a row is polled again by the

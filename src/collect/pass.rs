@@ -138,11 +138,7 @@ impl Pass<'_> {
 
     /// Tags and stores an article; false if it could not be stored (reported).
     pub async fn store(&mut self, article: NewArticle) -> bool {
-        let stored = match self.vocabulary.tag(self.store, &article, self.now).await {
-            Ok(keywords) => self.store.upsert_article(self.source_id, &article, &keywords, self.now).await,
-            Err(e) => Err(e),
-        };
-        match stored {
+        match super::ingest(self.store, self.vocabulary, self.source_id, &article, self.now).await {
             Ok(Upserted::Inserted(_)) => self.report.inserted += 1,
             Ok(Upserted::Updated(_)) => self.report.updated += 1,
             Ok(Upserted::Unchanged(_)) => self.report.unchanged += 1,

@@ -40,7 +40,8 @@ pub fn read_sitemap(xml: &str, base: &Url, now: DateTime<Utc>) -> Result<Sitemap
     let mut root: Option<String> = None;
     let mut entries: Vec<SitemapUrl> = Vec::new();
     let mut current: Option<Fields> = None;
-    let mut field: Option<String> = None;
+    // The open elements, so that only a <loc> directly in <url> counts (not an image's <loc>).
+    let mut path: Vec<String> = Vec::new();
     let mut text = String::new();
     loop {
         let event = reader.read_event().map_err(|e| {
@@ -51,12 +52,11 @@ pub fn read_sitemap(xml: &str, base: &Url, now: DateTime<Utc>) -> Result<Sitemap
                 let name = local(e.local_name().as_ref());
                 if root.is_none() {
                     root = Some(name.clone());
-                } else if name == "url" || name == "sitemap" {
+                } else if path.len() == 1 && (name == "url" || name == "sitemap") {
                     current = Some(Fields::default());
-                } else if current.is_some() {
-                    field = Some(name);
-                    text.clear();
                 }
+                path.push(name);
+                text.clear();
             }
             Event::Text(t) => text.push_str(&t.decode().unwrap_or_default()),
             Event::CData(t) => text.push_str(&String::from_utf8_lossy(&t)),
@@ -74,15 +74,21 @@ pub fn read_sitemap(xml: &str, base: &Url, now: DateTime<Utc>) -> Result<Sitemap
                     });
                 }
             }
-            Event::End(e) => {
-                let name = local(e.local_name().as_ref());
-                if name == "url" || name == "sitemap" {
+            Event::End(_) => {
+                let name = path.pop().unwrap_or_default();
+                let parent = path.last().map(String::as_str);
+                if path.len() == 1 && (name == "url" || name == "sitemap") {
                     if let Some(entry) = current.take().and_then(|f| f.into_entry(base, now)) {
                         entries.push(entry);
                     }
-                } else if let (Some(f), Some(current)) = (field.take(), current.as_mut()) {
-                    current.set(&f, text.trim());
+                } else if let Some(current) = current.as_mut() {
+                    match (parent, name.as_str()) {
+                        (Some("url" | "sitemap"), "loc" | "lastmod") => current.set(&name, text.trim()),
+                        (Some("news"), "publication_date" | "title") => current.set(&name, text.trim()),
+                        _ => {}
+                    }
                 }
+                text.clear();
             }
             Event::Eof => break,
             _ => {}
@@ -164,8 +170,9 @@ pub async fn collect(pass: &mut Pass<'_>, url: &Url, last_success: Option<DateTi
             urls
         }
     };
-    // Newest first; after the first pass, only what is new or changed since the last good one.
-    urls.sort_by_key(|u| std::cmp::Reverse(u.published.or(u.lastmod)));
+    // Google News entries first (they are articles, with their publication time), then newest
+    // first; after the first pass, only what is new or changed since the last good one.
+    urls.sort_by_key(|u| std::cmp::Reverse((u.published.is_some(), u.published.or(u.lastmod))));
     let mut chosen = Vec::new();
     for u in urls {
         if chosen.len() >= pass.source.max_articles as usize {
@@ -208,6 +215,7 @@ mod tests {
         let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
   <url><loc>https://news.example/a?x=1&amp;y=2</loc>
+    <image:image xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"><image:loc>https://cdn.example/a.jpg</image:loc></image:image>
     <news:news><news:publication><news:name>موقع</news:name><news:language>ar</news:language></news:publication>
       <news:publication_date>2025-01-05T10:00:00+03:00</news:publication_date>
       <news:title>خبر &amp; تقرير</news:title></news:news></url>

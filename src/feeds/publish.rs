@@ -146,6 +146,13 @@ impl Publisher {
         Ok(self.store.keyword_by_normalized(name.normalized()).await?.map(|k| FeedKey::Keyword(k.slug)))
     }
 
+    /// Forgets every cached feed, so the next request builds from the store.
+    pub fn invalidate(&self) {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.clear();
+        }
+    }
+
     fn store_in_cache(&self, key: FeedKey, files: Files) {
         if let Ok(mut cache) = self.cache.write() {
             cache.insert(key, Cached { files, built: Instant::now() });

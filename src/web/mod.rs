@@ -2,6 +2,7 @@
 //! page listing the feeds, health, and the bundled demo site under `/demo/`. A driver at the edge:
 //! it calls the stages, it holds no business rules.
 
+mod api;
 mod error;
 mod feeds;
 mod pages;
@@ -12,7 +13,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::Utc;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
@@ -29,7 +30,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/feeds/{file}", get(feeds::declared))
         .route("/feeds/keywords/{file}", get(feeds::keyword))
-        .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe));
+        .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
+        .route("/api/v1/articles", post(api::push_articles));
     if let Some(dir) = &app.config.demo_dir {
         router = router.nest_service("/demo", ServeDir::new(dir));
     }

@@ -67,8 +67,11 @@ pub struct Options {
     /// Sent through this SMTP port instead of the file outbox.
     pub smtp_port: Option<u16>,
     /// Appended to the configuration (more [[sources]], for instance). `{site}` is replaced by
-    /// the base URL of the served site folder (`http://127.0.0.1:PORT/demo/`).
+    /// the base URL of the served demo folder (`http://127.0.0.1:PORT/demo/`), `{fixtures}` by
+    /// that of the fixture sites' server.
     pub extra_toml: String,
+    /// Start a server for the fixture sites (`TestApp::fixtures`).
+    pub fixtures: bool,
 }
 
 pub struct TestApp {
@@ -78,6 +81,8 @@ pub struct TestApp {
     pub site: PathBuf,
     pub dir: TempDir,
     pub http: reqwest::Client,
+    /// The fixture sites' server, when `Options::fixtures` asked for it.
+    pub fixtures: Option<crate::site::Site>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     database: Option<PgDatabase>,
 }
@@ -100,6 +105,11 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}/");
+        let fixtures = if options.fixtures { Some(crate::site::Site::start().await) } else { None };
+        let mut options = options;
+        if let Some(f) = &fixtures {
+            options.extra_toml = options.extra_toml.replace("{fixtures}", &f.base);
+        }
         let text = config_toml(&base, &db_url, dir.path(), &site, &options);
         let path = dir.path().join("nashra.toml");
         std::fs::write(&path, &text).unwrap();
@@ -110,7 +120,7 @@ impl TestApp {
         tokio::spawn(nashra::web::serve(listener, app.clone(), async move {
             let _ = rx.await;
         }));
-        Some(TestApp { app, addr, site, dir, http: reqwest::Client::new(), shutdown: Some(tx), database })
+        Some(TestApp { app, addr, site, dir, http: reqwest::Client::new(), fixtures, shutdown: Some(tx), database })
     }
 
     pub fn url(&self, path: &str) -> String {

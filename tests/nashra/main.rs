@@ -3,11 +3,15 @@
 //! of the flow end to end with a fixed clock; most run on SQLite and on PostgreSQL.
 
 mod helpers;
+mod site;
 
 mod collect;
 mod config;
 mod digest;
 mod extract;
 mod feeds;
+mod fetch;
+mod push;
 mod schedule;
 mod smtp;
+mod sources;

@@ -1,0 +1,88 @@
+//! The push API: `POST /api/v1/articles` with `Authorization: Bearer <token>` of a `push`
+//! source. Answers are JSON: 200 with what became of each article; 401 without a known token;
+//! 415 for a body that is not JSON; 422 with every field problem; 500 (logged) if storing failed.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::json;
+
+use crate::app::App;
+use crate::collect::parse_push;
+use crate::config::{Source, SourceKind};
+use crate::store::Upserted;
+
+fn problem(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// Compares without leaking, through timing, how much of a token was right.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn source_for<'a>(app: &'a App, headers: &HeaderMap) -> Option<&'a Source> {
+    let token = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    app.config
+        .sources
+        .iter()
+        .find(|s| matches!(&s.kind, SourceKind::Push { token: t } if same_secret(t, token)) && s.enabled)
+}
+
+pub async fn push_articles(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(source) = source_for(&app, &headers) else {
+        let mut r =
+            problem(StatusCode::UNAUTHORIZED, "send Authorization: Bearer <token> with the token of a push source");
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    };
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !json_body {
+        return problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be application/json");
+    }
+    let now = Utc::now();
+    let articles = match parse_push(&body, source.time_zone, now) {
+        Ok(articles) => articles,
+        Err(errors) => return (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "errors": errors }))).into_response(),
+    };
+    match app.push(source, &articles, now).await {
+        Ok(results) => {
+            let results: Vec<_> = results
+                .into_iter()
+                .map(|(url, outcome)| {
+                    let status = match outcome {
+                        Upserted::Inserted(_) => "inserted",
+                        Upserted::Updated(_) => "updated",
+                        Upserted::Unchanged(_) => "unchanged",
+                    };
+                    json!({ "url": url, "id": outcome.id(), "status": status })
+                })
+                .collect();
+            (StatusCode::OK, Json(json!({ "articles": results }))).into_response()
+        }
+        Err(e) => {
+            tracing::error!(source = %source.name, "pushed articles not stored: {e:#}");
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "the articles could not be stored; try again")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("abcdefghijklmnop", "abcdefghijklmnop"));
+        assert!(!same_secret("abcdefghijklmnop", "abcdefghijklmnoq"));
+        assert!(!same_secret("abc", "abcd"));
+    }
+}

@@ -1,0 +1,110 @@
+//! Polite and robust fetching against a real (local) server: retries on 503 with Retry-After,
+//! a long Retry-After not waited for, robots.txt, the body cap, time-outs, conditional GET and
+//! charset detection.
+
+use std::time::{Duration, Instant};
+
+use nashra::collect::{Fetch, FetchError, FetchOptions, Fetcher, Validators};
+use nashra::config;
+use url::Url;
+
+use crate::site::Site;
+
+fn fetcher(retries: u32) -> Fetcher {
+    Fetcher::new(&config::Collect {
+        user_agent: "nashra-test".into(),
+        connect_timeout: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        max_body_bytes: 5 * 1024 * 1024,
+        max_articles_per_source: 50,
+        per_host_concurrency: 2,
+        per_host_delay: Duration::ZERO,
+        retries,
+        retry_base: Duration::from_millis(10),
+        max_retry_after: Duration::from_secs(60),
+        retag_window: chrono::Duration::days(30),
+    })
+    .unwrap()
+}
+
+fn url(site: &Site, path: &str) -> Url {
+    Url::parse(&site.url(path)).unwrap()
+}
+
+#[tokio::test]
+async fn temporary_failures_are_retried_as_the_server_asks() {
+    let site = Site::start().await;
+    let page = fetcher(2).get(&url(&site, "/flaky")).await.unwrap();
+    assert!(page.body.contains("ok"));
+    assert_eq!(site.requests().iter().filter(|p| *p == "/flaky").count(), 3);
+}
+
+#[tokio::test]
+async fn a_long_retry_after_is_not_waited_for_but_reported() {
+    let site = Site::start().await;
+    let started = Instant::now();
+    let err = fetcher(2).get(&url(&site, "/limited")).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(matches!(err, FetchError::Status { status: 429, .. }), "{err}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+}
+
+#[tokio::test]
+async fn robots_txt_is_honoured_unless_the_source_opts_out() {
+    let site = Site::start().await;
+    site.set_robots("User-agent: *\nDisallow: /private/\n");
+    let f = fetcher(0);
+    let err = f.get(&url(&site, "/private/page")).await.unwrap_err();
+    assert!(matches!(err, FetchError::Robots { .. }), "{err}");
+    assert!(err.to_string().contains("disallowed by robots.txt"));
+    assert!(!site.requests().contains(&"/private/page".to_owned()), "the page was never requested");
+    let own_site = FetchOptions { validators: None, ignore_robots: true };
+    assert!(matches!(f.fetch(&url(&site, "/private/page"), own_site).await.unwrap(), Fetch::Fresh(_)));
+    // robots.txt is read once per host.
+    f.get(&url(&site, "/levant/index.html")).await.unwrap();
+    assert_eq!(site.requests().iter().filter(|p| *p == "/robots.txt").count(), 1);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused() {
+    let site = Site::start().await;
+    let err = fetcher(0).get(&url(&site, "/big")).await.unwrap_err();
+    assert!(matches!(err, FetchError::TooLarge { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out_with_the_url_named() {
+    let site = Site::start().await;
+    let err = fetcher(0).get(&url(&site, "/slow")).await.unwrap_err();
+    assert!(err.to_string().contains("/slow"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unchanged_page_answers_304_to_its_validators() {
+    let site = Site::start().await;
+    let f = fetcher(0);
+    let first = f.get(&url(&site, "/levant/index.html")).await.unwrap();
+    assert!(first.validators.etag.is_some());
+    let again = f
+        .fetch(
+            &url(&site, "/levant/index.html"),
+            FetchOptions { validators: Some(&first.validators), ignore_robots: false },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(again, Fetch::NotModified));
+    let stale = Validators { etag: Some("\"old\"".into()), last_modified: None };
+    let changed = f
+        .fetch(&url(&site, "/levant/index.html"), FetchOptions { validators: Some(&stale), ignore_robots: false })
+        .await
+        .unwrap();
+    assert!(matches!(changed, Fetch::Fresh(_)));
+}
+
+#[tokio::test]
+async fn a_windows_1256_page_without_a_charset_header_decodes_to_arabic() {
+    let site = Site::start().await;
+    let page = fetcher(0).get(&url(&site, "/legacy-cp1256/news_48213.html")).await.unwrap();
+    assert!(page.body.contains("بوابة الوادي"), "{}", &page.body[..200.min(page.body.len())]);
+    assert!(!page.body.contains('\u{FFFD}'));
+}
