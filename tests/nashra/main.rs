@@ -7,6 +7,7 @@ mod site;
 
 mod collect;
 mod config;
+mod corpus;
 mod digest;
 mod extract;
 mod feeds;

@@ -2,6 +2,8 @@
 //! (an independent parser, not the crates nashra writes its own feeds with). With
 //! `full_article`, each entry's page is read too, for feeds that carry only summaries.
 
+mod fallback;
+
 use url::Url;
 
 use super::PageError;
@@ -22,9 +24,25 @@ pub struct FeedEntry {
 /// Reads a feed document fetched from `url` into its entries; an entry without a usable link is
 /// reported on its own.
 pub fn read_feed(body: &str, url: &Url) -> Result<Vec<Result<FeedEntry, PageError>>, PageError> {
-    let feed = feed_rs::parser::parse(body.as_bytes())
-        .map_err(|e| PageError::new(url, format!("not a readable RSS, Atom or JSON feed: {e}")))?;
-    Ok(feed.entries.into_iter().map(|entry| entry_of(entry, url)).collect())
+    match feed_rs::parser::parse(body.as_bytes()) {
+        Ok(feed) => Ok(feed.entries.into_iter().map(|entry| entry_of(entry, url)).collect()),
+        Err(e) => {
+            let repaired = fallback::repair(body);
+            let second_look = |doc: &str| {
+                feed_rs::parser::parse(doc.as_bytes())
+                    .ok()
+                    .map(|feed| feed.entries.into_iter().map(|entry| entry_of(entry, url)).collect())
+                    .or_else(|| fallback::rss(doc, url))
+                    .or_else(|| fallback::atom(doc, url))
+            };
+            repaired
+                .as_deref()
+                .and_then(second_look)
+                .or_else(|| second_look(body))
+                .or_else(|| fallback::is_empty_feed(body).then(Vec::new))
+                .ok_or_else(|| PageError::new(url, format!("not a readable RSS, Atom or JSON feed: {e}")))
+        }
+    }
 }
 
 /// A feed's text construct as plain text: HTML is read as HTML, plain text is kept as written
