@@ -229,9 +229,15 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs a job now, recorded like a scheduled run (trigger "manual", tick = now to the second).
+/// Runs a job now, recorded like a scheduled run (trigger "manual", tick = now). A digest's tick
+/// is the second (it names the edition and its messages), so a second `digest send` in the same
+/// second is the same edition; other jobs may run again at once.
 async fn run_by_hand(app: &App, job: Job, now: DateTime<Utc>) -> anyhow::Result<Option<JobOutput>> {
-    let output = schedule::run_job(app, &job, now.trunc_subsecs(0), "manual", now).await?;
+    let tick = match job {
+        Job::Digest(_) => now.trunc_subsecs(0),
+        _ => now.trunc_subsecs(6),
+    };
+    let output = schedule::run_job(app, &job, tick, "manual", now).await?;
     if output.is_none() {
         eprintln!("{} was started by hand less than a second ago; not run twice", job.name());
     }
