@@ -112,3 +112,21 @@ fn the_feedparser_suite_reads_without_a_panic_and_well_formed_feeds_yield_their_
     assert!(problems.is_empty(), "{} of {files} files:\n{}", problems.len(), problems.join("\n"));
     let _ = writeln!(std::io::stderr(), "feedparser: {files} files, {parsed} read as feeds");
 }
+
+/// Mozilla Readability's right-to-left test pages (Latin text in RTL markup): the direction is
+/// the one around the article, wherever it is set.
+#[test]
+fn the_direction_around_the_article_wins_as_in_readability() {
+    let Some(dir) = shared("mozilla-readability") else { return };
+    let url = Url::parse("http://fakehost/test/page.html").unwrap();
+    let now = chrono::Utc::now();
+    for page in ["rtl-1", "rtl-2", "rtl-3", "rtl-4"] {
+        let html = std::fs::read_to_string(dir.join(page).join("source.html")).unwrap();
+        let want: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(page).join("expected-metadata.json")).unwrap())
+                .unwrap();
+        let x = nashra::collect::extract(&html, &url, None, chrono_tz::UTC, now).unwrap();
+        assert_eq!(x.title, want["title"].as_str().unwrap(), "{page}");
+        assert_eq!(x.dir.as_deref(), want["dir"].as_str(), "{page}");
+    }
+}

@@ -83,9 +83,12 @@ pub fn extract_with_title(
         .clone()
         .or_else(|| meta("og:title").map(|t| strip_site_name(&t, site_name.as_deref())))
         .or_else(|| by(configured(|s| s.title.as_ref())))
-        .or_else(|| sel("h1").and_then(|s| by(Some(&s))))
         .or_else(|| fallback_title.map(str::to_owned))
-        .or_else(|| sel("title").and_then(|s| by(Some(&s))).map(|t| strip_title_suffix(&t, site_name.as_deref())))
+        .or_else(|| {
+            let h1 = sel("h1").and_then(|s| by(Some(&s)));
+            let document = sel("title").and_then(|s| by(Some(&s)));
+            headline(h1, document, site_name.as_deref())
+        })
         .ok_or(ExtractError::NoTitle)?;
     let author = ld
         .authors
@@ -143,9 +146,6 @@ pub fn extract_with_title(
     let lang = root_attr(&doc, "html", "lang")
         .or_else(|| ld.language.clone())
         .or_else(|| meta("og:locale").map(|l| l.replace('_', "-")));
-    let dir = root_attr(&doc, "html", "dir")
-        .or_else(|| root_attr(&doc, "body", "dir"))
-        .or_else(|| lang.as_deref().filter(|l| is_rtl_language(l)).map(|_| "rtl".to_owned()));
     let canonical_url = link_href(&doc, "canonical", page_url)
         .or_else(|| meta("og:url").and_then(|u| absolute(page_url, &u)))
         .or_else(|| ld.url.as_deref().and_then(|u| absolute(page_url, u)));
@@ -154,16 +154,24 @@ pub fn extract_with_title(
 
     // The body: the configured element, or readability's pick; without its boilerplate.
     let body_element = configured(|s| s.body.as_ref()).and_then(|s| doc.select(s).next()).map(|e| e.id());
-    let (body_raw, image_in_body) = match body_element {
+    // The text's direction: the nearest `dir` around the article's body (readability reports the
+    // one around its pick), then the page's, then the language's (a page with lang="ar" and no
+    // dir is right-to-left).
+    let page_dir = root_attr(&doc, "html", "dir").or_else(|| root_attr(&doc, "body", "dir"));
+    let (body_raw, image_in_body, body_dir) = match body_element {
         Some(id) => {
+            let dir = nearest_dir(&doc, id);
             let mut junk = selectors
                 .map(|s| s.remove.iter().flat_map(|r| doc.select(r).map(|e| e.id())).collect::<Vec<_>>())
                 .unwrap_or_default();
             junk.extend(boilerplate::find(&doc, id));
-            clean_body(&mut doc, id, &junk, page_url)
+            let (html, image) = clean_body(&mut doc, id, &junk, page_url);
+            (html, image, dir)
         }
         None => readable_body(html, page_url),
     };
+    let dir =
+        body_dir.or(page_dir).or_else(|| lang.as_deref().filter(|l| is_rtl_language(l)).map(|_| "rtl".to_owned()));
     let body_html = sanitize_html(&body_raw, page_url);
     let body_text = html_to_text(&body_html);
     let summary = description.or_else(|| summarize(&body_text));
@@ -197,20 +205,31 @@ fn clean_body(doc: &mut Html, root: NodeId, junk: &[NodeId], page_url: &Url) -> 
     (html, image)
 }
 
-/// Readability's article body for a page with no body selector, cleaned like a configured one.
-fn readable_body(html: &str, page_url: &Url) -> (String, Option<String>) {
+/// Readability's article body for a page with no body selector, cleaned like a configured one,
+/// with the direction readability found around it.
+fn readable_body(html: &str, page_url: &Url) -> (String, Option<String>, Option<String>) {
     let parsed = dom_smoothie::Readability::new(html, Some(page_url.as_str()), None).and_then(|mut r| r.parse());
-    let content = match parsed {
-        Ok(article) => article.content.to_string(),
+    let (content, dir) = match parsed {
+        Ok(article) => (article.content.to_string(), article.dir.filter(|d| !d.trim().is_empty())),
         Err(e) => {
             tracing::debug!(url = %page_url, "readability found no article body: {e}");
-            return (String::new(), None);
+            return (String::new(), None, None);
         }
     };
     let mut doc = Html::parse_fragment(&content);
     let root = doc.root_element().id();
     let junk = boilerplate::find(&doc, root);
-    clean_body(&mut doc, root, &junk, page_url)
+    let (html, image) = clean_body(&mut doc, root, &junk, page_url);
+    (html, image, dir)
+}
+
+/// The `dir` of `id` or of its nearest ancestor that has one.
+fn nearest_dir(doc: &Html, id: NodeId) -> Option<String> {
+    let node = doc.tree.get(id)?;
+    std::iter::once(node).chain(node.ancestors()).find_map(|n| {
+        let e = ElementRef::wrap(n)?;
+        e.value().attr("dir").map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned)
+    })
 }
 
 /// Text of an element with whitespace collapsed.
@@ -259,6 +278,17 @@ fn strip_site_name(title: &str, site: Option<&str>) -> String {
         }
     }
     title.trim().to_owned()
+}
+
+/// The headline of a page with no metadata: its `<h1>` when the document `<title>` confirms it
+/// (an `<h1>` can be a section heading or the site's logo), else the `<title>` without the
+/// site's name.
+fn headline(h1: Option<String>, document: Option<String>, site: Option<&str>) -> Option<String> {
+    match (h1, document) {
+        (Some(h1), Some(doc)) if arabic::normalize(&doc).contains(&arabic::normalize(&h1)) => Some(h1),
+        (_, Some(doc)) => Some(strip_title_suffix(&doc, site)),
+        (h1, None) => h1,
+    }
 }
 
 /// A document `<title>` usually ends with the site's name after a separator; without
