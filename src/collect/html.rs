@@ -63,9 +63,7 @@ pub async fn collect(
     }
     article_links.truncate(pass.source.max_articles as usize);
     let errors_before = pass.report.errors.len();
-    for link in &article_links {
-        pass.article(link, &Hint::default()).await;
-    }
+    pass.articles(article_links.into_iter().map(|link| (link, Hint::default())).collect()).await;
     // Only a listing whose every article was handled is remembered as seen.
     if pass.report.errors.len() == errors_before {
         for (url, validators) in &listings {

@@ -3,6 +3,7 @@
 //! (`html`, `feed`, `sitemap`) only decide which URLs to read.
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
 use url::Url;
 
 use super::extract::extract_with_title;
@@ -40,6 +41,13 @@ pub struct Pass<'a> {
 impl Pass<'_> {
     /// Fetches `url` with the validators saved for it; `None` if the server says it is unchanged.
     pub async fn fetch(&mut self, url: &Url) -> Result<Option<Fetched>, FetchError> {
+        let fetched = self.fetch_shared(url).await;
+        self.note(&fetched);
+        fetched
+    }
+
+    /// `fetch` for concurrent use; the caller notes the result.
+    async fn fetch_shared(&self, url: &Url) -> Result<Option<Fetched>, FetchError> {
         let saved = match self.store.validators(url.as_str()).await {
             Ok(v) => v.map(|(etag, last_modified)| Validators { etag, last_modified }),
             Err(e) => {
@@ -48,13 +56,15 @@ impl Pass<'_> {
             }
         };
         let options = FetchOptions { validators: saved.as_ref(), ignore_robots: !self.source.respect_robots };
-        match self.fetcher.fetch(url, options).await {
-            Ok(Fetch::Fresh(f)) => Ok(Some(f)),
-            Ok(Fetch::NotModified) => Ok(None),
-            Err(e) => {
-                self.last_retry_after = self.last_retry_after.max(e.retry_after());
-                Err(e)
-            }
+        match self.fetcher.fetch(url, options).await? {
+            Fetch::Fresh(f) => Ok(Some(f)),
+            Fetch::NotModified => Ok(None),
+        }
+    }
+
+    fn note(&mut self, fetched: &Result<Option<Fetched>, FetchError>) {
+        if let Err(e) = fetched {
+            self.last_retry_after = self.last_retry_after.max(e.retry_after());
         }
     }
 
@@ -77,17 +87,36 @@ impl Pass<'_> {
         self.report.errors.push(e.to_string());
     }
 
-    /// Reads, tags and stores the article at `url`; an unchanged page (304) counts as unchanged.
-    pub async fn article(&mut self, url: &Url, hint: &Hint) {
-        let page = match self.fetch(url).await {
-            Ok(Some(page)) => page,
-            Ok(None) => {
-                self.report.unchanged += 1;
-                return;
+    /// Reads, tags and stores the articles at these URLs; an unchanged page (304) counts as
+    /// unchanged. Pages are fetched a few at a time (the fetcher keeps each host's limit and
+    /// pace) and stored one by one, a batch at a time so memory stays bounded.
+    pub async fn articles(&mut self, items: Vec<(Url, Hint)>) {
+        let in_flight = self.fetcher.per_host_concurrency();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let batch: Vec<(Url, Hint)> = items.by_ref().take(in_flight * 4).collect();
+            let this = &*self;
+            let fetched: Vec<_> = futures_util::stream::iter(batch)
+                .map(|(url, hint)| async move {
+                    let page = this.fetch_shared(&url).await;
+                    (url, hint, page)
+                })
+                .buffered(in_flight)
+                .collect()
+                .await;
+            for (url, hint, page) in fetched {
+                self.note(&page);
+                match page {
+                    Ok(Some(page)) => self.keep(&url, &page, &hint).await,
+                    Ok(None) => self.report.unchanged += 1,
+                    Err(e) => self.error(PageError::new(&url, e)),
+                }
             }
-            Err(e) => return self.error(PageError::new(url, e)),
-        };
-        match self.read(&page, hint) {
+        }
+    }
+
+    async fn keep(&mut self, url: &Url, page: &Fetched, hint: &Hint) {
+        match self.read(page, hint) {
             Ok(article) => {
                 if self.store(article).await {
                     self.remember(url, &page.validators).await;

@@ -188,10 +188,14 @@ pub async fn collect(pass: &mut Pass<'_>, url: &Url, last_success: Option<DateTi
         }
     }
     let errors_before = pass.report.errors.len();
-    for u in chosen {
-        let hint = Hint { title: u.title.clone(), published: u.published, updated: u.lastmod, ..Hint::default() };
-        pass.article(&u.loc, &hint).await;
-    }
+    let pages = chosen
+        .into_iter()
+        .map(|u| {
+            let hint = Hint { title: u.title, published: u.published, updated: u.lastmod, ..Hint::default() };
+            (u.loc, hint)
+        })
+        .collect();
+    pass.articles(pages).await;
     if pass.report.errors.len() == errors_before {
         for (url, validators) in &documents {
             pass.remember(url, validators).await;

@@ -137,9 +137,10 @@ pub async fn collect(pass: &mut Pass<'_>, url: &Url, full_article: bool) -> Resu
     };
     let entries = read_feed(&document.body, &document.url)?;
     let errors_before = pass.report.errors.len();
+    let mut pages = Vec::new();
     for entry in entries.into_iter().take(pass.source.max_articles as usize) {
         match entry {
-            Ok(entry) if full_article => pass.article(&entry.url, &entry.hint).await,
+            Ok(entry) if full_article => pages.push((entry.url, entry.hint)),
             Ok(entry) => match article_of(entry) {
                 Ok(article) => {
                     pass.store(article).await;
@@ -149,6 +150,7 @@ pub async fn collect(pass: &mut Pass<'_>, url: &Url, full_article: bool) -> Resu
             Err(e) => pass.error(e),
         }
     }
+    pass.articles(pages).await;
     if pass.report.errors.len() == errors_before {
         pass.remember(url, &document.validators).await;
     }

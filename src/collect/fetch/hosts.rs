@@ -31,6 +31,10 @@ impl Hosts {
         Self { concurrency: concurrency.max(1), delay, hosts: Mutex::default() }
     }
 
+    pub(super) fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
     /// Waits for a free slot on `host` and for its pace; the slot is held until the permit drops.
     pub(super) async fn acquire(&self, host: &str) -> Option<OwnedSemaphorePermit> {
         let (permits, pace) = {

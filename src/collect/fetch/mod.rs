@@ -128,6 +128,11 @@ impl Fetcher {
         })
     }
 
+    /// How many requests one host may have in flight.
+    pub fn per_host_concurrency(&self) -> usize {
+        self.inner.hosts.concurrency()
+    }
+
     /// Fetches `url` (robots.txt permitting), unconditionally.
     pub async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
         match self.fetch(url, FetchOptions::default()).await? {
