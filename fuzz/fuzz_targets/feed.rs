@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
     let text = decode(data, None);
     let url = Url::parse("https://news.example/feed.xml").unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 30, 5, 0, 0).unwrap();
-    let _ = read_feed(&text, &url);
-    let _ = read_sitemap(&text, &url, now);
+    let _ = read_feed(&text, &url, chrono_tz::Africa::Cairo, now);
+    let _ = read_sitemap(&text, &url, chrono_tz::Africa::Cairo, now);
 });

@@ -1,25 +1,27 @@
 //! `html` sources: listing pages (following the `next` link up to `max_pages`) whose links lead
 //! to article pages. An unchanged first listing page (304) ends the pass: nothing else is fetched.
 
+use std::collections::HashSet;
+
 use scraper::{Html, Selector};
 use url::Url;
 
 use super::PageError;
 use super::extract::absolute;
+use super::fetch::Validators;
 use super::pass::{Hint, Pass};
 
 /// The links matched by `selector` on a page, absolute, without duplicates, in page order.
 pub fn links(html: &str, page_url: &Url, selector: &Selector) -> Vec<Url> {
-    let doc = Html::parse_document(html);
-    let mut links: Vec<Url> = Vec::new();
-    for a in doc.select(selector) {
-        let Some(href) = a.value().attr("href") else { continue };
-        let Some(url) = absolute(page_url, href).and_then(|u| Url::parse(&u).ok()) else { continue };
-        if !links.contains(&url) {
-            links.push(url);
-        }
+    if super::extract::depth::depth(html, super::extract::depth::MAX_DEPTH) > super::extract::depth::MAX_DEPTH {
+        return Vec::new();
     }
-    links
+    let doc = Html::parse_document(html);
+    let mut seen = HashSet::new();
+    doc.select(selector)
+        .filter_map(|a| absolute(page_url, a.value().attr("href")?).and_then(|u| Url::parse(&u).ok()))
+        .filter(|u| seen.insert(u.clone()))
+        .collect()
 }
 
 /// Reads the listing pages and the articles they link to. `Err` means the source could not be
@@ -31,26 +33,25 @@ pub async fn collect(
     next: Option<&Selector>,
     max_pages: u32,
 ) -> Result<(), PageError> {
+    let mark = pass.mark();
     let mut page_url = url.clone();
     let mut article_links: Vec<Url> = Vec::new();
-    let mut listings = Vec::new();
+    let mut seen: HashSet<Url> = HashSet::new();
+    let mut listings: Vec<(Url, Validators)> = Vec::new();
     for depth in 0..max_pages {
         let page = match pass.fetch(&page_url).await {
             Ok(Some(page)) => page,
             // Unchanged since the last good pass: so are the articles it lists.
             Ok(None) if depth == 0 => return Ok(()),
             Ok(None) => break,
-            Err(e) if depth == 0 => return Err(PageError::new(&page_url, e)),
+            Err(e) if depth == 0 => return Err(PageError::fetch(&page_url, &e)),
             Err(e) => {
-                pass.error(PageError::new(&page_url, e));
+                pass.error(PageError::fetch(&page_url, &e));
                 break;
             }
         };
-        for link in links(&page.body, &page.url, link_selector) {
-            if !article_links.contains(&link) {
-                article_links.push(link);
-            }
-        }
+        article_links
+            .extend(links(&page.body, &page.url, link_selector).into_iter().filter(|l| seen.insert(l.clone())));
         let next_page = next.and_then(|n| links(&page.body, &page.url, n).into_iter().next());
         listings.push((page_url.clone(), page.validators));
         match next_page {
@@ -62,13 +63,7 @@ pub async fn collect(
         return Err(PageError::new(url, "the listing page has no article links (check selectors.links)"));
     }
     article_links.truncate(pass.source.max_articles as usize);
-    let errors_before = pass.report.errors.len();
     pass.articles(article_links.into_iter().map(|link| (link, Hint::default())).collect()).await;
-    // Only a listing whose every article was handled is remembered as seen.
-    if pass.report.errors.len() == errors_before {
-        for (url, validators) in &listings {
-            pass.remember(url, validators).await;
-        }
-    }
+    pass.remember_if_settled(mark, &listings).await;
     Ok(())
 }

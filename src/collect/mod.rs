@@ -39,11 +39,18 @@ use pass::Pass;
 pub struct PageError {
     pub url: String,
     pub reason: String,
+    /// Another try may do better (a time-out, a 5xx, the store was busy); a page that is simply
+    /// unusable (404, no date) is not.
+    pub temporary: bool,
 }
 
 impl PageError {
     pub fn new(url: &Url, reason: impl Display) -> Self {
-        Self { url: url.to_string(), reason: reason.to_string() }
+        Self { url: url.to_string(), reason: reason.to_string(), temporary: false }
+    }
+
+    pub fn fetch(url: &Url, error: &FetchError) -> Self {
+        Self { temporary: error.is_temporary(), ..Self::new(url, error) }
     }
 }
 
@@ -146,50 +153,70 @@ pub async fn collect(
         None => s.enabled,
     }) {
         let Some(url) = source.kind.url() else { continue };
-        let state = store.ensure_source(&source.name, source.kind.name(), url.as_str(), now).await?;
-        if only.is_none()
-            && let Some(until) = state.next_poll_at.filter(|t| *t > now)
-        {
-            tracing::info!(source = %source.name, %until, "postponed after {} failure(s)", state.failure_count);
-            report.sources.push(SourceReport {
+        // A store error fails this source, not the pass: the others carry on.
+        let polled = collect_source(store, fetcher, vocabulary, source, url, only.is_some(), now).await;
+        report.sources.push(polled.unwrap_or_else(|e| {
+            tracing::error!(source = %source.name, "source not collected: {e}");
+            SourceReport {
                 source: source.name.clone(),
-                postponed_until: Some(until),
+                failed: true,
+                errors: vec![e.to_string()],
                 ..Default::default()
-            });
-            continue;
-        }
-        let mut pass = Pass {
-            store,
-            fetcher,
-            vocabulary,
-            source,
-            source_id: state.id,
-            now,
-            report: SourceReport { source: source.name.clone(), ..Default::default() },
-            last_retry_after: None,
-        };
-        let outcome = poll(&mut pass, source, state.last_success_at).await;
-        let mut source_report = pass.report;
-        match outcome {
-            Ok(()) => store.record_source_success(state.id, now).await?,
-            Err((e, retry_after)) => {
-                let wait = backoff(state.failure_count).max(retry_after.unwrap_or_default());
-                tracing::warn!(source = %source.name, url = %e.url, next_poll = %(now + wait), "source failed: {}", e.reason);
-                store.record_source_failure(state.id, now, &e.to_string(), now + wait).await?;
-                source_report.failed = true;
-                source_report.errors.insert(0, e.to_string());
             }
-        }
-        tracing::info!(
-            source = %source.name,
-            inserted = source_report.inserted,
-            updated = source_report.updated,
-            unchanged = source_report.unchanged,
-            errors = source_report.errors.len(),
-            "source collected"
-        );
-        report.sources.push(source_report);
+        }));
     }
+    Ok(report)
+}
+
+/// The longest a source is left alone after failures, whatever the server asked for.
+const MAX_WAIT: Duration = Duration::days(1);
+
+async fn collect_source(
+    store: &Store,
+    fetcher: &Fetcher,
+    vocabulary: &Vocabulary,
+    source: &Source,
+    url: &Url,
+    by_hand: bool,
+    now: DateTime<Utc>,
+) -> Result<SourceReport, StoreError> {
+    let state = store.ensure_source(&source.name, source.kind.name(), url.as_str(), now).await?;
+    if !by_hand && let Some(until) = state.next_poll_at.filter(|t| *t > now) {
+        tracing::info!(source = %source.name, %until, "postponed after {} failure(s)", state.failure_count);
+        return Ok(SourceReport { source: source.name.clone(), postponed_until: Some(until), ..Default::default() });
+    }
+    let mut pass = Pass {
+        store,
+        fetcher,
+        vocabulary,
+        source,
+        source_id: state.id,
+        now,
+        report: SourceReport { source: source.name.clone(), ..Default::default() },
+        last_retry_after: None,
+        temporary_failures: 0,
+    };
+    let outcome = poll(&mut pass, source, state.last_success_at).await;
+    let mut report = pass.report;
+    match outcome {
+        Ok(()) => store.record_source_success(state.id, now).await?,
+        Err((e, retry_after)) => {
+            let wait = backoff(state.failure_count).max(retry_after.unwrap_or_default()).min(MAX_WAIT);
+            let next_poll = now.checked_add_signed(wait).unwrap_or(now);
+            tracing::warn!(source = %source.name, url = %e.url, %next_poll, "source failed: {}", e.reason);
+            store.record_source_failure(state.id, now, &e.to_string(), next_poll).await?;
+            report.failed = true;
+            report.errors.insert(0, e.to_string());
+        }
+    }
+    tracing::info!(
+        source = %source.name,
+        inserted = report.inserted,
+        updated = report.updated,
+        unchanged = report.unchanged,
+        errors = report.errors.len(),
+        "source collected"
+    );
     Ok(report)
 }
 
@@ -208,7 +235,8 @@ async fn poll(
         SourceKind::Push { .. } => Ok(()),
     };
     result.map_err(|e| {
-        let retry_after = pass.last_retry_after.take().and_then(|d| Duration::from_std(d).ok());
-        (e, retry_after)
+        // Clamped first: a Retry-After of many years must not overflow the date.
+        let retry_after = pass.last_retry_after.take().map(|d| d.min(std::time::Duration::from_secs(86_400)));
+        (e, retry_after.and_then(|d| Duration::from_std(d).ok()))
     })
 }

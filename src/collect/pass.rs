@@ -36,6 +36,8 @@ pub struct Pass<'a> {
     pub report: SourceReport,
     /// The longest `Retry-After` a failed fetch of this pass came back with.
     pub last_retry_after: Option<std::time::Duration>,
+    /// Failures that another pass may not meet (see `remember_if_settled`).
+    pub temporary_failures: usize,
 }
 
 impl Pass<'_> {
@@ -55,7 +57,10 @@ impl Pass<'_> {
                 None
             }
         };
-        let options = FetchOptions { validators: saved.as_ref(), ignore_robots: !self.source.respect_robots };
+        // The switch is for the publisher's own site: other hosts' robots.txt is always honoured.
+        let own_host = self.source.kind.url().and_then(Url::host_str) == url.host_str();
+        let options =
+            FetchOptions { validators: saved.as_ref(), ignore_robots: own_host && !self.source.respect_robots };
         match self.fetcher.fetch(url, options).await? {
             Fetch::Fresh(f) => Ok(Some(f)),
             Fetch::NotModified => Ok(None),
@@ -68,21 +73,45 @@ impl Pass<'_> {
         }
     }
 
-    /// Saves the validators of a document whose content is now safely handled.
+    /// Saves the validators of a document whose content is now safely handled (or forgets old
+    /// ones, if the server sent none this time).
     pub async fn remember(&self, url: &Url, validators: &Validators) {
-        if validators.is_empty() {
-            return;
-        }
-        let saved = self
-            .store
-            .save_validators(url.as_str(), validators.etag.as_deref(), validators.last_modified.as_deref(), self.now)
-            .await;
+        let saved = if validators.is_empty() {
+            self.store.forget_validators(url.as_str()).await
+        } else {
+            self.store
+                .save_validators(
+                    url.as_str(),
+                    validators.etag.as_deref(),
+                    validators.last_modified.as_deref(),
+                    self.now,
+                )
+                .await
+        };
         if let Err(e) = saved {
             tracing::warn!("{e}");
         }
     }
 
+    /// A point to compare `remember_if_settled` against.
+    pub fn mark(&self) -> usize {
+        self.temporary_failures
+    }
+
+    /// Saves the validators of listing documents (listing pages, feeds, sitemaps) unless a
+    /// temporary failure happened since `mark`: then they are fetched in full next time and what
+    /// failed is tried again. A page that is unusable for good does not stop this — it would fail
+    /// again, and conditional GET must keep working.
+    pub async fn remember_if_settled(&self, mark: usize, documents: &[(Url, Validators)]) {
+        if self.temporary_failures == mark {
+            for (url, validators) in documents {
+                self.remember(url, validators).await;
+            }
+        }
+    }
+
     pub fn error(&mut self, e: PageError) {
+        self.temporary_failures += usize::from(e.temporary);
         tracing::warn!(source = %self.source.name, url = %e.url, "skipped: {}", e.reason);
         self.report.errors.push(e.to_string());
     }
@@ -109,7 +138,7 @@ impl Pass<'_> {
                 match page {
                     Ok(Some(page)) => self.keep(&url, &page, &hint).await,
                     Ok(None) => self.report.unchanged += 1,
-                    Err(e) => self.error(PageError::new(&url, e)),
+                    Err(e) => self.error(PageError::fetch(&url, &e)),
                 }
             }
         }
@@ -170,10 +199,11 @@ impl Pass<'_> {
         match super::ingest(self.store, self.vocabulary, self.source_id, &article, self.now).await {
             Ok(Upserted::Inserted(_)) => self.report.inserted += 1,
             Ok(Upserted::Updated(_)) => self.report.updated += 1,
-            Ok(Upserted::Unchanged(_)) => self.report.unchanged += 1,
+            Ok(Upserted::Unchanged(_) | Upserted::Foreign(_)) => self.report.unchanged += 1,
             // Not lost: the page is still on the site, and its validators were not saved.
             Err(e) => {
                 tracing::error!(source = %self.source.name, url = %article.url, "article not stored: {e}");
+                self.temporary_failures += 1;
                 self.report.errors.push(format!("{}: not stored: {e}", article.url));
                 return false;
             }

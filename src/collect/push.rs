@@ -146,9 +146,9 @@ fn article(map: &Map<String, Value>, path: &str, tz: Tz, now: DateTime<Utc>) -> 
     let published = date("published", published);
     let updated = date("updated", updated);
     if let Some(i) = &image
-        && Url::parse(i).is_err()
+        && !Url::parse(i).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
     {
-        errors.push(err(field("image"), format!("{i:?} is not an absolute URL")));
+        errors.push(err(field("image"), format!("{i:?} is not an absolute http(s) URL")));
     }
     let keywords = match map.get("keywords") {
         None | Some(Value::Null) => Vec::new(),

@@ -2,13 +2,17 @@
 //! (`<news:publication_date>`, `<news:title>`). The newest URLs that are new — or changed since
 //! the source's last good pass — are read as article pages, up to the source's `max_articles`.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use url::Url;
 
 use super::PageError;
 use super::extract::absolute;
+use super::fetch::Validators;
 use super::pass::{Hint, Pass};
 use crate::arabic;
 
@@ -33,7 +37,8 @@ pub enum Sitemap {
 
 /// Reads a sitemap document fetched from `base`. Entries with unusable URLs or dates lose only
 /// that field or are skipped; a document that is not a sitemap is an error.
-pub fn read_sitemap(xml: &str, base: &Url, now: DateTime<Utc>) -> Result<Sitemap, PageError> {
+/// Dates without a zone are read in `tz`.
+pub fn read_sitemap(xml: &str, base: &Url, tz: Tz, now: DateTime<Utc>) -> Result<Sitemap, PageError> {
     let mut reader = Reader::from_str(xml);
     // Text is trimmed per field, not per event: an entity splits a text into several events.
     reader.config_mut().trim_text(false);
@@ -78,7 +83,7 @@ pub fn read_sitemap(xml: &str, base: &Url, now: DateTime<Utc>) -> Result<Sitemap
                 let name = path.pop().unwrap_or_default();
                 let parent = path.last().map(String::as_str);
                 if path.len() == 1 && (name == "url" || name == "sitemap") {
-                    if let Some(entry) = current.take().and_then(|f| f.into_entry(base, now)) {
+                    if let Some(entry) = current.take().and_then(|f| f.into_entry(base, tz, now)) {
                         entries.push(entry);
                     }
                 } else if let Some(current) = current.as_mut() {
@@ -128,34 +133,39 @@ impl Fields {
         }
     }
 
-    fn into_entry(self, base: &Url, now: DateTime<Utc>) -> Option<SitemapUrl> {
+    fn into_entry(self, base: &Url, tz: Tz, now: DateTime<Utc>) -> Option<SitemapUrl> {
         let loc = absolute(base, self.loc.as_deref()?).and_then(|u| Url::parse(&u).ok())?;
-        // Sitemap dates are W3C datetimes; one without a zone is taken as UTC.
-        let date = |d: Option<String>| d.and_then(|d| arabic::parse_date(&d, chrono_tz::UTC, now).ok());
+        // W3C datetimes; one without a zone is the site's local time.
+        let date = |d: Option<String>| d.and_then(|d| arabic::parse_date(&d, tz, now).ok());
         Some(SitemapUrl { loc, lastmod: date(self.lastmod), published: date(self.published), title: self.title })
     }
 }
 
 /// Reads the sitemap (and, for an index, its newest children) and the article pages worth reading.
+/// An index is always read in full — its bytes often stay the same while its children change —
+/// and its children conditionally.
 pub async fn collect(pass: &mut Pass<'_>, url: &Url, last_success: Option<DateTime<Utc>>) -> Result<(), PageError> {
+    let mark = pass.mark();
     let document = match pass.fetch(url).await {
         Ok(Some(d)) => d,
         Ok(None) => return Ok(()),
-        Err(e) => return Err(PageError::new(url, e)),
+        Err(e) => return Err(PageError::fetch(url, &e)),
     };
-    let mut documents = vec![(url.clone(), document.validators.clone())];
-    let now = pass.now;
-    let mut urls = match read_sitemap(&document.body, &document.url, now)? {
-        Sitemap::Urls(urls) => urls,
-        Sitemap::Index(mut children) => {
-            children.sort_by_key(|c| std::cmp::Reverse(c.lastmod));
+    let (tz, now) = (pass.source.time_zone, pass.now);
+    let mut remembered: Vec<(Url, Validators)> = Vec::new();
+    let mut urls = match read_sitemap(&document.body, &document.url, tz, now)? {
+        Sitemap::Urls(urls) => {
+            remembered.push((url.clone(), document.validators));
+            urls
+        }
+        Sitemap::Index(children) => {
             let mut urls = Vec::new();
-            for child in children.into_iter().take(MAX_CHILDREN) {
+            for child in newest(children, MAX_CHILDREN) {
                 match pass.fetch(&child.loc).await {
-                    Ok(Some(d)) => match read_sitemap(&d.body, &d.url, now) {
+                    Ok(Some(d)) => match read_sitemap(&d.body, &d.url, tz, now) {
                         Ok(Sitemap::Urls(u)) => {
                             urls.extend(u);
-                            documents.push((child.loc.clone(), d.validators));
+                            remembered.push((child.loc.clone(), d.validators));
                         }
                         Ok(Sitemap::Index(_)) => pass.error(PageError::new(
                             &child.loc,
@@ -164,7 +174,7 @@ pub async fn collect(pass: &mut Pass<'_>, url: &Url, last_success: Option<DateTi
                         Err(e) => pass.error(e),
                     },
                     Ok(None) => {}
-                    Err(e) => pass.error(PageError::new(&child.loc, e)),
+                    Err(e) => pass.error(PageError::fetch(&child.loc, &e)),
                 }
             }
             urls
@@ -173,21 +183,23 @@ pub async fn collect(pass: &mut Pass<'_>, url: &Url, last_success: Option<DateTi
     // Google News entries first (they are articles, with their publication time), then newest
     // first; after the first pass, only what is new or changed since the last good one.
     urls.sort_by_key(|u| std::cmp::Reverse((u.published.is_some(), u.published.or(u.lastmod))));
+    let mut seen = HashSet::new();
     let mut chosen = Vec::new();
     for u in urls {
         if chosen.len() >= pass.source.max_articles as usize {
             break;
         }
+        if !seen.insert(u.loc.clone()) {
+            continue;
+        }
         let changed = match (last_success, u.lastmod.or(u.published)) {
             (Some(last), Some(modified)) => modified > last,
             _ => true,
         };
-        let stored = pass.store.article_by_url(u.loc.as_str()).await.ok().flatten().is_some();
-        if !stored || changed {
+        if changed || !pass.store.url_is_known(u.loc.as_str()).await.unwrap_or(false) {
             chosen.push(u);
         }
     }
-    let errors_before = pass.report.errors.len();
     let pages = chosen
         .into_iter()
         .map(|u| {
@@ -196,12 +208,16 @@ pub async fn collect(pass: &mut Pass<'_>, url: &Url, last_success: Option<DateTi
         })
         .collect();
     pass.articles(pages).await;
-    if pass.report.errors.len() == errors_before {
-        for (url, validators) in &documents {
-            pass.remember(url, validators).await;
-        }
-    }
+    pass.remember_if_settled(mark, &remembered).await;
     Ok(())
+}
+
+/// The `max` newest entries of an index: by `lastmod`, and without one, the last listed first
+/// (indexes grow at the end).
+fn newest(children: Vec<SitemapUrl>, max: usize) -> Vec<SitemapUrl> {
+    let mut children: Vec<(usize, SitemapUrl)> = children.into_iter().enumerate().collect();
+    children.sort_by_key(|(i, c)| std::cmp::Reverse((c.lastmod, *i)));
+    children.into_iter().take(max).map(|(_, c)| c).collect()
 }
 
 #[cfg(test)]
@@ -226,7 +242,9 @@ mod tests {
   <url><loc>/b</loc><lastmod>2025-01-04</lastmod></url>
   <url><lastmod>2025-01-04</lastmod></url>
 </urlset>"#;
-        let Sitemap::Urls(urls) = read_sitemap(xml, &base(), Utc::now()).unwrap() else { panic!("not a urlset") };
+        let Sitemap::Urls(urls) = read_sitemap(xml, &base(), chrono_tz::UTC, Utc::now()).unwrap() else {
+            panic!("not a urlset")
+        };
         assert_eq!(urls.len(), 2, "the entry without <loc> is skipped");
         assert_eq!(urls[0].loc.as_str(), "https://news.example/a?x=1&y=2");
         assert_eq!(urls[0].published, Some(Utc.with_ymd_and_hms(2025, 1, 5, 7, 0, 0).unwrap()));
@@ -240,13 +258,20 @@ mod tests {
         let xml = r#"<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
             <sitemap><loc>https://news.example/s1.xml</loc><lastmod>2025-01-01T00:00:00Z</lastmod></sitemap>
         </sitemapindex>"#;
-        assert!(matches!(read_sitemap(xml, &base(), Utc::now()).unwrap(), Sitemap::Index(s) if s.len() == 1));
+        assert!(
+            matches!(read_sitemap(xml, &base(), chrono_tz::UTC, Utc::now()).unwrap(), Sitemap::Index(s) if s.len() == 1)
+        );
     }
 
     #[test]
     fn other_documents_are_refused_with_a_reason() {
-        assert!(read_sitemap("<html><body/></html>", &base(), Utc::now()).unwrap_err().reason.contains("<html>"));
-        assert!(read_sitemap("", &base(), Utc::now()).unwrap_err().reason.contains("empty"));
-        assert!(read_sitemap("<urlset><url><loc>x</loc></urlset>", &base(), Utc::now()).is_err());
+        assert!(
+            read_sitemap("<html><body/></html>", &base(), chrono_tz::UTC, Utc::now())
+                .unwrap_err()
+                .reason
+                .contains("<html>")
+        );
+        assert!(read_sitemap("", &base(), chrono_tz::UTC, Utc::now()).unwrap_err().reason.contains("empty"));
+        assert!(read_sitemap("<urlset><url><loc>x</loc></urlset>", &base(), chrono_tz::UTC, Utc::now()).is_err());
     }
 }

@@ -89,12 +89,14 @@ pub enum Upserted {
     Inserted(ArticleId),
     Updated(ArticleId),
     Unchanged(ArticleId),
+    /// The URL is another source's article, left as it is.
+    Foreign(ArticleId),
 }
 
 impl Upserted {
     pub fn id(self) -> ArticleId {
         match self {
-            Upserted::Inserted(id) | Upserted::Updated(id) | Upserted::Unchanged(id) => id,
+            Upserted::Inserted(id) | Upserted::Updated(id) | Upserted::Unchanged(id) | Upserted::Foreign(id) => id,
         }
     }
 }
@@ -160,10 +162,19 @@ impl Store {
                 // Deduplication: the canonical URL first; an article the source now serves under
                 // another URL is found by its GUID and moves to the new URL; the same content
                 // under another URL (a mirror, tracking parameters) is the article already kept.
-                let by_url: Option<ArticleId> = sqlx::query_scalar("SELECT id FROM articles WHERE url = $1")
-                    .bind(&article.url)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let by_url: Option<(ArticleId, SourceId)> =
+                    sqlx::query_as("SELECT id, source_id FROM articles WHERE url = $1")
+                        .bind(&article.url)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                // An article belongs to the source that found it first; another source (two
+                // sources of one site, or a push token) cannot rewrite it.
+                if let Some((id, owner)) = by_url
+                    && owner != source
+                {
+                    tx.commit().await?;
+                    return Ok(Upserted::Foreign(id));
+                }
                 let mut moved = None;
                 if by_url.is_none() {
                     if let Some(guid) = &article.guid {
@@ -211,7 +222,7 @@ impl Store {
                          published_at = CASE WHEN excluded.published_at < articles.published_at
                                              THEN excluded.published_at ELSE articles.published_at END,
                          updated_at = $16, last_seen_at = excluded.last_seen_at
-                     WHERE articles.content_hash <> excluded.content_hash
+                     WHERE articles.content_hash <> excluded.content_hash AND articles.source_id = excluded.source_id
                      RETURNING id, first_seen_at",
                 )
                 .bind(source)
@@ -379,6 +390,18 @@ impl Store {
         .fetch_optional(pool)
         .await)
         .with_context(|| format!("cannot read article {url}"))
+    }
+
+    /// Whether `url` was read before: an article stored under it, or a page fetched from it.
+    pub async fn url_is_known(&self, url: &str) -> StoreResult<bool> {
+        on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT COUNT(*) FROM articles WHERE url = $1) + (SELECT COUNT(*) FROM http_validators WHERE url = $1)"
+        )
+        .bind(url)
+        .fetch_one(pool)
+        .await)
+        .map(|n| n > 0)
+        .with_context(|| format!("cannot look up {url}"))
     }
 
     pub async fn count_articles(&self) -> StoreResult<i64> {

@@ -38,4 +38,13 @@ impl Store {
         .map(|_| ()))
         .with_context(|| format!("cannot save the cache validators of {url}"))
     }
+
+    pub async fn forget_validators(&self, url: &str) -> StoreResult<()> {
+        on_pool!(self, |pool| sqlx::query("DELETE FROM http_validators WHERE url = $1")
+            .bind(url)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .with_context(|| format!("cannot forget the cache validators of {url}"))
+    }
 }

@@ -1,5 +1,6 @@
 //! The push API: `POST /api/v1/articles` with `Authorization: Bearer <token>` of a `push`
-//! source. Answers are JSON: 200 with what became of each article; 401 without a known token;
+//! source. Answers are JSON: 200 with what became of each article (409 if one was another
+//! source's and left alone); 401 without a known token;
 //! 415 for a body that is not JSON; 422 with every field problem; 500 (logged) if storing failed.
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub async fn push_articles(State(app): State<Arc<App>>, headers: HeaderMap, body
     };
     match app.push(source, &articles, now).await {
         Ok(results) => {
+            let refused = results.iter().any(|(_, o)| matches!(o, Upserted::Foreign(_)));
             let results: Vec<_> = results
                 .into_iter()
                 .map(|(url, outcome)| {
@@ -62,11 +64,13 @@ pub async fn push_articles(State(app): State<Arc<App>>, headers: HeaderMap, body
                         Upserted::Inserted(_) => "inserted",
                         Upserted::Updated(_) => "updated",
                         Upserted::Unchanged(_) => "unchanged",
+                        Upserted::Foreign(_) => "refused: the URL is another source's article",
                     };
                     json!({ "url": url, "id": outcome.id(), "status": status })
                 })
                 .collect();
-            (StatusCode::OK, Json(json!({ "articles": results }))).into_response()
+            let status = if refused { StatusCode::CONFLICT } else { StatusCode::OK };
+            (status, Json(json!({ "articles": results }))).into_response()
         }
         Err(e) => {
             tracing::error!(source = %source.name, "pushed articles not stored: {e:#}");

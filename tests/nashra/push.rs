@@ -69,4 +69,22 @@ async fn bad_requests_get_clear_answers(app: TestApp) {
     assert_eq!(app.app.store.count_articles().await.unwrap(), 0, "nothing half-stored");
 }
 
-on_both_backends!(with super::options(); a_pushed_article_is_stored_tagged_and_published, bad_requests_get_clear_answers);
+async fn a_push_cannot_rewrite_another_sources_article(app: TestApp) {
+    app.collect().await;
+    let url = app.url("/demo/articles/2026-11-29-iraq-border-operations.html");
+    let before = app.app.store.article_by_url(&url).await.unwrap().unwrap();
+    let mut forged = article();
+    forged["url"] = json!(url);
+    forged["title"] = json!("عنوان مزور");
+    let (status, body) = post(&app, Some(TOKEN), &forged).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["articles"][0]["status"].as_str().unwrap().starts_with("refused"));
+    assert_eq!(app.app.store.article_by_url(&url).await.unwrap().unwrap(), before);
+}
+
+on_both_backends!(
+    with super::options();
+    a_pushed_article_is_stored_tagged_and_published,
+    bad_requests_get_clear_answers,
+    a_push_cannot_rewrite_another_sources_article,
+);

@@ -52,6 +52,14 @@ keywords = "article.post .article-tags a"
 remove = ["figure", "p.caption", "ul.related", "h4.related-title", ".share-tools", ".ad"]
 
 [[sources]]
+name = "limited"
+kind = "html"
+url = "{fixtures}limited"
+enabled = false
+[sources.selectors]
+links = "a"
+
+[[sources]]
 name = "maghreb-atom"
 kind = "feed"
 url = "{fixtures}atom.xml"
@@ -103,11 +111,12 @@ async fn a_sitemap_index_leads_to_the_news_articles(app: TestApp) {
     let a = stored(&app, "articles/5g-rural-coverage.html").await;
     assert_eq!(a.title, want["title"].as_str().unwrap());
     assert_eq!(a.published_at, utc(&want["published"]));
-    // Only what changed since the last good pass is read again.
+    // The index is read in full (its children may change under the same index), its children
+    // conditionally (304), and no article page again.
     let site = app.fixtures.as_ref().unwrap();
     site.forget_requests();
     app.app.collect(Some("news-sitemap"), now() + Duration::minutes(10)).await.unwrap();
-    assert_eq!(site.requests(), ["/sitemap-index.xml"]);
+    assert_eq!(site.requests(), ["/sitemap-index.xml", "/sitemap-news.xml", "/sitemap-2025-01.xml"]);
 }
 
 async fn a_summary_feed_is_completed_from_the_article_pages(app: TestApp) {
@@ -133,8 +142,19 @@ async fn a_full_content_atom_feed_is_read_without_fetching_pages(app: TestApp) {
     assert!(!app.fixtures.as_ref().unwrap().requests().iter().any(|p| p.starts_with("/maghreb/")));
 }
 
+async fn a_server_that_asks_for_an_hour_is_left_alone_for_an_hour(app: TestApp) {
+    let report = app.app.collect(Some("limited"), now()).await.unwrap();
+    assert!(report.sources[0].failed);
+    assert!(report.sources[0].errors[0].contains("429"), "{:?}", report.sources[0].errors);
+    let state = app.app.store.sources().await.unwrap().into_iter().find(|s| s.name == "limited").unwrap();
+    assert_eq!(state.next_poll_at, Some(now() + Duration::hours(1)), "Retry-After: 3600, not the 1-minute back-off");
+    let site = app.fixtures.as_ref().unwrap();
+    assert_eq!(site.requests().iter().filter(|p| *p == "/limited").count(), 1, "not retried within the pass");
+}
+
 on_both_backends!(
     with super::options();
+    a_server_that_asks_for_an_hour_is_left_alone_for_an_hour,
     a_paginated_legacy_site_is_read_page_by_page,
     a_sitemap_index_leads_to_the_news_articles,
     a_summary_feed_is_completed_from_the_article_pages,

@@ -71,8 +71,22 @@ fn is_marked(e: &ElementRef<'_>) -> bool {
     v.classes().any(marked) || v.id().is_some_and(|id| id.split(['-', '_']).any(marked) || marked(id))
 }
 
-fn text_of(e: &ElementRef<'_>) -> String {
-    e.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
+/// How many nodes under an element are looked at to read its text: captions and «اقرأ أيضا»
+/// lines are small, and a bound keeps hostile, deeply nested pages linear.
+const LOOK: usize = 200;
+
+/// The element's text, whitespace collapsed, if it is small (`None` for a big container).
+fn small_text(e: &ElementRef<'_>) -> Option<String> {
+    let mut parts = Vec::new();
+    for (seen, node) in e.descendants().enumerate() {
+        if seen >= LOOK {
+            return None;
+        }
+        if let scraper::Node::Text(t) = node.value() {
+            parts.push(&**t);
+        }
+    }
+    Some(parts.join(" ").split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Figures, captions and pictures under `root`.
@@ -98,7 +112,7 @@ pub fn find(doc: &Html, root: NodeId) -> Vec<NodeId> {
             let t = if e.value().name() == "img" {
                 e.value().attr("alt").unwrap_or_default().to_owned()
             } else {
-                text_of(&e)
+                small_text(&e).unwrap_or_default()
             };
             let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
             if t.chars().count() >= 8 {
@@ -115,8 +129,9 @@ pub fn find(doc: &Html, root: NodeId) -> Vec<NodeId> {
             drop.push(e.id());
             continue;
         }
-        if matches!(e.value().name(), "p" | "div" | "ul" | "section" | "span" | "strong" | "h3" | "h4") {
-            let text = text_of(&e);
+        if matches!(e.value().name(), "p" | "div" | "ul" | "section" | "span" | "strong" | "h3" | "h4")
+            && let Some(text) = small_text(&e)
+        {
             let normalized = crate::arabic::normalize(&text);
             let see_also =
                 SEE_ALSO.iter().any(|p| normalized.trim_start_matches(['«', '(', '-', '—', ' ']).starts_with(p));

@@ -1,86 +1,76 @@
 //! When `feed-rs` refuses a document that is still a feed — an RSS 0.9x variant it does not
 //! recognise, an Atom text construct of an unusual type — the `rss` and `atom_syndication`
-//! readers get a second look, so one odd element does not lose a whole feed.
+//! readers get a second look (after `repair`), so one odd element does not lose a whole feed.
 
 use chrono::{DateTime, Utc};
-use url::Url;
+use chrono_tz::Tz;
 
-use super::{FeedEntry, PageError};
+use super::{RawEntry, Text};
 use crate::arabic;
-use crate::collect::extract::absolute;
-use crate::collect::pass::Hint;
-use crate::collect::text::{html_to_text, sanitize_html};
-
-fn date(text: Option<&str>) -> Option<DateTime<Utc>> {
-    // Feed dates carry their zone; one without is taken as UTC (and "now" is never needed).
-    text.and_then(|t| arabic::parse_date(t, chrono_tz::UTC, DateTime::<Utc>::MIN_UTC).ok())
-}
-
-fn entry(link: Option<&str>, feed_url: &Url, hint: Hint, body: &str, id: &str) -> Result<FeedEntry, PageError> {
-    let url = link
-        .and_then(|l| absolute(feed_url, l))
-        .and_then(|l| Url::parse(&l).ok())
-        .ok_or_else(|| PageError::new(feed_url, format!("entry {id:?} has no usable link")))?;
-    let body_html = sanitize_html(body, &url);
-    Ok(FeedEntry { url, hint, body_html })
-}
 
 /// An RSS document read by the `rss` crate.
-pub fn rss(body: &str, feed_url: &Url) -> Option<Vec<Result<FeedEntry, PageError>>> {
+pub(super) fn rss(body: &str, tz: Tz, now: DateTime<Utc>) -> Option<Vec<RawEntry>> {
     let channel = rss::Channel::read_from(body.as_bytes()).ok()?;
     Some(
         channel
             .items
             .into_iter()
             .enumerate()
-            .map(|(i, item)| {
-                let hint = Hint {
-                    guid: item.guid.as_ref().map(|g| g.value.clone()),
-                    title: item.title.as_deref().map(html_to_text).filter(|t| !t.is_empty()),
-                    published: date(item.pub_date.as_deref()),
-                    updated: None,
-                    summary: item.description.as_deref().map(html_to_text).filter(|s| !s.is_empty()),
-                    author: item
-                        .author
-                        .clone()
-                        .or_else(|| item.dublin_core_ext.as_ref().and_then(|dc| dc.creators.first().cloned())),
-                    image: None,
-                    tags: item.categories.iter().map(|c| c.name.trim().to_owned()).filter(|c| !c.is_empty()).collect(),
-                };
-                let body = item.content.as_deref().or(item.description.as_deref()).unwrap_or_default().to_owned();
-                let id = item.guid.as_ref().map_or_else(|| format!("item {i}"), |g| g.value.clone());
-                entry(item.link.as_deref(), feed_url, hint, &body, &id)
+            .map(|(i, item)| RawEntry {
+                id: item.guid.as_ref().map_or_else(|| format!("item {i}"), |g| g.value.clone()),
+                link: item.link.clone(),
+                // RSS titles are plain text; descriptions are HTML.
+                title: item.title.clone().map(Text::Plain),
+                published: item.pub_date.as_deref().and_then(|d| arabic::parse_date(d, tz, now).ok()),
+                updated: None,
+                summary: item.description.clone().map(Text::Html),
+                content: item.content.clone().map(Text::Html),
+                author: item
+                    .author
+                    .clone()
+                    .or_else(|| item.dublin_core_ext.as_ref().and_then(|dc| dc.creators.first().cloned())),
+                image: None,
+                categories: item.categories.iter().map(|c| c.name.clone()).collect(),
             })
             .collect(),
     )
 }
 
 /// An Atom document read by `atom_syndication`.
-pub fn atom(body: &str, feed_url: &Url) -> Option<Vec<Result<FeedEntry, PageError>>> {
+pub(super) fn atom(body: &str) -> Option<Vec<RawEntry>> {
     let feed = atom_syndication::Feed::read_from(body.as_bytes()).ok()?;
+    let text = |t: &atom_syndication::Text| match t.r#type {
+        atom_syndication::TextType::Text => Text::Plain(t.value.clone()),
+        _ => Text::Html(t.value.clone()),
+    };
+    // atom_syndication gives a missing <updated> the Unix epoch: that is no date at all.
+    let real = |d: DateTime<Utc>| (d.timestamp() != 0).then_some(d);
     Some(
         feed.entries
             .into_iter()
             .map(|e| {
-                let link =
-                    e.links.iter().find(|l| l.rel == "alternate").or_else(|| e.links.first()).map(|l| l.href.clone());
-                let hint = Hint {
-                    guid: Some(e.id.clone()).filter(|id| !id.is_empty()),
-                    title: Some(html_to_text(&e.title.value)).filter(|t| !t.is_empty()),
-                    published: e.published.map(|p| p.with_timezone(&Utc)).or(Some(e.updated.with_timezone(&Utc))),
-                    updated: Some(e.updated.with_timezone(&Utc)),
-                    summary: e.summary.as_ref().map(|s| html_to_text(&s.value)).filter(|s| !s.is_empty()),
+                let updated = real(e.updated.with_timezone(&Utc));
+                RawEntry {
+                    link: e
+                        .links
+                        .iter()
+                        .find(|l| l.rel == "alternate")
+                        .or_else(|| e.links.first())
+                        .map(|l| l.href.clone()),
+                    title: Some(text(&e.title)),
+                    published: e.published.map(|p| p.with_timezone(&Utc)).and_then(real).or(updated),
+                    updated,
+                    summary: e.summary.as_ref().map(text),
+                    content: e.content.as_ref().and_then(|c| c.value.clone()).map(Text::Html),
                     author: e.authors.first().map(|a| a.name.clone()),
                     image: None,
-                    tags: e.categories.iter().map(|c| c.label.clone().unwrap_or_else(|| c.term.clone())).collect(),
-                };
-                let body = e
-                    .content
-                    .as_ref()
-                    .and_then(|c| c.value.clone())
-                    .or_else(|| e.summary.as_ref().map(|s| s.value.clone()))
-                    .unwrap_or_default();
-                entry(link.as_deref(), feed_url, hint, &body, &e.id)
+                    categories: e
+                        .categories
+                        .iter()
+                        .map(|c| c.label.clone().unwrap_or_else(|| c.term.clone()))
+                        .collect(),
+                    id: e.id,
+                }
             })
             .collect(),
     )

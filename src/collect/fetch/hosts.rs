@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -14,6 +14,8 @@ struct Host {
     permits: Arc<Semaphore>,
     pace: Option<Arc<DefaultDirectRateLimiter>>,
     delay: Duration,
+    /// The server asked us (Retry-After) to stay away until then.
+    blocked_until: Option<Instant>,
 }
 
 pub(super) struct Hosts {
@@ -35,15 +37,35 @@ impl Hosts {
         self.concurrency
     }
 
+    fn host(&self) -> Host {
+        Host {
+            permits: Arc::new(Semaphore::new(self.concurrency)),
+            pace: limiter(self.delay),
+            delay: self.delay,
+            blocked_until: None,
+        }
+    }
+
+    /// Keeps away from `host` for `wait` (a Retry-After too long to wait for in this pass).
+    pub(super) fn block(&self, host: &str, wait: Duration) {
+        let Ok(mut hosts) = self.hosts.lock() else { return };
+        let h = hosts.entry(host.to_owned()).or_insert_with(|| self.host());
+        let until = Instant::now() + wait;
+        h.blocked_until = Some(h.blocked_until.map_or(until, |b| b.max(until)));
+    }
+
+    /// How long `host` is still to be left alone, if it is.
+    pub(super) fn blocked(&self, host: &str) -> Option<Duration> {
+        let hosts = self.hosts.lock().ok()?;
+        let until = hosts.get(host)?.blocked_until?;
+        until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
+    }
+
     /// Waits for a free slot on `host` and for its pace; the slot is held until the permit drops.
     pub(super) async fn acquire(&self, host: &str) -> Option<OwnedSemaphorePermit> {
         let (permits, pace) = {
             let mut hosts = self.hosts.lock().ok()?;
-            let h = hosts.entry(host.to_owned()).or_insert_with(|| Host {
-                permits: Arc::new(Semaphore::new(self.concurrency)),
-                pace: limiter(self.delay),
-                delay: self.delay,
-            });
+            let h = hosts.entry(host.to_owned()).or_insert_with(|| self.host());
             (h.permits.clone(), h.pace.clone())
         };
         let permit = permits.acquire_owned().await.ok()?;
@@ -56,11 +78,7 @@ impl Hosts {
     /// Spaces requests to `host` by at least `delay` (a robots.txt Crawl-delay).
     pub(super) fn slow_down(&self, host: &str, delay: Duration) {
         let Ok(mut hosts) = self.hosts.lock() else { return };
-        let h = hosts.entry(host.to_owned()).or_insert_with(|| Host {
-            permits: Arc::new(Semaphore::new(self.concurrency)),
-            pace: limiter(self.delay),
-            delay: self.delay,
-        });
+        let h = hosts.entry(host.to_owned()).or_insert_with(|| self.host());
         if delay > h.delay {
             h.delay = delay;
             h.pace = limiter(delay);
@@ -70,8 +88,6 @@ impl Hosts {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use super::*;
 
     #[tokio::test]

@@ -32,13 +32,25 @@ pub enum FetchError {
     TooLarge { url: Url, limit: u64 },
     #[error("{url}: not fetched: {reason}")]
     Robots { url: Url, reason: String },
+    #[error("{url}: not fetched: the server asked to be left alone for {} s more", wait.as_secs())]
+    Deferred { url: Url, wait: Duration },
 }
 
 impl FetchError {
+    /// Whether trying again later may work.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            FetchError::Transport { .. } | FetchError::Deferred { .. } => true,
+            FetchError::Status { status, .. } => matches!(status, 429 | 500..=599),
+            FetchError::TooLarge { .. } | FetchError::Robots { .. } => false,
+        }
+    }
+
     /// How long the server asked us to stay away, if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,
+            FetchError::Deferred { wait, .. } => Some(*wait),
             _ => None,
         }
     }
@@ -148,6 +160,10 @@ impl Fetcher {
             let rules = self.robots(url).await;
             rules.check(url).map_err(|reason| FetchError::Robots { url: url.clone(), reason })?;
         }
+        let host = url.host_str().unwrap_or_default();
+        if let Some(wait) = self.inner.hosts.blocked(host) {
+            return Err(FetchError::Deferred { url: url.clone(), wait });
+        }
         let mut attempt = 0;
         loop {
             let error = match self.attempt(url, options.validators).await {
@@ -155,7 +171,11 @@ impl Fetcher {
                 Err(e) => e,
             };
             let wait = match &error {
-                Attempt::Temporary { retry_after: Some(d), .. } if *d > self.inner.retry.max_retry_after => None,
+                Attempt::Temporary { retry_after: Some(d), .. } if *d > self.inner.retry.max_retry_after => {
+                    // Not waited for in this pass, and the host's other pages are not tried either.
+                    self.inner.hosts.block(host, (*d).min(Duration::from_secs(86_400)));
+                    None
+                }
                 Attempt::Temporary { retry_after: Some(d), .. } => Some(*d),
                 Attempt::Temporary { retry_after: None, .. } => Some(self.inner.retry.backoff(attempt)),
                 Attempt::Final(_) => None,
