@@ -66,6 +66,20 @@ async fn robots_txt_is_honoured_unless_the_source_opts_out() {
 }
 
 #[tokio::test]
+async fn redirects_are_followed_hop_by_hop_with_robots_txt_checked_at_each() {
+    let site = Site::start().await;
+    site.set_robots("User-agent: *\nDisallow: /private/\n");
+    let f = fetcher(0);
+    let page = f.get(&url(&site, "/moved")).await.unwrap();
+    assert!(page.url.as_str().ends_with("/levant/index.html"), "{}", page.url);
+    let err = f.get(&url(&site, "/moved-private")).await.unwrap_err();
+    assert!(matches!(err, FetchError::Robots { .. }), "{err}");
+    assert!(!site.requests().contains(&"/private/page".to_owned()));
+    let err = f.get(&url(&site, "/loop")).await.unwrap_err();
+    assert!(err.to_string().contains("redirects"), "{err}");
+}
+
+#[tokio::test]
 async fn an_oversized_body_is_refused() {
     let site = Site::start().await;
     let err = fetcher(0).get(&url(&site, "/big")).await.unwrap_err();

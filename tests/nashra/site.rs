@@ -103,6 +103,9 @@ async fn serve(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) 
             return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "3600")], "slow down").into_response();
         }
         "/big" => return vec![b'x'; 6 * 1024 * 1024].into_response(),
+        "/moved" => return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, "/levant/index.html")]).into_response(),
+        "/moved-private" => return (StatusCode::FOUND, [(header::LOCATION, "/private/page")]).into_response(),
+        "/loop" => return (StatusCode::FOUND, [(header::LOCATION, "/loop")]).into_response(),
         "/slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             return "late".into_response();

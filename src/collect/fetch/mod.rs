@@ -121,7 +121,8 @@ impl Fetcher {
             .user_agent(config.user_agent.clone())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // Redirects are followed by `fetch`, hop by hop, with robots.txt and pacing.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
@@ -155,8 +156,29 @@ impl Fetcher {
         }
     }
 
+    /// Fetches `url`, following up to `MAX_REDIRECTS` redirects itself, so that every hop is
+    /// checked against its host's robots.txt, limit and pace like any other request.
     pub async fn fetch(&self, url: &Url, options: FetchOptions<'_>) -> Result<Fetch, FetchError> {
-        if !options.ignore_robots {
+        let mut current = url.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            // The robots switch covers the first host only (the source's own site).
+            let skip_robots = options.ignore_robots && current.host_str() == url.host_str();
+            match self.fetch_one(&current, options.validators, skip_robots).await? {
+                Hop::Done(fetch) => return Ok(fetch),
+                Hop::Redirect(next) => current = next,
+            }
+        }
+        Err(FetchError::Transport { url: url.clone(), reason: format!("more than {MAX_REDIRECTS} redirects") })
+    }
+
+    /// One URL, with retries; a redirect is returned, not followed.
+    async fn fetch_one(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+        skip_robots: bool,
+    ) -> Result<Hop, FetchError> {
+        if !skip_robots {
             let rules = self.robots(url).await;
             rules.check(url).map_err(|reason| FetchError::Robots { url: url.clone(), reason })?;
         }
@@ -166,8 +188,8 @@ impl Fetcher {
         }
         let mut attempt = 0;
         loop {
-            let error = match self.attempt(url, options.validators).await {
-                Ok(fetch) => return Ok(fetch),
+            let error = match self.attempt(url, validators).await {
+                Ok(hop) => return Ok(hop),
                 Err(e) => e,
             };
             let wait = match &error {
@@ -199,8 +221,9 @@ impl Fetcher {
         let rules = match Url::parse(&format!("{origin}/robots.txt")) {
             Err(_) => Rules::AllowAll,
             Ok(robots_url) => match self.attempt(&robots_url, None).await {
-                Ok(Fetch::Fresh(f)) => Rules::parse(f.body.as_bytes()),
-                Ok(Fetch::NotModified) => Rules::AllowAll,
+                Ok(Hop::Done(Fetch::Fresh(f))) => Rules::parse(f.body.as_bytes()),
+                // A redirected robots.txt is not followed: as good as none.
+                Ok(Hop::Done(Fetch::NotModified) | Hop::Redirect(_)) => Rules::AllowAll,
                 Err(Attempt::Final(FetchError::Status { status, .. })) if (400..500).contains(&status) => {
                     Rules::AllowAll
                 }
@@ -215,7 +238,7 @@ impl Fetcher {
     }
 
     /// One request, paced and limited per host.
-    async fn attempt(&self, url: &Url, validators: Option<&Validators>) -> Result<Fetch, Attempt> {
+    async fn attempt(&self, url: &Url, validators: Option<&Validators>) -> Result<Hop, Attempt> {
         let transport = |e: reqwest::Error| Attempt::Temporary {
             error: FetchError::Transport { url: url.clone(), reason: crate::errors::chain(&e) },
             retry_after: None,
@@ -233,7 +256,17 @@ impl Fetcher {
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED && validators.is_some_and(|v| !v.is_empty()) {
-            return Ok(Fetch::NotModified);
+            return Ok(Hop::Done(Fetch::NotModified));
+        }
+        if status.is_redirection()
+            && let Some(next) = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| url.join(l).ok())
+                .filter(|n| matches!(n.scheme(), "http" | "https"))
+        {
+            return Ok(Hop::Redirect(next));
         }
         if !status.is_success() {
             let error = FetchError::Status {
@@ -264,8 +297,17 @@ impl Fetcher {
             bytes.extend_from_slice(&chunk);
         }
         let body = decode(&bytes, content_type.as_deref());
-        Ok(Fetch::Fresh(Fetched { url: final_url, content_type, body, validators }))
+        Ok(Hop::Done(Fetch::Fresh(Fetched { url: final_url, content_type, body, validators })))
     }
+}
+
+/// Redirects followed per fetch.
+const MAX_REDIRECTS: usize = 5;
+
+/// Where one request led.
+enum Hop {
+    Done(Fetch),
+    Redirect(Url),
 }
 
 /// Why one attempt failed, and whether another may do better.
