@@ -52,7 +52,7 @@ impl App {
             )
         })?;
         let store = Store::connect(&config.database.url, config.database.max_connections).await?;
-        let fetcher = Fetcher::new(&config.collect).map_err(anyhow::Error::msg)?;
+        let fetcher = Fetcher::new(&config.collect, collect::allowed_hosts(&config)).map_err(anyhow::Error::msg)?;
         let config = Arc::new(config);
         let publisher = Publisher::new(config.clone(), store.clone());
         Ok(Self {

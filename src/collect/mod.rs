@@ -22,7 +22,7 @@ use url::Url;
 
 pub use extract::{ExtractError, Extracted, extract};
 pub use feed::{FeedEntry, read_feed};
-pub use fetch::{Fetch, FetchError, FetchOptions, Fetched, Fetcher, Validators, decode};
+pub use fetch::{AllowedHosts, Fetch, FetchError, FetchOptions, Fetched, Fetcher, Validators, decode};
 pub use push::{FieldError, MAX_ARTICLES as MAX_PUSHED_ARTICLES, parse_push};
 pub use selectors::ArticleSelectors;
 pub use sitemap::{Sitemap, SitemapUrl, read_sitemap};
@@ -111,6 +111,13 @@ impl CollectReport {
         }
         s
     }
+}
+
+/// The hosts the operator configured — sources and the site itself — which the fetcher may reach
+/// even when they are not public addresses.
+pub fn allowed_hosts(config: &Config) -> AllowedHosts {
+    let urls = config.sources.iter().filter_map(|s| s.kind.url()).chain(std::iter::once(&config.site.base_url));
+    AllowedHosts::new(urls.filter_map(|u| u.host_str()).map(str::to_owned))
 }
 
 /// Tags one article (its keyword block and the vocabulary in its text) and stores it for the

@@ -4,26 +4,29 @@
 
 use std::time::{Duration, Instant};
 
-use nashra::collect::{Fetch, FetchError, FetchOptions, Fetcher, Validators};
+use nashra::collect::{AllowedHosts, Fetch, FetchError, FetchOptions, Fetcher, Validators};
 use nashra::config;
 use url::Url;
 
 use crate::site::Site;
 
 fn fetcher(retries: u32) -> Fetcher {
-    Fetcher::new(&config::Collect {
-        user_agent: "nashra-test".into(),
-        connect_timeout: Duration::from_secs(1),
-        timeout: Duration::from_secs(1),
-        max_body_bytes: 5 * 1024 * 1024,
-        max_articles_per_source: 50,
-        per_host_concurrency: 2,
-        per_host_delay: Duration::ZERO,
-        retries,
-        retry_base: Duration::from_millis(10),
-        max_retry_after: Duration::from_secs(60),
-        retag_window: chrono::Duration::days(30),
-    })
+    Fetcher::new(
+        &config::Collect {
+            user_agent: "nashra-test".into(),
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            max_body_bytes: 5 * 1024 * 1024,
+            max_articles_per_source: 50,
+            per_host_concurrency: 2,
+            per_host_delay: Duration::ZERO,
+            retries,
+            retry_base: Duration::from_millis(10),
+            max_retry_after: Duration::from_secs(60),
+            retag_window: chrono::Duration::days(30),
+        },
+        AllowedHosts::new(["127.0.0.1".to_owned()]),
+    )
     .unwrap()
 }
 
@@ -55,7 +58,7 @@ async fn robots_txt_is_honoured_unless_the_source_opts_out() {
     site.set_robots("User-agent: *\nDisallow: /private/\n");
     let f = fetcher(0);
     let err = f.get(&url(&site, "/private/page")).await.unwrap_err();
-    assert!(matches!(err, FetchError::Robots { .. }), "{err}");
+    assert!(matches!(err, FetchError::Refused { .. }), "{err}");
     assert!(err.to_string().contains("disallowed by robots.txt"));
     assert!(!site.requests().contains(&"/private/page".to_owned()), "the page was never requested");
     let own_site = FetchOptions { validators: None, ignore_robots: true };
@@ -73,10 +76,21 @@ async fn redirects_are_followed_hop_by_hop_with_robots_txt_checked_at_each() {
     let page = f.get(&url(&site, "/moved")).await.unwrap();
     assert!(page.url.as_str().ends_with("/levant/index.html"), "{}", page.url);
     let err = f.get(&url(&site, "/moved-private")).await.unwrap_err();
-    assert!(matches!(err, FetchError::Robots { .. }), "{err}");
+    assert!(matches!(err, FetchError::Refused { .. }), "{err}");
     assert!(!site.requests().contains(&"/private/page".to_owned()));
     let err = f.get(&url(&site, "/loop")).await.unwrap_err();
     assert!(err.to_string().contains("redirects"), "{err}");
+}
+
+#[tokio::test]
+async fn addresses_inside_the_network_are_not_fetched_unless_configured() {
+    let f = fetcher(0);
+    for inside in
+        ["http://127.0.0.2:9/", "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/", "http://localhost:9/"]
+    {
+        let err = f.get(&Url::parse(inside).unwrap()).await.unwrap_err();
+        assert!(err.to_string().contains("public address"), "{inside}: {err}");
+    }
 }
 
 #[tokio::test]

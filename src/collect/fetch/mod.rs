@@ -5,6 +5,7 @@
 //! requests in flight and a pace between them, and retries with back-off on temporary failures
 //! (honouring `Retry-After`).
 
+mod guard;
 mod hosts;
 mod retry;
 mod robots;
@@ -18,6 +19,8 @@ use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST
 use url::Url;
 
 use crate::config;
+pub use guard::AllowedHosts;
+use guard::PublicResolver;
 use hosts::Hosts;
 use retry::{RetryPolicy, is_temporary, retry_after};
 use robots::{RobotsCache, Rules};
@@ -31,7 +34,7 @@ pub enum FetchError {
     #[error("{url}: the response is larger than the {limit}-byte limit (collect.max_body_bytes)")]
     TooLarge { url: Url, limit: u64 },
     #[error("{url}: not fetched: {reason}")]
-    Robots { url: Url, reason: String },
+    Refused { url: Url, reason: String },
     #[error("{url}: not fetched: the server asked to be left alone for {} s more", wait.as_secs())]
     Deferred { url: Url, wait: Duration },
 }
@@ -42,7 +45,7 @@ impl FetchError {
         match self {
             FetchError::Transport { .. } | FetchError::Deferred { .. } => true,
             FetchError::Status { status, .. } => matches!(status, 429 | 500..=599),
-            FetchError::TooLarge { .. } | FetchError::Robots { .. } => false,
+            FetchError::TooLarge { .. } | FetchError::Refused { .. } => false,
         }
     }
 
@@ -107,6 +110,7 @@ struct Inner {
     retry: RetryPolicy,
     hosts: Hosts,
     robots: RobotsCache,
+    allowed: AllowedHosts,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -116,8 +120,11 @@ impl std::fmt::Debug for Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(config: &config::Collect) -> Result<Self, String> {
+    /// A fetcher that may reach the non-public hosts in `allowed` (the operator's own sources)
+    /// and, otherwise, only public addresses.
+    pub fn new(config: &config::Collect, allowed: AllowedHosts) -> Result<Self, String> {
         let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(PublicResolver(allowed.clone())))
             .user_agent(config.user_agent.clone())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
@@ -137,6 +144,7 @@ impl Fetcher {
                 },
                 hosts: Hosts::new(config.per_host_concurrency, config.per_host_delay),
                 robots: RobotsCache::default(),
+                allowed,
             }),
         })
     }
@@ -178,9 +186,10 @@ impl Fetcher {
         validators: Option<&Validators>,
         skip_robots: bool,
     ) -> Result<Hop, FetchError> {
+        self.inner.allowed.check_literal(url).map_err(|reason| FetchError::Refused { url: url.clone(), reason })?;
         if !skip_robots {
             let rules = self.robots(url).await;
-            rules.check(url).map_err(|reason| FetchError::Robots { url: url.clone(), reason })?;
+            rules.check(url).map_err(|reason| FetchError::Refused { url: url.clone(), reason })?;
         }
         let host = url.host_str().unwrap_or_default();
         if let Some(wait) = self.inner.hosts.blocked(host) {
