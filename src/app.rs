@@ -12,7 +12,7 @@ use crate::config::{Config, ConfigError, Problem, Source};
 use crate::delivery::{self, Mailer, SendReport};
 use crate::digest::{self, DigestError, EditionOutcome, EditionRun, Templates};
 use crate::feeds::{BuildReport, Publisher};
-use crate::keywords::{self, Vocabulary};
+use crate::keywords::{self, Vocabularies};
 use crate::store::Store;
 use crate::store::{NewArticle, Upserted};
 
@@ -20,6 +20,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// Whether the declared keywords were written to the store by this process.
     declared_synced: tokio::sync::OnceCell<()>,
+    /// The matching vocabulary, rebuilt only when it changes.
+    vocabularies: Vocabularies,
     pub store: Store,
     pub fetcher: Fetcher,
     pub publisher: Publisher,
@@ -53,11 +55,13 @@ impl App {
         })?;
         let store = Store::connect(&config.database.url, config.database.max_connections).await?;
         let fetcher = Fetcher::new(&config.collect, collect::allowed_hosts(&config)).map_err(anyhow::Error::msg)?;
+        let vocabularies = Vocabularies::new(&config.keywords);
         let config = Arc::new(config);
         let publisher = Publisher::new(config.clone(), store.clone());
         Ok(Self {
             config,
             declared_synced: tokio::sync::OnceCell::new(),
+            vocabularies,
             store,
             fetcher,
             publisher,
@@ -69,7 +73,7 @@ impl App {
     /// One collection pass (every enabled source, or only `source`), then a feed build.
     pub async fn collect(&self, source: Option<&str>, now: DateTime<Utc>) -> anyhow::Result<CollectReport> {
         self.sync_declared_keywords(now).await?;
-        let vocabulary = Vocabulary::load(&self.store, &self.config.keywords).await?;
+        let vocabulary = self.vocabularies.current(&self.store).await?;
         let report = collect::collect(&self.store, &self.config, &self.fetcher, &vocabulary, source, now).await?;
         self.build_feeds(now).await?;
         Ok(report)
@@ -124,7 +128,7 @@ impl App {
     ) -> anyhow::Result<Vec<(String, Upserted)>> {
         self.sync_declared_keywords(now).await?;
         let state = self.store.ensure_source(&source.name, source.kind.name(), "", now).await?;
-        let vocabulary = Vocabulary::load(&self.store, &self.config.keywords).await?;
+        let vocabulary = self.vocabularies.current(&self.store).await?;
         let mut results = Vec::with_capacity(articles.len());
         for article in articles {
             results

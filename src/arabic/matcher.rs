@@ -1,7 +1,14 @@
 //! Finds a fixed vocabulary of keywords (with aliases, single words or phrases) in Arabic
 //! and Latin text, tolerating spelling variants (via `normalize`) and joined proclitics
-//! (via `clitics`). It works on whole tokens in O(tokens) hash look-ups: it must not use
-//! regexes, substring search or suffix stripping, so «مصرف» never matches «مصر».
+//! (via `clitics`). It works on whole tokens in O(tokens) hash look-ups — the equivalent of
+//! a multi-pattern automaton for a language whose words are the unit — and never searches
+//! substrings, so «مصرف» never matches «مصر».
+//!
+//! Suffix forms — the adjective «العراقية», the plural «المصريين», a possessive «أمنه» — are
+//! a choice per keyword (`inflect`), off by default: for short words they meet other words
+//! («أمنية» is a wish as often as it is "security"). When on, a token matches if, behind its
+//! proclitics, it is the keyword (with or without its article, and for a name ending in
+//! «ا» without that alef: «سوريا» → «السوري») followed by one of `SUFFIXES`.
 
 use std::collections::HashMap;
 
@@ -30,6 +37,14 @@ struct Phrase {
     keyword: usize,
 }
 
+/// The nisba adjective and its feminine, dual and plural forms (normalised: ة is ه), taken by
+/// every base of an inflected keyword.
+const NISBA: [&str; 8] = ["ي", "يه", "يون", "يين", "يان", "يتان", "يتين", "يات"];
+
+/// Attached pronouns, taken only by a keyword as written («أمنه», «أمنها»): on a bare stem they
+/// would make feminine nouns of it, since ة is normalised to ه («عراقة» is not «عراق» + ه).
+const PRONOUNS: [&str; 7] = ["ه", "ها", "هم", "هما", "هن", "نا", "كم"];
+
 /// Keyword matcher built once per vocabulary.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
@@ -37,6 +52,12 @@ pub struct Matcher {
     words: HashMap<String, Vec<usize>>,
     /// Normalised first token of a multi-token form → the phrases starting with it.
     phrases: HashMap<String, Vec<Phrase>>,
+    /// The one-token forms of each keyword (for `inflect`).
+    forms: HashMap<usize, Vec<String>>,
+    /// Bases that take the nisba suffixes → keywords (see `inflect`).
+    nisba: HashMap<String, Vec<usize>>,
+    /// Forms that take pronoun suffixes → keywords.
+    pronoun: HashMap<String, Vec<usize>>,
 }
 
 /// A token of the text, normalised, with its byte range in the original.
@@ -82,6 +103,10 @@ impl Matcher {
             return;
         }
         if rest.is_empty() {
+            let forms = self.forms.entry(keyword).or_default();
+            if !forms.contains(&first) {
+                forms.push(first.clone());
+            }
             let ks = self.words.entry(first).or_default();
             if !ks.contains(&keyword) {
                 ks.push(keyword);
@@ -91,6 +116,22 @@ impl Matcher {
             if !ps.iter().any(|p| p.keyword == keyword && p.rest == rest) {
                 ps.push(Phrase { rest, keyword });
             }
+        }
+    }
+
+    /// Lets keyword `keyword` match its suffix forms too («العراقية», «المصريين», «أمنه»). Its
+    /// one-word forms become bases for the nisba suffixes — as written, without the article, and
+    /// for a name ending in «يا» or «ا» without that ending («سوريا» → «سوري», «فرنسا» →
+    /// «فرنسي») — and, as written, for attached pronouns.
+    pub fn inflect(&mut self, keyword: usize) {
+        let Some(forms) = self.forms.get(&keyword).cloned() else { return };
+        for form in forms {
+            let bare = form.strip_prefix("ال").filter(|b| b.chars().count() >= MIN_FORM_CHARS).unwrap_or(&form);
+            let name = bare.strip_suffix("يا").or_else(|| bare.strip_suffix('ا')).unwrap_or(bare);
+            for base in [form.as_str(), bare, name] {
+                add(&mut self.nisba, base, keyword);
+            }
+            add(&mut self.pronoun, &form, keyword);
         }
     }
 
@@ -115,6 +156,17 @@ impl Matcher {
                 if let Some(ks) = self.words.get(stem.as_ref()) {
                     found.extend(ks.iter().map(|&keyword| Match { keyword, start: tok.start, end: tok.end }));
                 }
+                for (suffixes, bases) in [(&NISBA[..], &self.nisba), (&PRONOUNS[..], &self.pronoun)] {
+                    if bases.is_empty() {
+                        continue;
+                    }
+                    for suffix in suffixes {
+                        let Some(base) = stem.strip_suffix(suffix) else { continue };
+                        if let Some(ks) = bases.get(base) {
+                            found.extend(ks.iter().map(|&keyword| Match { keyword, start: tok.start, end: tok.end }));
+                        }
+                    }
+                }
                 if let Some(ps) = self.phrases.get(stem.as_ref()) {
                     for p in ps {
                         if let Some(end) = phrase_end(&toks, i, &p.rest) {
@@ -136,6 +188,16 @@ impl Matcher {
         ks.sort_unstable();
         ks.dedup();
         ks
+    }
+}
+
+fn add(map: &mut HashMap<String, Vec<usize>>, base: &str, keyword: usize) {
+    if base.chars().count() < MIN_FORM_CHARS {
+        return;
+    }
+    let ks = map.entry(base.to_owned()).or_default();
+    if !ks.contains(&keyword) {
+        ks.push(keyword);
     }
 }
 

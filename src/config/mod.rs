@@ -257,6 +257,10 @@ pub struct Keywords {
     pub declared: Vec<String>,
     /// canonical keyword → other spellings and names that mean it.
     pub aliases: Vec<(String, Vec<String>)>,
+    /// Keywords matched with their suffix forms too (the nisba adjective and its plurals,
+    /// attached pronouns): «العراق» also finds «العراقية», «العراقيون». Off for the others,
+    /// because short words meet other words that way («أمنية» is also "a wish").
+    pub inflected: Vec<String>,
 }
 
 impl Config {

@@ -263,6 +263,9 @@ pub struct RawKeywords {
     pub declared: Vec<String>,
     #[serde(default)]
     pub aliases: BTreeMap<String, Vec<String>>,
+    /// Keywords that also match their suffix forms (العراق → العراقية، العراقيون).
+    #[serde(default)]
+    pub inflected: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -279,6 +279,13 @@ pub(super) fn validate(
         let others: Vec<String> = others.iter().filter_map(|o| c.non_empty(&key, o)).collect();
         aliases.push((canonical, others));
     }
+    let mut inflected = Vec::new();
+    for (i, k) in raw.keywords.inflected.iter().enumerate() {
+        match crate::keywords::KeywordName::parse(k) {
+            Ok(_) => inflected.push(k.trim().to_owned()),
+            Err(e) => c.report(format!("keywords.inflected[{i}]"), k, e.to_string()),
+        }
+    }
 
     // [demo]
     let demo_enabled = c.read("demo.enabled", &raw.demo.enabled);
@@ -333,7 +340,7 @@ pub(super) fn validate(
             sources: sources.into_iter().collect::<Option<Vec<_>>>()?,
             schedules: Schedules { collect: collect_schedule?, feeds: feeds_schedule.flatten() },
             editions: editions.into_iter().collect::<Option<Vec<_>>>()?,
-            keywords: Keywords { declared: declared_keywords, aliases },
+            keywords: Keywords { declared: declared_keywords, aliases, inflected },
             demo_dir,
         })
     })();

@@ -7,8 +7,8 @@
 
 mod name;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
@@ -22,12 +22,66 @@ use crate::store::{ArticleId, Keyword, KeywordId, KeywordOrigin, NewArticle, Sto
 pub const FROM_BLOCK: &str = "block";
 pub const FROM_TEXT: &str = "text";
 
-/// The matching vocabulary, loaded from the store once per collection pass.
-pub struct Vocabulary {
+/// The operator's rules about keywords, from the configuration: aliases, and which keywords
+/// match their suffix forms.
+#[derive(Debug, Default)]
+pub struct Rules {
     /// matching form of an alias → the canonical keyword's name
     aliases: HashMap<String, KeywordName>,
     /// canonical matching form → its aliases (display forms)
     alias_forms: HashMap<String, Vec<String>>,
+    /// matching forms of the keywords that take suffixes
+    inflected: HashSet<String>,
+}
+
+impl Rules {
+    pub fn new(config: &config::Keywords) -> Self {
+        let mut rules = Rules::default();
+        for (canonical, others) in &config.aliases {
+            let Ok(canonical) = KeywordName::parse(canonical) else { continue };
+            for other in others {
+                let Ok(other) = KeywordName::parse(other) else { continue };
+                rules.aliases.insert(other.normalized().to_owned(), canonical.clone());
+                rules.alias_forms.entry(canonical.normalized().to_owned()).or_default().push(other.as_str().to_owned());
+            }
+        }
+        for k in &config.inflected {
+            if let Ok(name) = KeywordName::parse(k) {
+                rules.inflected.insert(rules.canonical(name).normalized().to_owned());
+            }
+        }
+        rules
+    }
+
+    /// The canonical keyword for `name`: itself, or the keyword it is an alias of.
+    pub fn canonical(&self, name: KeywordName) -> KeywordName {
+        self.aliases.get(name.normalized()).cloned().unwrap_or(name)
+    }
+
+    /// A matcher whose entry `i` is `keywords[i]` with its aliases (and its suffix forms, for
+    /// the keywords that take them).
+    pub fn matcher(&self, keywords: &[Keyword]) -> Matcher {
+        let entries: Vec<Vec<String>> = keywords
+            .iter()
+            .map(|k| {
+                let mut forms = vec![k.name.clone()];
+                forms.extend(self.alias_forms.get(&k.normalized).into_iter().flatten().cloned());
+                forms
+            })
+            .collect();
+        let mut matcher = Matcher::new(&entries);
+        for (i, k) in keywords.iter().enumerate() {
+            if self.inflected.contains(&k.normalized) {
+                matcher.inflect(i);
+            }
+        }
+        matcher
+    }
+}
+
+/// The matching vocabulary: the keywords searched for in every article, and their matcher.
+pub struct Vocabulary {
+    rules: Arc<Rules>,
     keywords: Vec<Keyword>,
     matcher: Matcher,
     /// Every keyword known to the store (tags too), by matching form, so a keyword block only
@@ -36,14 +90,11 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    /// Loads the vocabulary keywords and builds the matcher.
-    pub async fn load(store: &Store, config: &config::Keywords) -> StoreResult<Self> {
-        let (aliases, alias_forms) = alias_maps(config);
-        let all = store.all_keywords().await?;
+    fn build(rules: Arc<Rules>, all: Vec<Keyword>) -> Self {
         let known = Mutex::new(all.iter().map(|k| (k.normalized.clone(), k.id)).collect());
         let keywords: Vec<Keyword> = all.into_iter().filter(|k| k.origin().in_vocabulary()).collect();
-        let matcher = matcher_for(&keywords, &alias_forms);
-        Ok(Self { aliases, alias_forms, keywords, matcher, known })
+        let matcher = rules.matcher(&keywords);
+        Self { rules, keywords, matcher, known }
     }
 
     pub fn keywords(&self) -> &[Keyword] {
@@ -52,7 +103,7 @@ impl Vocabulary {
 
     /// The canonical keyword for `name`: itself, or the keyword it is an alias of.
     pub fn canonical(&self, name: KeywordName) -> KeywordName {
-        self.aliases.get(name.normalized()).cloned().unwrap_or(name)
+        self.rules.canonical(name)
     }
 
     /// Vocabulary keywords found in `text`.
@@ -103,41 +154,46 @@ impl Vocabulary {
     }
 }
 
-/// A matcher whose entry `i` is `keywords[i]` with its aliases.
-fn matcher_for(keywords: &[Keyword], alias_forms: &HashMap<String, Vec<String>>) -> Matcher {
-    let entries: Vec<Vec<String>> = keywords
-        .iter()
-        .map(|k| {
-            let mut forms = vec![k.name.clone()];
-            forms.extend(alias_forms.get(&k.normalized).into_iter().flatten().cloned());
-            forms
-        })
-        .collect();
-    Matcher::new(&entries)
-}
-
 /// The canonical keyword for `name` under the configured aliases: itself, or the keyword it is
 /// an alias of.
 pub fn canonical(config: &config::Keywords, name: KeywordName) -> KeywordName {
-    alias_maps(config).0.remove(name.normalized()).unwrap_or(name)
+    Rules::new(config).canonical(name)
 }
 
-fn alias_maps(config: &config::Keywords) -> (HashMap<String, KeywordName>, HashMap<String, Vec<String>>) {
-    let mut aliases = HashMap::new();
-    let mut forms: HashMap<String, Vec<String>> = HashMap::new();
-    for (canonical, others) in &config.aliases {
-        let Ok(canonical) = KeywordName::parse(canonical) else {
-            continue;
-        };
-        for other in others {
-            let Ok(other) = KeywordName::parse(other) else {
-                continue;
-            };
-            aliases.insert(other.normalized().to_owned(), canonical.clone());
-            forms.entry(canonical.normalized().to_owned()).or_default().push(other.as_str().to_owned());
-        }
+/// The vocabulary, rebuilt only when it changes: a pass looks the keywords up (one query) and
+/// reuses the matcher it built before if the vocabulary keywords are the same.
+pub struct Vocabularies {
+    rules: Arc<Rules>,
+    cached: Mutex<Option<Built>>,
+}
+
+/// A vocabulary and the keywords it was built from (its identity).
+struct Built {
+    keywords: Vec<(KeywordId, String)>,
+    vocabulary: Arc<Vocabulary>,
+}
+
+impl Vocabularies {
+    pub fn new(config: &config::Keywords) -> Self {
+        Self { rules: Arc::new(Rules::new(config)), cached: Mutex::new(None) }
     }
-    (aliases, forms)
+
+    pub async fn current(&self, store: &Store) -> StoreResult<Arc<Vocabulary>> {
+        let all = store.all_keywords().await?;
+        let key: Vec<(KeywordId, String)> =
+            all.iter().filter(|k| k.origin().in_vocabulary()).map(|k| (k.id, k.normalized.clone())).collect();
+        if let Ok(cached) = self.cached.lock()
+            && let Some(built) = cached.as_ref()
+            && built.keywords == key
+        {
+            return Ok(built.vocabulary.clone());
+        }
+        let vocabulary = Arc::new(Vocabulary::build(self.rules.clone(), all));
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = Some(Built { keywords: key, vocabulary: vocabulary.clone() });
+        }
+        Ok(vocabulary)
+    }
 }
 
 /// Makes `names` part of the vocabulary with `origin` (resolving aliases), matches recent
@@ -150,11 +206,11 @@ pub async fn follow(
     origin: KeywordOrigin,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<Keyword>> {
-    let vocabulary = Vocabulary::load(store, &config.keywords).await?;
+    let rules = Rules::new(&config.keywords);
     let mut keywords: Vec<Keyword> = Vec::new();
     let mut joined = Vec::new();
     for name in names {
-        let name = vocabulary.canonical(name.clone());
+        let name = rules.canonical(name.clone());
         let ensured = store.ensure_keyword(name.as_str(), name.normalized(), name.slug(), origin, now).await?;
         if ensured.joined_vocabulary {
             joined.push(ensured.keyword.clone());
@@ -165,7 +221,7 @@ pub async fn follow(
     }
     if !joined.is_empty() {
         let since = now - config.collect.retag_window;
-        let added = retag(store, &vocabulary.alias_forms, &joined, since).await?;
+        let added = retag(store, &rules, &joined, since).await?;
         tracing::info!(keywords = joined.len(), links = added, "new keywords matched against recent articles");
     }
     Ok(keywords)
@@ -185,13 +241,8 @@ pub async fn sync_declared(store: &Store, config: &config::Config, now: DateTime
 }
 
 /// Links articles first seen since `since` to whichever of `keywords` their text contains.
-async fn retag(
-    store: &Store,
-    alias_forms: &HashMap<String, Vec<String>>,
-    keywords: &[Keyword],
-    since: DateTime<Utc>,
-) -> StoreResult<u64> {
-    let matcher = matcher_for(keywords, alias_forms);
+async fn retag(store: &Store, rules: &Rules, keywords: &[Keyword], since: DateTime<Utc>) -> StoreResult<u64> {
+    let matcher = rules.matcher(keywords);
     let mut pairs: Vec<(ArticleId, KeywordId)> = Vec::new();
     for article in store.articles_first_seen_since(since).await? {
         for i in matcher.keywords_in(&article.matching_text()) {
@@ -201,4 +252,40 @@ async fn retag(
         }
     }
     store.add_article_keywords(&pairs, FROM_TEXT).await
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn keyword(id: KeywordId, name: &str) -> Keyword {
+        let n = KeywordName::parse(name).unwrap();
+        Keyword {
+            id,
+            name: name.into(),
+            normalized: n.normalized().into(),
+            slug: n.slug().into(),
+            origin: "operator".into(),
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn aliases_and_inflection_come_from_the_configuration() {
+        let config = config::Keywords {
+            declared: vec![],
+            aliases: vec![("داعش".into(), vec!["تنظيم الدولة".into(), "ISIS".into()])],
+            inflected: vec!["العراق".into()],
+        };
+        let rules = Rules::new(&config);
+        assert_eq!(rules.canonical(KeywordName::parse("isis").unwrap()).as_str(), "داعش");
+        let vocabulary =
+            Vocabulary::build(Arc::new(rules), vec![keyword(1, "داعش"), keyword(2, "العراق"), keyword(3, "مصر")]);
+        let found = |text: &str| vocabulary.find(text).into_iter().map(|k| k.id).collect::<Vec<_>>();
+        assert_eq!(found("عناصر تنظيم الدولة"), [1]);
+        assert_eq!(found("القوات العراقية"), [2], "العراق takes suffixes");
+        assert_eq!(found("الحكومة المصرية"), Vec::<KeywordId>::new(), "مصر does not");
+    }
 }

@@ -199,3 +199,35 @@ fn snowball_vocabulary_words_behind_proclitics_match_their_keyword_stem() {
     assert_eq!(failures, Vec::<String>::new());
     assert_eq!(unexplained, Vec::<String>::new(), "matches not explained by a proclitic chain");
 }
+
+mod inflection {
+    use super::super::Matcher;
+
+    fn surfaces(m: &Matcher, text: &str) -> Vec<String> {
+        m.find_all(text).into_iter().map(|x| text[x.start..x.end].to_owned()).collect()
+    }
+
+    #[test]
+    fn suffix_forms_match_only_keywords_that_take_them() {
+        let mut m = Matcher::new(&[vec!["العراق"], vec!["مصر"], vec!["سوريا"], vec!["أمن"]]);
+        let text = "القوات العراقية والعراقيون في العراق، والمصريين بمصر، والسوري والسورية، أمنية";
+        assert_eq!(surfaces(&m, text), ["العراق", "بمصر"], "off by default");
+        m.inflect(0);
+        m.inflect(1);
+        m.inflect(2);
+        assert_eq!(
+            surfaces(&m, text),
+            ["العراقية", "والعراقيون", "العراق", "والمصريين", "بمصر", "والسوري", "والسورية"]
+        );
+    }
+
+    #[test]
+    fn suffix_forms_never_reach_other_words() {
+        let mut m = Matcher::new(&[vec!["مصر"], vec!["العراق"]]);
+        m.inflect(0);
+        m.inflect(1);
+        for other in ["مصرف", "المصارف", "مصرع", "عراقيل", "عراقة", "مصراتة"] {
+            assert!(m.find_all(other).is_empty(), "{other}");
+        }
+    }
+}
