@@ -43,6 +43,9 @@ pub(crate) fn readings(token: &str) -> Vec<Cow<'_, str>> {
             // «لله»; the bare remainder itself is subject to the same minimum.
             if bare.chars().count() >= MIN_STEM_CHARS {
                 push(&mut out, Cow::Owned(format!("{ARTICLE}{bare}")));
+                // A word that itself starts with ل keeps one ل for both: «للاجئين» is
+                // ل + اللاجئين.
+                push(&mut out, Cow::Owned(format!("{ARTICLE}ل{bare}")));
             }
             push(&mut out, Cow::Borrowed(bare));
         }

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use super::clitics::readings;
-use super::normalize::normalize;
+use super::normalize::{is_harakah, normalize};
 use super::tokens::tokens;
 
 /// Forms shorter than this (after normalisation) would match noise such as «و».
@@ -37,13 +37,18 @@ struct Phrase {
     keyword: usize,
 }
 
-/// The nisba adjective and its feminine, dual and plural forms (normalised: ة is ه), taken by
-/// every base of an inflected keyword.
-const NISBA: [&str; 8] = ["ي", "يه", "يون", "يين", "يان", "يتان", "يتين", "يات"];
+/// The nisba adjective and its feminine, dual, plural and accusative forms (normalised: ة is
+/// ه), taken by every base of an inflected keyword.
+const NISBA: [&str; 9] = ["ي", "يه", "يون", "يين", "يان", "يتان", "يتين", "يات", "يا"];
 
-/// Attached pronouns, taken only by a keyword as written («أمنه», «أمنها»): on a bare stem they
-/// would make feminine nouns of it, since ة is normalised to ه («عراقة» is not «عراق» + ه).
+/// Attached pronouns, taken by the keyword with or without its article («أمنه», «نفطه»). A
+/// token ending in ة is never read as a pronoun ه — «عراقة» is not «عراق» + ه — even though
+/// both normalise to the same letters.
 const PRONOUNS: [&str; 7] = ["ه", "ها", "هم", "هما", "هن", "نا", "كم"];
+
+/// The two cases of a sound masculine plural: a keyword written «اللاجئين» also finds
+/// «اللاجئون».
+const PLURAL: [&str; 2] = ["ين", "ون"];
 
 /// Keyword matcher built once per vocabulary.
 #[derive(Debug, Clone, Default)]
@@ -56,8 +61,10 @@ pub struct Matcher {
     forms: HashMap<usize, Vec<String>>,
     /// Bases that take the nisba suffixes → keywords (see `inflect`).
     nisba: HashMap<String, Vec<usize>>,
-    /// Forms that take pronoun suffixes → keywords.
+    /// Bases that take pronoun suffixes → keywords.
     pronoun: HashMap<String, Vec<usize>>,
+    /// Stems of sound plurals → keywords.
+    plural: HashMap<String, Vec<usize>>,
 }
 
 /// A token of the text, normalised, with its byte range in the original.
@@ -65,6 +72,8 @@ struct TextToken {
     start: usize,
     end: usize,
     norm: String,
+    /// The word as written ends with ة (so a final ه of `norm` is not a pronoun).
+    ta_marbuta: bool,
 }
 
 /// Tokens normalised one by one; tokens that normalise to nothing (a lone tatweel or
@@ -73,7 +82,8 @@ fn normalised_tokens(text: &str) -> Vec<TextToken> {
     tokens(text)
         .filter_map(|t| {
             let norm = normalize(t.text);
-            (!norm.is_empty()).then_some(TextToken { start: t.start, end: t.end, norm })
+            let ta_marbuta = t.text.chars().rev().find(|c| !is_harakah(*c) && *c != '\u{0640}') == Some('ة');
+            (!norm.is_empty()).then_some(TextToken { start: t.start, end: t.end, norm, ta_marbuta })
         })
         .collect()
 }
@@ -119,19 +129,26 @@ impl Matcher {
         }
     }
 
-    /// Lets keyword `keyword` match its suffix forms too («العراقية», «المصريين», «أمنه»). Its
-    /// one-word forms become bases for the nisba suffixes — as written, without the article, and
-    /// for a name ending in «يا» or «ا» without that ending («سوريا» → «سوري», «فرنسا» →
-    /// «فرنسي») — and, as written, for attached pronouns.
+    /// Lets keyword `keyword` match its suffix forms too («العراقية», «المصريين», «أمنه»,
+    /// «اللاجئون»). Its one-word forms are matched without their article too («إرهاب» for
+    /// «الإرهاب»), and become bases: for the nisba suffixes — as written, without the article,
+    /// and for a name ending in «يا» or «ا» without that ending («سوريا» → «سوري», «فرنسا» →
+    /// «فرنسي») —, for attached pronouns, and for the other case of a sound plural.
     pub fn inflect(&mut self, keyword: usize) {
         let Some(forms) = self.forms.get(&keyword).cloned() else { return };
         for form in forms {
             let bare = form.strip_prefix("ال").filter(|b| b.chars().count() >= MIN_FORM_CHARS).unwrap_or(&form);
             let name = bare.strip_suffix("يا").or_else(|| bare.strip_suffix('ا')).unwrap_or(bare);
+            add(&mut self.words, bare, keyword);
             for base in [form.as_str(), bare, name] {
                 add(&mut self.nisba, base, keyword);
             }
-            add(&mut self.pronoun, &form, keyword);
+            add(&mut self.pronoun, bare, keyword);
+            for base in [form.as_str(), bare] {
+                if let Some(stem) = PLURAL.iter().find_map(|p| base.strip_suffix(p)) {
+                    add(&mut self.plural, stem, keyword);
+                }
+            }
         }
     }
 
@@ -156,11 +173,16 @@ impl Matcher {
                 if let Some(ks) = self.words.get(stem.as_ref()) {
                     found.extend(ks.iter().map(|&keyword| Match { keyword, start: tok.start, end: tok.end }));
                 }
-                for (suffixes, bases) in [(&NISBA[..], &self.nisba), (&PRONOUNS[..], &self.pronoun)] {
+                for (suffixes, bases) in
+                    [(&NISBA[..], &self.nisba), (&PRONOUNS[..], &self.pronoun), (&PLURAL[..], &self.plural)]
+                {
                     if bases.is_empty() {
                         continue;
                     }
                     for suffix in suffixes {
+                        if *suffix == "ه" && tok.ta_marbuta && bases_are_pronouns(suffixes) {
+                            continue;
+                        }
                         let Some(base) = stem.strip_suffix(suffix) else { continue };
                         if let Some(ks) = bases.get(base) {
                             found.extend(ks.iter().map(|&keyword| Match { keyword, start: tok.start, end: tok.end }));
@@ -189,6 +211,10 @@ impl Matcher {
         ks.dedup();
         ks
     }
+}
+
+fn bases_are_pronouns(suffixes: &[&str]) -> bool {
+    suffixes == PRONOUNS.as_slice()
 }
 
 fn add(map: &mut HashMap<String, Vec<usize>>, base: &str, keyword: usize) {

@@ -12,6 +12,7 @@ mod digest;
 mod extract;
 mod feeds;
 mod fetch;
+mod matching;
 mod push;
 mod schedule;
 mod smtp;

@@ -231,3 +231,11 @@ mod inflection {
         }
     }
 }
+
+#[test]
+fn lam_plus_article_before_a_word_starting_with_lam_is_read() {
+    let m = super::Matcher::new(&[vec!["اللاجئين"], vec!["لبنان"]]);
+    assert_eq!(m.keywords_in("المساعدات للاجئين"), [0]);
+    assert_eq!(m.keywords_in("وللاجئين حقوق"), [0]);
+    assert_eq!(m.keywords_in("رسالة للبنان"), [1]);
+}
