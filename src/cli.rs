@@ -91,6 +91,9 @@ enum KeywordsCommand {
     Match {
         #[arg(long = "keyword", short, required = true)]
         keywords: Vec<String>,
+        /// Match the keywords' suffix forms too (العراق → العراقية، العراقيون).
+        #[arg(long)]
+        inflected: bool,
         file: Option<PathBuf>,
     },
 }
@@ -197,7 +200,9 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             app.store.close().await;
         }
-        Command::Keywords { command: KeywordsCommand::Match { keywords, file } } => match_keywords(&keywords, file)?,
+        Command::Keywords { command: KeywordsCommand::Match { keywords, inflected, file } } => {
+            match_keywords(&keywords, inflected, file)?
+        }
         Command::Subscribers { command } => subscribers_command(config, command, now).await?,
         Command::Digest { command: DigestCommand::Send { schedule, now: at, dry_run } } => {
             let now = match at {
@@ -314,7 +319,7 @@ async fn extract(config: &Config, target: &str, source: Option<&str>, now: DateT
     Ok(())
 }
 
-fn match_keywords(keywords: &[String], file: Option<PathBuf>) -> anyhow::Result<()> {
+fn match_keywords(keywords: &[String], inflected: bool, file: Option<PathBuf>) -> anyhow::Result<()> {
     let text = match file {
         Some(path) => std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?,
         None => {
@@ -324,7 +329,10 @@ fn match_keywords(keywords: &[String], file: Option<PathBuf>) -> anyhow::Result<
         }
     };
     let entries: Vec<Vec<&str>> = keywords.iter().map(|k| vec![k.as_str()]).collect();
-    let matcher = Matcher::new(&entries);
+    let mut matcher = Matcher::new(&entries);
+    if inflected {
+        (0..entries.len()).for_each(|i| matcher.inflect(i));
+    }
     let mut count = 0;
     for m in matcher.find_all(&text) {
         let (Some(keyword), Some(surface)) = (keywords.get(m.keyword), text.get(m.start..m.end)) else {
