@@ -109,7 +109,7 @@ pub(super) fn iso8601(s: &str, tz: Tz) -> Reading {
 }
 
 const EN_MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-const EN_MONTH_NAMES: [&str; 12] = [
+pub(super) const EN_MONTH_NAMES: [&str; 12] = [
     "january",
     "february",
     "march",

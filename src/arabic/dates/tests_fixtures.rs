@@ -22,23 +22,8 @@ fn utc_date(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         .and_utc()
 }
 
-const EN_MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
 fn en_month(w: &str) -> Option<u32> {
-    EN_MONTHS.iter().position(|m| *m == w).and_then(|i| u32::try_from(i + 1).ok())
+    super::machine::EN_MONTH_NAMES.iter().position(|m| *m == w).and_then(|i| u32::try_from(i + 1).ok())
 }
 
 /// dateparser's English normal form of an absolute date («6 january 2015 05:16 pm»).
