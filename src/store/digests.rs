@@ -245,10 +245,12 @@ impl Store {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> StoreResult<Option<Delivery>> {
-        const DUE: &str = "((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND claimed_at < $2))
+        const DUE: &str = "((status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND claimed_at < $2))
              AND subscriber_id IN (SELECT id FROM subscribers WHERE status = 'active')";
-        // PostgreSQL keeps microseconds; the claim is compared with what it gives back.
-        let now = now.trunc_subsecs(6);
+        // PostgreSQL keeps microseconds; the claim stamp is compared with what it gives back, so
+        // it is stored at that precision. What is due is judged at the exact instant: a delivery
+        // planned at `now` (nanoseconds, in SQLite's text) is due at `now`.
+        let claim = now.trunc_subsecs(6);
         let claimed = match self {
             Store::Sqlite(pool) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -256,8 +258,9 @@ impl Store {
                      WHERE id = (SELECT id FROM deliveries WHERE {DUE} ORDER BY id LIMIT 1)
                      RETURNING {DELIVERY_COLUMNS}"
                 )))
-                .bind(now)
+                .bind(claim)
                 .bind(stale_before)
+                .bind(now)
                 .fetch_optional(pool)
                 .await
             }
@@ -267,8 +270,9 @@ impl Store {
                      WHERE id = (SELECT id FROM deliveries WHERE {DUE} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
                      RETURNING {DELIVERY_COLUMNS}"
                 )))
-                .bind(now)
+                .bind(claim)
                 .bind(stale_before)
+                .bind(now)
                 .fetch_optional(pool)
                 .await
             }

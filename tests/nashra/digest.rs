@@ -1,7 +1,7 @@
 //! Digests: one right-to-left email per subscriber with the edition's new articles that match
 //! their keywords, one heading per keyword, read back with an independent MIME parser.
 
-use chrono::Duration;
+use chrono::{Duration, SubsecRound};
 use mail_parser::{Message, MessageParser, MimeHeaders};
 use scraper::{Html, Selector};
 
@@ -171,6 +171,17 @@ async fn a_dry_run_sends_nothing_and_plans_nothing(app: TestApp) {
     assert!(matches!(real.planned, nashra::digest::Planned::Now { messages: 1, .. }));
 }
 
+/// The clock of a run by hand has nanoseconds; the database keeps microseconds at most. The
+/// delivery planned at that instant is due at that instant.
+async fn a_digest_sent_by_hand_at_a_nanosecond_instant_goes_out_at_once(app: TestApp) {
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    app.collect().await;
+    let at = now() + Duration::nanoseconds(123_456_789);
+    let (outcome, sent) = app.app.send_digest("daily", at.trunc_subsecs(0), at, false).await.unwrap();
+    assert_eq!(sent.sent, 1, "{outcome:?} {sent:?}");
+    assert_eq!(app.outbox_messages().len(), 1);
+}
+
 async fn an_edition_planned_against_a_stale_view_is_refused(app: TestApp) {
     use nashra::store::EditionCreated;
     let store = &app.app.store;
@@ -199,4 +210,5 @@ on_both_backends!(
     the_next_edition_only_has_what_was_collected_since,
     a_reader_who_joins_after_an_edition_with_no_readers_still_gets_the_news,
     a_dry_run_sends_nothing_and_plans_nothing,
+    a_digest_sent_by_hand_at_a_nanosecond_instant_goes_out_at_once,
 );
