@@ -102,13 +102,17 @@ enum KeywordsCommand {
 enum SubscribersCommand {
     /// Add an active subscriber (or update the keywords of an existing one).
     Add {
+        /// The subscriber's email address.
         email: String,
         /// Keywords to follow, separated by commas (, or ،).
         #[arg(long, required = true)]
         keywords: String,
     },
     /// Delete a subscriber and their delivery history.
-    Remove { email: String },
+    Remove {
+        /// The subscriber's email address.
+        email: String,
+    },
     /// List subscribers with their keywords.
     List,
 }
