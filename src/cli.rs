@@ -89,11 +89,13 @@ enum FeedsCommand {
 enum KeywordsCommand {
     /// Show which keywords match a text (a file, or standard input), and where.
     Match {
+        /// A keyword to look for (repeat for several; a phrase is one argument).
         #[arg(long = "keyword", short, required = true)]
         keywords: Vec<String>,
         /// Match the keywords' suffix forms too (العراق → العراقية، العراقيون).
         #[arg(long)]
         inflected: bool,
+        /// The text to search (UTF-8); standard input when absent.
         file: Option<PathBuf>,
     },
 }
