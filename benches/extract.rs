@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
-use nashra::collect::{ArticleSelectors, decode, extract};
-use scraper::{Html, Selector};
+use nashra::collect::{ArticleCss, ArticleSelectors, decode, extract};
+use nashra::config::Config;
+use scraper::Html;
 use url::Url;
 
 struct Page {
@@ -23,38 +24,17 @@ struct Page {
     tz: Tz,
 }
 
-fn sel(css: &str) -> Option<Selector> {
-    Selector::parse(css).ok()
+/// The demo source's article selectors, as `nashra.toml` configures them.
+fn demo_selectors(root: &Path) -> ArticleSelectors {
+    let config = Config::load_with_env(&root.join("nashra.toml"), []).expect("nashra.toml");
+    let demo = config.sources.iter().find(|s| s.name == "demo").expect("the demo source in nashra.toml");
+    demo.article.clone().expect("the demo source's selectors")
 }
 
-fn demo_selectors() -> ArticleSelectors {
-    ArticleSelectors {
-        title: sel("h1.article-title"),
-        date: sel(".date-line"),
-        author: sel(".author"),
-        section: sel(".section"),
-        body: sel(".article-body"),
-        keywords: sel(".keywords a[rel~=tag]"),
-        remove: [".ad", ".print", ".share", "figure"].iter().filter_map(|c| sel(c)).collect(),
-    }
-}
-
+/// A fixture's selectors (`null` when the page is read without configuration).
 fn fixture_selectors(v: &serde_json::Value) -> Option<ArticleSelectors> {
-    let v = v.as_object()?;
-    let one = |k: &str| v.get(k).and_then(|s| s.as_str()).and_then(sel);
-    Some(ArticleSelectors {
-        title: one("title"),
-        date: one("date"),
-        author: one("author"),
-        section: one("section"),
-        body: one("body"),
-        keywords: one("keywords"),
-        remove: v
-            .get("remove")
-            .and_then(|r| r.as_array())
-            .map(|r| r.iter().filter_map(|s| s.as_str()).filter_map(sel).collect())
-            .unwrap_or_default(),
-    })
+    let css: Option<ArticleCss> = serde_json::from_value(v.clone()).expect("fixture selectors");
+    css.map(|css| ArticleSelectors::parse(&css).expect("fixture selectors are valid CSS"))
 }
 
 /// The page with its body's paragraphs repeated `times` times (a longer article).
@@ -66,6 +46,7 @@ fn longer(html: &str, times: usize) -> String {
 }
 
 fn corpus(root: &Path) -> Vec<Page> {
+    let demo = demo_selectors(root);
     let mut base = Vec::new();
     for entry in std::fs::read_dir(root.join("demo/articles")).unwrap() {
         let path = entry.unwrap().path();
@@ -73,7 +54,7 @@ fn corpus(root: &Path) -> Vec<Page> {
         let url =
             Url::parse(&format!("http://127.0.0.1:8080/demo/articles/{}", path.file_name().unwrap().to_string_lossy()))
                 .unwrap();
-        base.push(Page { html, url, selectors: Some(demo_selectors()), tz: chrono_tz::Africa::Cairo });
+        base.push(Page { html, url, selectors: Some(demo.clone()), tz: chrono_tz::Africa::Cairo });
     }
     let sites = root.join("tests/fixtures/sites");
     for dir in std::fs::read_dir(&sites).unwrap() {

@@ -1,6 +1,7 @@
 //! Per-source CSS selectors for article pages, parsed once when the configuration is read.
 
 use scraper::Selector;
+use serde::Deserialize;
 
 /// How to read an article page of one source. Each selector is optional: what it does not give
 /// comes from the page's metadata or the readability fallback.
@@ -17,4 +18,84 @@ pub struct ArticleSelectors {
     /// Boilerplate removed from the body before it is stored: ad slots, print and share links,
     /// image captions, related-article lists.
     pub remove: Vec<Selector>,
+}
+
+/// The CSS text of an [`ArticleSelectors`] as an operator writes it (in `nashra.toml`, or in a
+/// test fixture's JSON).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ArticleCss {
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub author: Option<String>,
+    pub section: Option<String>,
+    pub body: Option<String>,
+    pub keywords: Option<String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// A selector that is not valid CSS: its field (`remove[2]` for a list item), what was written,
+/// and why it cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadSelector {
+    pub field: String,
+    pub css: String,
+    pub reason: String,
+}
+
+impl ArticleSelectors {
+    /// Parses every selector of `css`; on failure, every one that is not valid CSS.
+    pub fn parse(css: &ArticleCss) -> Result<Self, Vec<BadSelector>> {
+        let mut bad = Vec::new();
+        let mut one = |field: String, text: &str| match Selector::parse(text) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                bad.push(BadSelector { field, css: text.to_owned(), reason: format!("not a valid CSS selector: {e}") });
+                None
+            }
+        };
+        let mut field = |name: &str, text: &Option<String>| text.as_deref().and_then(|t| one(name.to_owned(), t));
+        let selectors = ArticleSelectors {
+            title: field("title", &css.title),
+            date: field("date", &css.date),
+            author: field("author", &css.author),
+            section: field("section", &css.section),
+            body: field("body", &css.body),
+            keywords: field("keywords", &css.keywords),
+            remove: Vec::new(),
+        };
+        let remove = css.remove.iter().enumerate().filter_map(|(i, t)| one(format!("remove[{i}]"), t)).collect();
+        if bad.is_empty() { Ok(ArticleSelectors { remove, ..selectors }) } else { Err(bad) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_invalid_selector_is_named_by_its_field() {
+        let css = ArticleCss {
+            title: Some("h1.title".into()),
+            date: Some("..date".into()),
+            remove: vec![".ad".into(), "figure >".into()],
+            ..ArticleCss::default()
+        };
+        let bad = ArticleSelectors::parse(&css).unwrap_err();
+        let fields: Vec<_> = bad.iter().map(|b| (b.field.as_str(), b.css.as_str())).collect();
+        assert_eq!(fields, [("date", "..date"), ("remove[1]", "figure >")]);
+        assert!(bad[0].reason.starts_with("not a valid CSS selector"), "{:?}", bad[0]);
+    }
+
+    #[test]
+    fn valid_css_gives_every_selector() {
+        let css = ArticleCss {
+            body: Some(".article-body".into()),
+            remove: vec![".ad".into(), "figure".into()],
+            ..ArticleCss::default()
+        };
+        let s = ArticleSelectors::parse(&css).unwrap();
+        assert!(s.body.is_some() && s.title.is_none());
+        assert_eq!(s.remove.len(), 2);
+    }
 }

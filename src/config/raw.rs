@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::flex::Lenient;
+use crate::collect::ArticleCss;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -218,6 +219,21 @@ pub struct RawSelectors {
     pub keywords: Option<String>,
     #[serde(default)]
     pub remove: Vec<String>,
+}
+
+impl RawSelectors {
+    /// The article-page part (`links` and `next` are the listing page's).
+    pub fn article_css(&self) -> ArticleCss {
+        ArticleCss {
+            title: self.title.clone(),
+            date: self.date.clone(),
+            author: self.author.clone(),
+            section: self.section.clone(),
+            body: self.body.clone(),
+            keywords: self.keywords.clone(),
+            remove: self.remove.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

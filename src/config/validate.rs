@@ -482,32 +482,13 @@ fn source(c: &mut Check, key: &str, rs: &RawSource, site_tz: Option<Tz>, max_def
     })
 }
 
-/// The article-page selectors; `None` (after reporting) if one is not valid CSS.
+/// The article-page selectors; `None` (after reporting each) if one is not valid CSS.
 fn article_selectors(c: &mut Check, key: &str, raw: &RawSelectors) -> Option<ArticleSelectors> {
-    let mut ok = true;
-    let mut one = |c: &mut Check, name: &str, value: &Option<String>| -> Option<Selector> {
-        let v = value.as_ref()?;
-        let parsed = c.selector(&format!("{key}.{name}"), v);
-        ok &= parsed.is_some();
-        parsed
-    };
-    let selectors = ArticleSelectors {
-        title: one(c, "title", &raw.title),
-        date: one(c, "date", &raw.date),
-        author: one(c, "author", &raw.author),
-        section: one(c, "section", &raw.section),
-        body: one(c, "body", &raw.body),
-        keywords: one(c, "keywords", &raw.keywords),
-        remove: raw
-            .remove
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                let parsed = c.selector(&format!("{key}.remove[{i}]"), r);
-                ok &= parsed.is_some();
-                parsed
-            })
-            .collect(),
-    };
-    ok.then_some(selectors)
+    ArticleSelectors::parse(&raw.article_css())
+        .map_err(|bad| {
+            for b in bad {
+                c.report(format!("{key}.{}", b.field), b.css, b.reason);
+            }
+        })
+        .ok()
 }

@@ -41,6 +41,8 @@ url = "http://example.org/"
 [sources.selectors]
 links = "a["
 title = "h1"
+date = "..date"
+remove = [".ad", "figure >"]
 
 [[editions]]
 name = "daily"
@@ -65,11 +67,13 @@ fn check_config_lists_every_problem_with_its_key_and_value() {
         r#"mail.templates_dir = "no-such-templates": no such folder"#,
         r#"schedules.collect.cron = "*/10 * * *""#,
         r#"sources[0].selectors.links = "a[": not a valid CSS selector"#,
+        r#"sources[0].selectors.date = "..date": not a valid CSS selector"#,
+        r#"sources[0].selectors.remove[1] = "figure >": not a valid CSS selector"#,
         r#"editions[0].time_zone = "Mars/Olympus""#,
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
-    assert!(err.contains("8 problem(s)"), "{err}");
+    assert!(err.contains("10 problem(s)"), "{err}");
 }
 
 #[test]

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use nashra::collect::{ArticleSelectors, decode, extract};
-use scraper::Selector;
+use nashra::collect::{ArticleCss, ArticleSelectors, decode, extract};
 use serde_json::Value;
 use url::Url;
 
@@ -32,22 +31,10 @@ fn expected_files() -> Vec<PathBuf> {
     out
 }
 
+/// A fixture's selectors (`null` when the page is read without configuration).
 fn selectors(v: &Value) -> Option<ArticleSelectors> {
-    let v = v.as_object()?;
-    let one = |k: &str| v.get(k).and_then(Value::as_str).map(|s| Selector::parse(s).unwrap());
-    Some(ArticleSelectors {
-        title: one("title"),
-        date: one("date"),
-        author: one("author"),
-        section: one("section"),
-        body: one("body"),
-        keywords: one("keywords"),
-        remove: v
-            .get("remove")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).map(|s| Selector::parse(s).unwrap()).collect())
-            .unwrap_or_default(),
-    })
+    let css: Option<ArticleCss> = serde_json::from_value(v.clone()).unwrap();
+    css.map(|css| ArticleSelectors::parse(&css).unwrap())
 }
 
 fn opt(v: &Value) -> Option<String> {
