@@ -101,6 +101,19 @@ async fn an_oversized_body_is_refused() {
 }
 
 #[tokio::test]
+async fn a_gzip_file_is_unpacked_under_the_body_cap() {
+    let site = Site::start().await;
+    let f = fetcher(0);
+    let plain = f.get(&url(&site, "/sitemap-news.xml")).await.unwrap();
+    let packed = f.get(&url(&site, "/sitemap-news.xml.gz")).await.unwrap();
+    assert_eq!(packed.content_type.as_deref(), Some("application/gzip"));
+    assert_eq!(packed.body, plain.body);
+    // 20 KB on the wire, 20 MB unpacked: refused like any body over the cap.
+    let err = f.get(&url(&site, "/bomb.gz")).await.unwrap_err();
+    assert!(matches!(err, FetchError::TooLarge { limit: 5242880, .. }), "{err}");
+}
+
+#[tokio::test]
 async fn a_slow_server_times_out_with_the_url_named() {
     let site = Site::start().await;
     let err = fetcher(0).get(&url(&site, "/slow")).await.unwrap_err();

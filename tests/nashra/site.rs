@@ -1,8 +1,10 @@
 //! A publisher's web server for the tests: serves the fixture sites (tests/fixtures/sites) the
 //! way a real server would — with ETags and 304s, the legacy pages as windows-1256 bytes with no
 //! charset header — and a few misbehaving paths: `/flaky` (503 with Retry-After twice, then a
-//! page), `/limited` (429, come back in an hour), `/big` (6 MB), `/slow` (3 s), `/private/…`
-//! (for robots.txt). Every request's path is recorded.
+//! page), `/limited` (429, come back in an hour), `/big` (6 MB), `/bomb.gz` (a gzip file of
+//! 20 KB that unpacks to 20 MB), `/slow` (3 s), `/private/…` (for robots.txt). Any `X.xml.gz` is
+//! the fixture `X.xml` as a gzip file (`application/gzip`, no Content-Encoding), as sitemaps are
+//! often served. Every request's path is recorded.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -73,8 +75,17 @@ impl Site {
     }
 }
 
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
 fn content_type(path: &str) -> &'static str {
-    if path.ends_with(".xml") {
+    if path.ends_with(".gz") {
+        "application/gzip"
+    } else if path.ends_with(".xml") {
         "application/xml"
     } else if path.ends_with(".json") {
         "application/json"
@@ -103,6 +114,7 @@ async fn serve(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) 
             return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "3600")], "slow down").into_response();
         }
         "/big" => return vec![b'x'; 6 * 1024 * 1024].into_response(),
+        "/bomb.gz" => return gzip(&vec![0; 20 * 1024 * 1024]).into_response(),
         "/moved" => return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, "/levant/index.html")]).into_response(),
         "/moved-private" => return (StatusCode::FOUND, [(header::LOCATION, "/private/page")]).into_response(),
         "/loop" => return (StatusCode::FOUND, [(header::LOCATION, "/loop")]).into_response(),
@@ -114,6 +126,10 @@ async fn serve(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) 
         _ => {}
     }
     let root = repo().join("tests/fixtures/sites");
+    let (path, gzipped) = match path.strip_suffix(".gz") {
+        Some(p) => (p.to_owned(), true),
+        None => (path, false),
+    };
     let rel = path.trim_start_matches('/');
     let file = match rel.split_once('/') {
         Some(("articles", name)) => root.join("jsonld-modern").join(name),
@@ -128,6 +144,9 @@ async fn serve(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) 
         let base = shared.base.lock().unwrap().clone();
         bytes = String::from_utf8_lossy(&bytes).replace("http://SITE/", &base).into_bytes();
     }
+    if gzipped {
+        bytes = gzip(&bytes);
+    }
     let etag = format!("\"{:x}\"", {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -139,7 +158,8 @@ async fn serve(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) 
     }
     let mut response = bytes.into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));
+    let served = if gzipped { format!("{path}.gz") } else { path };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&served)));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }

@@ -37,6 +37,13 @@ max_articles = 3
 enabled = false
 
 [[sources]]
+name = "gzipped-sitemap"
+kind = "sitemap"
+url = "{fixtures}sitemap-news.xml.gz"
+time_zone = "Asia/Qatar"
+enabled = false
+
+[[sources]]
 name = "levant-feed"
 kind = "feed"
 url = "{fixtures}rss-summary.xml"
@@ -119,6 +126,15 @@ async fn a_sitemap_index_leads_to_the_news_articles(app: TestApp) {
     assert_eq!(site.requests(), ["/sitemap-index.xml", "/sitemap-news.xml", "/sitemap-2025-01.xml"]);
 }
 
+async fn a_gzipped_sitemap_is_read_like_a_plain_one(app: TestApp) {
+    let report = app.app.collect(Some("gzipped-sitemap"), now()).await.unwrap();
+    let s = &report.sources[0];
+    assert_eq!((s.inserted, s.errors.len()), (3, 0), "{s:?}");
+    let want = expected("jsonld-modern/youth-team-reaches-final.html");
+    let a = stored(&app, "articles/youth-team-reaches-final.html").await;
+    assert_eq!(a.title, want["title"].as_str().unwrap());
+}
+
 async fn a_summary_feed_is_completed_from_the_article_pages(app: TestApp) {
     let report = app.app.collect(Some("levant-feed"), now()).await.unwrap();
     let s = &report.sources[0];
@@ -157,6 +173,7 @@ on_both_backends!(
     a_server_that_asks_for_an_hour_is_left_alone_for_an_hour,
     a_paginated_legacy_site_is_read_page_by_page,
     a_sitemap_index_leads_to_the_news_articles,
+    a_gzipped_sitemap_is_read_like_a_plain_one,
     a_summary_feed_is_completed_from_the_article_pages,
     a_full_content_atom_feed_is_read_without_fetching_pages,
 );

@@ -35,6 +35,8 @@ pub enum FetchError {
     TooLarge { url: Url, limit: u64 },
     #[error("{url}: not fetched: {reason}")]
     Refused { url: Url, reason: String },
+    #[error("{url}: the gzip file cannot be unpacked: {reason}")]
+    BadGzip { url: Url, reason: String },
     #[error("{url}: not fetched: the server asked to be left alone for {} s more", wait.as_secs())]
     Deferred { url: Url, wait: Duration },
 }
@@ -45,7 +47,7 @@ impl FetchError {
         match self {
             FetchError::Transport { .. } | FetchError::Deferred { .. } => true,
             FetchError::Status { status, .. } => matches!(status, 429 | 500..=599),
-            FetchError::TooLarge { .. } | FetchError::Refused { .. } => false,
+            FetchError::TooLarge { .. } | FetchError::Refused { .. } | FetchError::BadGzip { .. } => false,
         }
     }
 
@@ -305,9 +307,39 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
+        let bytes = gunzip_file(bytes, self.inner.max_body_bytes).map_err(|e| {
+            Attempt::Final(match e {
+                Gunzip::TooLarge => FetchError::TooLarge { url: url.clone(), limit: self.inner.max_body_bytes },
+                Gunzip::Bad(reason) => FetchError::BadGzip { url: url.clone(), reason },
+            })
+        })?;
         let body = decode(&bytes, content_type.as_deref());
         Ok(Hop::Done(Fetch::Fresh(Fetched { url: final_url, content_type, body, validators })))
     }
+}
+
+enum Gunzip {
+    TooLarge,
+    Bad(String),
+}
+
+/// A body that is itself a gzip file — a `sitemap.xml.gz` served as `application/gzip`, not as a
+/// `Content-Encoding` the client has already undone — unpacked under the same size cap, so a
+/// small file that unpacks to gigabytes is refused. Any other body is returned as it came.
+fn gunzip_file(bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, Gunzip> {
+    use std::io::Read;
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes.as_slice())
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| Gunzip::Bad(e.to_string()))?;
+    if out.len() as u64 > limit {
+        return Err(Gunzip::TooLarge);
+    }
+    Ok(out)
 }
 
 /// Redirects followed per fetch.
@@ -376,6 +408,20 @@ fn sniff_charset(bytes: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gzip_file_is_unpacked_and_a_broken_one_named() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all("<urlset/>".as_bytes()).unwrap();
+        let packed = gz.finish().unwrap();
+        assert_eq!(gunzip_file(packed.clone(), 100).ok(), Some(b"<urlset/>".to_vec()));
+        assert!(matches!(gunzip_file(packed.clone(), 5), Err(Gunzip::TooLarge)));
+        // Cut short: the gzip magic, then not enough of the stream.
+        assert!(matches!(gunzip_file(packed[..12].to_vec(), 100), Err(Gunzip::Bad(_))));
+        // Not gzip at all: as it came.
+        assert_eq!(gunzip_file(b"<html>".to_vec(), 100).ok(), Some(b"<html>".to_vec()));
+    }
 
     #[test]
     fn windows_1256_pages_decode_to_arabic() {
