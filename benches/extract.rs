@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
-use nashra::collect::{ArticleCss, ArticleSelectors, decode, extract};
+use nashra::collect::{ArticleSelectors, SelectorsCss, decode, extract};
 use nashra::config::Config;
 use scraper::Html;
 use url::Url;
@@ -33,7 +33,7 @@ fn demo_selectors(root: &Path) -> ArticleSelectors {
 
 /// A fixture's selectors (`null` when the page is read without configuration).
 fn fixture_selectors(v: &serde_json::Value) -> Option<ArticleSelectors> {
-    let css: Option<ArticleCss> = serde_json::from_value(v.clone()).expect("fixture selectors");
+    let css: Option<SelectorsCss> = serde_json::from_value(v.clone()).expect("fixture selectors");
     css.map(|css| ArticleSelectors::parse(&css).expect("fixture selectors are valid CSS"))
 }
 

@@ -24,7 +24,7 @@ pub use extract::{ExtractError, Extracted, extract};
 pub use feed::{FeedEntry, read_feed};
 pub use fetch::{AllowedHosts, Fetch, FetchError, FetchOptions, Fetched, Fetcher, Validators, decode};
 pub use push::{FieldError, MAX_ARTICLES as MAX_PUSHED_ARTICLES, parse_push};
-pub use selectors::{ArticleCss, ArticleSelectors, BadSelector};
+pub use selectors::{ArticleSelectors, BadSelector, SelectorsCss};
 pub use sitemap::{Sitemap, SitemapUrl, read_sitemap};
 pub use text::{html_to_text, truncate_graphemes};
 

@@ -20,10 +20,15 @@ pub struct ArticleSelectors {
     pub remove: Vec<Selector>,
 }
 
-/// The CSS text of an [`ArticleSelectors`] as an operator writes it (in `nashra.toml`, or in a
-/// test fixture's JSON).
+/// The CSS text of a source's selectors as an operator writes them (`[sources.selectors]` in
+/// `nashra.toml`, or a test fixture's JSON): the listing page's, then the article page's.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ArticleCss {
+#[serde(deny_unknown_fields)]
+pub struct SelectorsCss {
+    /// The links to articles on a listing page.
+    pub links: Option<String>,
+    /// The listing page's link to the next page.
+    pub next: Option<String>,
     pub title: Option<String>,
     pub date: Option<String>,
     pub author: Option<String>,
@@ -44,8 +49,8 @@ pub struct BadSelector {
 }
 
 impl ArticleSelectors {
-    /// Parses every selector of `css`; on failure, every one that is not valid CSS.
-    pub fn parse(css: &ArticleCss) -> Result<Self, Vec<BadSelector>> {
+    /// Parses the article-page selectors of `css`; on failure, every one that is not valid CSS.
+    pub fn parse(css: &SelectorsCss) -> Result<Self, Vec<BadSelector>> {
         let mut bad = Vec::new();
         let mut one = |field: String, text: &str| match Selector::parse(text) {
             Ok(s) => Some(s),
@@ -75,11 +80,11 @@ mod tests {
 
     #[test]
     fn every_invalid_selector_is_named_by_its_field() {
-        let css = ArticleCss {
+        let css = SelectorsCss {
             title: Some("h1.title".into()),
             date: Some("..date".into()),
             remove: vec![".ad".into(), "figure >".into()],
-            ..ArticleCss::default()
+            ..SelectorsCss::default()
         };
         let bad = ArticleSelectors::parse(&css).unwrap_err();
         let fields: Vec<_> = bad.iter().map(|b| (b.field.as_str(), b.css.as_str())).collect();
@@ -89,10 +94,10 @@ mod tests {
 
     #[test]
     fn valid_css_gives_every_selector() {
-        let css = ArticleCss {
+        let css = SelectorsCss {
             body: Some(".article-body".into()),
             remove: vec![".ad".into(), "figure".into()],
-            ..ArticleCss::default()
+            ..SelectorsCss::default()
         };
         let s = ArticleSelectors::parse(&css).unwrap();
         assert!(s.body.is_some() && s.title.is_none());

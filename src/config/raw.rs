@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::flex::Lenient;
-use crate::collect::ArticleCss;
+use crate::collect::SelectorsCss;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -202,38 +202,7 @@ pub struct RawSource {
     #[serde(default)]
     pub token: Option<String>,
     #[serde(default)]
-    pub selectors: Option<RawSelectors>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSelectors {
-    pub links: Option<String>,
-    /// The listing page's link to the next page.
-    pub next: Option<String>,
-    pub title: Option<String>,
-    pub date: Option<String>,
-    pub author: Option<String>,
-    pub section: Option<String>,
-    pub body: Option<String>,
-    pub keywords: Option<String>,
-    #[serde(default)]
-    pub remove: Vec<String>,
-}
-
-impl RawSelectors {
-    /// The article-page part (`links` and `next` are the listing page's).
-    pub fn article_css(&self) -> ArticleCss {
-        ArticleCss {
-            title: self.title.clone(),
-            date: self.date.clone(),
-            author: self.author.clone(),
-            section: self.section.clone(),
-            body: self.body.clone(),
-            keywords: self.keywords.clone(),
-            remove: self.remove.clone(),
-        }
-    }
+    pub selectors: Option<SelectorsCss>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,11 +10,11 @@ use chrono_tz::Tz;
 use lettre::message::Mailbox;
 use scraper::Selector;
 
-use crate::collect::ArticleSelectors;
+use crate::collect::{ArticleSelectors, SelectorsCss};
 use url::Url;
 
 use super::flex::Lenient;
-use super::raw::{RawConfig, RawSchedule, RawSelectors, RawSmtp, RawSource};
+use super::raw::{RawConfig, RawSchedule, RawSmtp, RawSource};
 use super::*;
 
 struct Check {
@@ -483,8 +483,8 @@ fn source(c: &mut Check, key: &str, rs: &RawSource, site_tz: Option<Tz>, max_def
 }
 
 /// The article-page selectors; `None` (after reporting each) if one is not valid CSS.
-fn article_selectors(c: &mut Check, key: &str, raw: &RawSelectors) -> Option<ArticleSelectors> {
-    ArticleSelectors::parse(&raw.article_css())
+fn article_selectors(c: &mut Check, key: &str, raw: &SelectorsCss) -> Option<ArticleSelectors> {
+    ArticleSelectors::parse(raw)
         .map_err(|bad| {
             for b in bad {
                 c.report(format!("{key}.{}", b.field), b.css, b.reason);

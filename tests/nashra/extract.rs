@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use nashra::collect::{ArticleCss, ArticleSelectors, decode, extract};
+use nashra::collect::{ArticleSelectors, SelectorsCss, decode, extract};
 use serde_json::Value;
 use url::Url;
 
@@ -33,7 +33,7 @@ fn expected_files() -> Vec<PathBuf> {
 
 /// A fixture's selectors (`null` when the page is read without configuration).
 fn selectors(v: &Value) -> Option<ArticleSelectors> {
-    let css: Option<ArticleCss> = serde_json::from_value(v.clone()).unwrap();
+    let css: Option<SelectorsCss> = serde_json::from_value(v.clone()).unwrap();
     css.map(|css| ArticleSelectors::parse(&css).unwrap())
 }
 
