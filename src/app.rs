@@ -7,10 +7,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::collect::{self, CollectReport, Fetcher};
 use crate::config::{Config, ConfigError, Problem, Source};
-use crate::delivery::{self, Mailer, SendReport};
-use crate::digest::{self, DigestError, EditionOutcome, EditionRun, Templates};
+use crate::delivery::{SendReport, Sender, Settings, Transport};
+use crate::digest::{self, Composer, DigestError, EditionOutcome, EditionRun, Planned, Templates};
 use crate::feeds::{BuildReport, Publisher};
 use crate::keywords::{self, Vocabularies};
 use crate::store::Store;
@@ -26,7 +28,41 @@ pub struct App {
     pub fetcher: Fetcher,
     pub publisher: Publisher,
     pub templates: Arc<Templates>,
-    pub mailer: Mailer,
+    pub sender: Sender,
+    pub composer: Composer,
+    /// Cancelled when the process is asked to stop: long jobs end at their next safe point.
+    pub shutdown: CancellationToken,
+    /// This process's id in the leases it takes (planning editions).
+    owner: String,
+    /// When finished messages were last compacted away.
+    compacted: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// One digest edition planned and sent.
+#[derive(Debug, Clone)]
+pub struct DigestRun {
+    pub outcome: EditionOutcome,
+    pub sent: SendReport,
+    /// The edition's messages by status, after sending.
+    pub counts: Vec<(String, i64)>,
+}
+
+impl DigestRun {
+    pub fn summary(&self) -> String {
+        let mut s = format!("{}; {}", self.outcome.summary(), self.sent.summary());
+        if !self.counts.is_empty() {
+            let counts: Vec<String> = self.counts.iter().map(|(status, n)| format!("{n} {status}")).collect();
+            s.push_str(&format!("; the edition's messages: {}", counts.join(", ")));
+        }
+        s
+    }
+
+    /// Why the run counts as failed: messages of the edition failed for good, or the relay is
+    /// down with messages waiting.
+    pub fn failure(&self) -> Option<String> {
+        let failed = self.counts.iter().find(|(s, _)| s == "failed").map_or(0, |(_, n)| *n);
+        (failed > 0 || self.sent.has_failures()).then(|| self.summary())
+    }
 }
 
 /// Reads and checks the configuration and the email templates; every problem is listed.
@@ -42,11 +78,11 @@ pub fn check(path: &std::path::Path) -> Result<Config, Vec<Problem>> {
 impl App {
     /// Opens the store (applying migrations), loads the templates and builds the transports.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
-        let mailer = Mailer::from_config(&config.mail).map_err(anyhow::Error::msg)?;
-        Self::with_mailer(config, mailer).await
+        let transport = Transport::from_config(&config.mail).map_err(anyhow::Error::msg)?;
+        Self::with_transport(config, transport).await
     }
 
-    pub async fn with_mailer(config: Config, mailer: Mailer) -> anyhow::Result<Self> {
+    pub async fn with_transport(config: Config, transport: Transport) -> anyhow::Result<Self> {
         let templates = Templates::load(&config.mail.templates_dir).map_err(|problems| {
             anyhow::anyhow!(
                 "email templates are not usable:\n{}",
@@ -58,6 +94,9 @@ impl App {
         let vocabularies = Vocabularies::new(&config.keywords);
         let config = Arc::new(config);
         let publisher = Publisher::new(config.clone(), store.clone());
+        let templates = Arc::new(templates);
+        let sender = Sender::new(store.clone(), transport, Settings::from_config(&config.mail), Utc::now);
+        let composer = Composer::new(store.clone(), config.clone(), templates.clone());
         Ok(Self {
             config,
             declared_synced: tokio::sync::OnceCell::new(),
@@ -65,8 +104,12 @@ impl App {
             store,
             fetcher,
             publisher,
-            templates: Arc::new(templates),
-            mailer,
+            templates,
+            sender,
+            composer,
+            shutdown: CancellationToken::new(),
+            owner: crate::store::new_owner_id(),
+            compacted: std::sync::Mutex::new(None),
         })
     }
 
@@ -98,7 +141,19 @@ impl App {
         tick: DateTime<Utc>,
         now: DateTime<Utc>,
         dry_run: bool,
-    ) -> anyhow::Result<(EditionOutcome, SendReport)> {
+    ) -> anyhow::Result<DigestRun> {
+        self.send_digest_with(edition, tick, now, dry_run, &|_| {}).await
+    }
+
+    /// `send_digest`, with a view of the sending's progress.
+    pub async fn send_digest_with(
+        &self,
+        edition: &str,
+        tick: DateTime<Utc>,
+        now: DateTime<Utc>,
+        dry_run: bool,
+        progress: &(dyn Fn(&SendReport) + Sync),
+    ) -> anyhow::Result<DigestRun> {
         let cfg = self
             .config
             .editions
@@ -108,15 +163,28 @@ impl App {
         let run = EditionRun {
             store: &self.store,
             config: &self.config,
-            templates: &self.templates,
             edition: cfg,
             tick,
             now,
             dry_run,
+            owner: &self.owner,
+            lease: self.config.mail.lease,
+            stop: &self.shutdown,
         };
-        let (outcome, _) = digest::plan_edition(&run).await.with_context(|| format!("digest edition {edition}"))?;
-        let sent = if dry_run { SendReport::default() } else { self.deliver(now).await? };
-        Ok((outcome, sent))
+        let outcome = digest::plan_edition(&run).await.with_context(|| format!("digest edition {edition}"))?;
+        if dry_run {
+            return Ok(DigestRun { outcome, sent: SendReport::default(), counts: Vec::new() });
+        }
+        let sent = if outcome.planned == Planned::Stopped {
+            SendReport::default()
+        } else {
+            self.deliver_with(progress).await?
+        };
+        let counts = match outcome.id {
+            Some(id) => self.store.edition_delivery_counts(id).await?,
+            None => Vec::new(),
+        };
+        Ok(DigestRun { outcome, sent, counts })
     }
 
     /// Stores articles pushed by the CMS of `source`; returns what became of each (by URL).
@@ -140,8 +208,25 @@ impl App {
         Ok(results)
     }
 
-    /// Sends the deliveries due at `now`.
-    pub async fn deliver(&self, now: DateTime<Utc>) -> anyhow::Result<SendReport> {
-        Ok(delivery::send_due(&self.store, &self.mailer, &self.config.mail, now).await?)
+    /// Sends the deliveries due now (the database's clock decides what is due).
+    pub async fn deliver(&self) -> anyhow::Result<SendReport> {
+        self.deliver_with(&|_| {}).await
+    }
+
+    pub async fn deliver_with(&self, progress: &(dyn Fn(&SendReport) + Sync)) -> anyhow::Result<SendReport> {
+        Ok(self.sender.send_due(&self.composer, &self.shutdown, progress).await?)
+    }
+
+    /// Deletes finished messages older than `mail.keep_days`, at most once an hour.
+    pub async fn compact_outbox(&self, now: DateTime<Utc>) -> anyhow::Result<u64> {
+        let due = self.compacted.lock().map(|last| last.is_none_or(|t| t.elapsed().as_secs() >= 3600)).unwrap_or(true);
+        if !due {
+            return Ok(0);
+        }
+        let deleted = self.store.compact_outbox(now - self.config.mail.keep).await?;
+        if let Ok(mut last) = self.compacted.lock() {
+            *last = Some(std::time::Instant::now());
+        }
+        Ok(deleted)
     }
 }

@@ -16,6 +16,8 @@ use crate::app::{self, App};
 use crate::arabic::{self, Matcher};
 use crate::collect::{self, Fetcher};
 use crate::config::{Config, Problem};
+use crate::delivery::SendReport;
+use crate::progress::Progress;
 use crate::schedule::{self, Job, JobOutput};
 use crate::subscribers::{self, SubscriberEmail};
 
@@ -75,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: DigestCommand,
     },
+    /// The outbox: messages by edition and status, and the latest SMTP replies (or: retry).
+    Outbox {
+        #[command(subcommand)]
+        command: Option<OutboxCommand>,
+    },
     /// The schedules with their next run times, and the recent runs.
     Jobs,
 }
@@ -109,6 +116,10 @@ enum SubscribersCommand {
         /// Keywords to follow, separated by commas (, or ،).
         #[arg(long, required = true)]
         keywords: String,
+        /// Bring back a reader who unsubscribed or whose address is suppressed (lifts the
+        /// suppression). Without it such a reader is left alone.
+        #[arg(long)]
+        resubscribe: bool,
     },
     /// Delete a subscriber and their delivery history.
     Remove {
@@ -117,6 +128,27 @@ enum SubscribersCommand {
     },
     /// List subscribers with their keywords.
     List,
+    /// List the suppressed addresses (refused for good by the relay) with the reply.
+    Suppressed,
+    /// Lift the suppression of an address, so that it is written to again.
+    Unsuppress {
+        /// The suppressed address.
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// Put failed (and bounced, if no longer suppressed) messages back in the queue and send
+    /// what is due; their retry period starts again.
+    Retry {
+        /// Only this edition's messages (its number, as `nashra outbox` shows it).
+        #[arg(long, conflicts_with = "failed")]
+        edition: Option<i64>,
+        /// Every failed message.
+        #[arg(long)]
+        failed: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,7 +241,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keywords { command: KeywordsCommand::Match { keywords, inflected, file } } => {
             match_keywords(&keywords, inflected, file)?
         }
-        Command::Subscribers { command } => subscribers_command(config, command, now).await?,
+        Command::Subscribers { command } => return subscribers_command(config, command, now).await,
         Command::Digest { command: DigestCommand::Send { schedule, now: at, dry_run } } => {
             let now = match at {
                 Some(t) => {
@@ -218,6 +250,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => now,
             };
             let app = App::new(config).await?;
+            stop_on_signal(&app);
             let editions: Vec<String> = match schedule {
                 Some(name) => vec![name],
                 None => app.config.editions.iter().map(|e| e.name.clone()).collect(),
@@ -225,16 +258,23 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             if editions.is_empty() {
                 anyhow::bail!("no [[editions]] in the configuration");
             }
+            let mut failed = false;
             for edition in editions {
                 if dry_run {
-                    let (outcome, _) = app.send_digest(&edition, now.trunc_subsecs(0), now, true).await?;
-                    println!("{}", outcome.summary());
+                    let run = app.send_digest(&edition, now.trunc_subsecs(0), now, true).await?;
+                    println!("{}", run.outcome.summary());
                 } else if let Some(output) = run_by_hand(&app, Job::Digest(edition), now).await? {
                     println!("{}", output.summary());
+                    failed |= output.failure().is_some();
                 }
             }
+            app.sender.close().await;
             app.store.close().await;
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
         }
+        Command::Outbox { command } => return outbox(config, command).await,
         Command::Jobs => jobs(config, now).await?,
     }
     Ok(ExitCode::SUCCESS)
@@ -248,7 +288,21 @@ async fn run_by_hand(app: &App, job: Job, now: DateTime<Utc>) -> anyhow::Result<
         Job::Digest(_) => now.trunc_subsecs(0),
         _ => now.trunc_subsecs(6),
     };
-    let output = schedule::run_job(app, &job, tick, "manual", now).await?;
+    let output = match &job {
+        Job::Digest(_) => {
+            let progress = Progress::new(format!("{}: sent", job.name()));
+            let output = schedule::run_job_with(app, &job, tick, "manual", now, &|r: &SendReport| {
+                progress.update(
+                    r.sent as u64,
+                    &format!("{} to retry, {} failed, {} bounced", r.retried, r.failed, r.bounced),
+                )
+            })
+            .await;
+            progress.finish();
+            output?
+        }
+        _ => schedule::run_job(app, &job, tick, "manual", now).await?,
+    };
     if output.is_none() {
         eprintln!("{} was started by hand less than a second ago; not run twice", job.name());
     }
@@ -264,15 +318,32 @@ async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()>
         database = app.store.backend(),
         "nashra listening on http://{local}/ — feeds at http://{local}/feeds/all.atom"
     );
+    stop_on_signal(&app);
     let heartbeat = schedule::start(app.clone()).await?;
-    let served = crate::web::serve(listener, app.clone(), shutdown_signal()).await;
-    tracing::info!("shutting down: waiting for the job in progress");
+    let stopping = app.shutdown.clone();
+    let served = crate::web::serve(listener, app.clone(), async move { stopping.cancelled().await }).await;
+    tracing::info!("shutting down: finishing the messages in flight");
     heartbeat.stop().await;
+    app.sender.close().await;
     app.store.close().await;
     served.context("HTTP server failed")
 }
 
-async fn shutdown_signal() {
+/// On SIGTERM or SIGINT, asks the app to stop: long jobs end at their next safe point (messages
+/// in flight are finished, the rest go back to the queue; planning stops after its page). A
+/// second signal exits at once.
+fn stop_on_signal(app: &App) {
+    let token = app.shutdown.clone();
+    tokio::spawn(async move {
+        signal().await;
+        tracing::warn!("asked to stop: finishing what is in flight (a second signal exits at once)");
+        token.cancel();
+        signal().await;
+        std::process::exit(130);
+    });
+}
+
+async fn signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -353,20 +424,25 @@ fn match_keywords(keywords: &[String], inflected: bool, file: Option<PathBuf>) -
     Ok(())
 }
 
-async fn subscribers_command(config: Config, command: SubscribersCommand, now: DateTime<Utc>) -> anyhow::Result<()> {
+async fn subscribers_command(
+    config: Config,
+    command: SubscribersCommand,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
     let app = App::new(config).await?;
-    match command {
-        SubscribersCommand::Add { email, keywords } => {
+    let code = match command {
+        SubscribersCommand::Add { email, keywords, resubscribe } => {
             let email = SubscriberEmail::parse(&email)?;
             let keywords: Vec<String> = keywords.split([',', '،']).map(|k| k.trim().to_owned()).collect();
             let (subscriber, keywords, created) =
-                subscribers::add(&app.store, &app.config, &email, &keywords, now).await?;
+                subscribers::add(&app.store, &app.config, &email, &keywords, now, resubscribe).await?;
             println!(
                 "{} {} following: {}",
                 if created { "added" } else { "updated" },
                 subscriber.email,
                 keywords.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join("، ")
             );
+            ExitCode::SUCCESS
         }
         SubscribersCommand::Remove { email } => {
             let email = SubscriberEmail::parse(&email)?;
@@ -375,6 +451,7 @@ async fn subscribers_command(config: Config, command: SubscribersCommand, now: D
             } else {
                 anyhow::bail!("no subscriber {email}");
             }
+            ExitCode::SUCCESS
         }
         SubscribersCommand::List => {
             for s in app.store.subscribers().await? {
@@ -386,10 +463,84 @@ async fn subscribers_command(config: Config, command: SubscribersCommand, now: D
                     keywords.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join("، ")
                 );
             }
+            ExitCode::SUCCESS
         }
-    }
+        SubscribersCommand::Suppressed => {
+            let list = app.store.suppressions().await?;
+            for s in &list {
+                println!("{}\t{}\t{}", s.email, s.created_at.format("%Y-%m-%d %H:%M:%SZ"), s.reason);
+            }
+            eprintln!("{} suppressed address(es)", list.len());
+            ExitCode::SUCCESS
+        }
+        SubscribersCommand::Unsuppress { email } => {
+            let email = SubscriberEmail::parse(&email)?;
+            if app.store.unsuppress(email.as_str()).await? {
+                println!("{email} is no longer suppressed");
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{email} was not suppressed");
+                ExitCode::FAILURE
+            }
+        }
+    };
     app.store.close().await;
-    Ok(())
+    Ok(code)
+}
+
+async fn outbox(config: Config, command: Option<OutboxCommand>) -> anyhow::Result<ExitCode> {
+    let app = App::new(config).await?;
+    let code = match command {
+        None => {
+            let rows = app.store.outbox_by_edition(10).await?;
+            println!("editions (newest first):");
+            let mut current = None;
+            for (id, schedule, tick, status, count) in rows {
+                if current != Some(id) {
+                    current = Some(id);
+                    print!("\n  #{id:<6} {schedule:<12} {}", tick.format("%Y-%m-%d %H:%M:%SZ"));
+                }
+                print!("  {count} {status}");
+            }
+            println!();
+            let errors = app.store.latest_delivery_errors(10).await?;
+            if !errors.is_empty() {
+                println!("latest replies:");
+                for d in errors {
+                    let domain = d.recipient.rsplit('@').next().unwrap_or_default();
+                    println!(
+                        "  #{:<6} {:<9} {} attempt(s)  @{domain}  {}",
+                        d.edition_id,
+                        d.status().as_str(),
+                        d.attempts,
+                        d.last_error.unwrap_or_default()
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Some(OutboxCommand::Retry { edition, failed }) => {
+            if edition.is_none() && !failed {
+                anyhow::bail!("say which messages to put back: --edition N or --failed");
+            }
+            stop_on_signal(&app);
+            let requeued = app.store.requeue_failed(edition).await?;
+            println!("{requeued} message(s) put back in the queue");
+            let progress = Progress::new("outbox retry: sent");
+            let report = app
+                .deliver_with(&|r: &SendReport| {
+                    progress.update(r.sent as u64, &format!("{} to retry, {} failed", r.retried, r.failed))
+                })
+                .await;
+            progress.finish();
+            let report = report?;
+            println!("{}", report.summary());
+            app.sender.close().await;
+            if report.has_failures() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+    };
+    app.store.close().await;
+    Ok(code)
 }
 
 async fn jobs(config: Config, now: DateTime<Utc>) -> anyhow::Result<()> {

@@ -17,6 +17,7 @@ pub mod digest;
 pub mod errors;
 pub mod feeds;
 pub mod keywords;
+pub mod progress;
 pub mod schedule;
 pub mod store;
 pub mod subscribers;

@@ -8,7 +8,7 @@ use lettre::Address;
 
 use crate::config::Config;
 use crate::keywords::{self, KeywordError, KeywordName};
-use crate::store::{Keyword, KeywordOrigin, Store, StoreError, Subscriber};
+use crate::store::{Keyword, KeywordOrigin, Refusal, Saved, Store, StoreError, Subscriber};
 
 /// A subscriber's address, validated and lower-cased (one subscriber per mailbox).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,10 @@ pub enum SubscribeError {
     NoKeywords,
     #[error("cannot create a secure token: {0}")]
     Token(String),
+    #[error("{0} unsubscribed; to bring them back, say so explicitly (--resubscribe)")]
+    Unsubscribed(String),
+    #[error("{0} is suppressed ({1}); to write to it again, say so explicitly (--resubscribe)")]
+    Suppressed(String, String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -63,13 +67,16 @@ pub fn new_token() -> Result<String, SubscribeError> {
 }
 
 /// Adds an active subscriber following `keywords` (or updates an existing one), making the
-/// keywords part of the vocabulary. Returns the subscriber, their keywords and whether they are new.
+/// keywords part of the vocabulary. A reader who unsubscribed, or whose address is suppressed,
+/// is brought back only with `resubscribe`. Returns the subscriber, their keywords and whether
+/// they are new.
 pub async fn add(
     store: &Store,
     config: &Config,
     email: &SubscriberEmail,
     keywords: &[String],
     now: DateTime<Utc>,
+    resubscribe: bool,
 ) -> Result<(Subscriber, Vec<Keyword>, bool), SubscribeError> {
     let names = keywords
         .iter()
@@ -81,7 +88,15 @@ pub async fn add(
     }
     let keywords = keywords::follow(store, config, &names, KeywordOrigin::Subscriber, now).await?;
     let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();
-    let (subscriber, created) = store.upsert_subscriber(email.as_str(), &new_token()?, &ids, now).await?;
+    let (subscriber, created) =
+        match store.upsert_subscriber(email.as_str(), &new_token()?, &ids, now, resubscribe).await? {
+            Saved::Added(s) => (s, true),
+            Saved::Updated(s) => (s, false),
+            Saved::Refused(Refusal::Unsubscribed) => return Err(SubscribeError::Unsubscribed(email.to_string())),
+            Saved::Refused(Refusal::Suppressed(reason)) => {
+                return Err(SubscribeError::Suppressed(email.to_string(), reason));
+            }
+        };
     tracing::info!(domain = email.domain(), created, keywords = ids.len(), "subscriber saved");
     Ok((subscriber, keywords, created))
 }

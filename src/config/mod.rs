@@ -142,8 +142,22 @@ pub struct Mail {
     pub transport: MailTransport,
     pub from: Mailbox,
     pub templates_dir: PathBuf,
+    /// The longest one message may take to send (lettre's own time-out covers the connection only).
     pub send_timeout: Duration,
-    pub max_attempts: u32,
+    /// SMTP connections used at once.
+    pub connections: u32,
+    /// A ceiling on messages per second, if any.
+    pub max_per_second: Option<f64>,
+    /// The wait before the first retry of a temporary failure; it doubles each time, up to
+    /// `retry_max`, with some jitter.
+    pub retry_first: Duration,
+    pub retry_max: Duration,
+    /// How long a message is retried before it fails for good (like an MTA's queue lifetime).
+    pub retry_for: Duration,
+    /// A claim's lease (renewed while sending): how soon a dead sender's messages are sent again.
+    pub lease: Duration,
+    /// Finished messages are kept this long, then compacted away.
+    pub keep: chrono::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -353,7 +367,7 @@ mod tests {
     fn every_unreadable_value_is_reported_with_its_key() {
         let err = load(
             "[collect]\ntimeout_seconds = \"soon\"\nmax_body_bytes = 0\n[[editions]]\nname = \"d\"\ncron = \"0 7 * * *\"\nmax_per_keyword = -1\n",
-            &[("NASHRA_MAIL__MAX_ATTEMPTS", "many"), ("DATABASE_URL", "mysql://x")],
+            &[("NASHRA_MAIL__CONNECTIONS", "many"), ("NASHRA_MAIL__RETRY_HOURS", "-1"), ("DATABASE_URL", "mysql://x")],
         )
         .unwrap_err();
         let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
@@ -361,7 +375,8 @@ mod tests {
             "DATABASE_URL",
             "collect.timeout_seconds",
             "collect.max_body_bytes",
-            "mail.max_attempts",
+            "mail.connections",
+            "mail.retry_hours",
             "editions[0].max_per_keyword",
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");

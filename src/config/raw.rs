@@ -156,8 +156,23 @@ pub struct RawMail {
     pub templates_dir: String,
     #[serde(default = "default_send_timeout")]
     pub send_timeout_seconds: Lenient<u64>,
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: Lenient<u32>,
+    /// No longer used (retries last `retry_hours`); kept so that it can be reported.
+    #[serde(default)]
+    pub max_attempts: Option<toml::Value>,
+    #[serde(default = "default_connections")]
+    pub connections: Lenient<u32>,
+    #[serde(default = "default_max_per_second")]
+    pub max_per_second: Lenient<f64>,
+    #[serde(default = "default_retry_first")]
+    pub retry_first_seconds: Lenient<f64>,
+    #[serde(default = "default_retry_max")]
+    pub retry_max_seconds: Lenient<f64>,
+    #[serde(default = "default_retry_hours")]
+    pub retry_hours: Lenient<f64>,
+    #[serde(default = "default_lease")]
+    pub lease_seconds: Lenient<f64>,
+    #[serde(default = "default_keep_days")]
+    pub keep_days: Lenient<u32>,
     #[serde(default)]
     pub smtp: Option<RawSmtp>,
 }
@@ -331,8 +346,26 @@ fn default_templates() -> String {
 fn default_send_timeout() -> Lenient<u64> {
     Lenient::Ok(30)
 }
-fn default_max_attempts() -> Lenient<u32> {
-    Lenient::Ok(5)
+fn default_connections() -> Lenient<u32> {
+    Lenient::Ok(4)
+}
+fn default_max_per_second() -> Lenient<f64> {
+    Lenient::Ok(0.0)
+}
+fn default_retry_first() -> Lenient<f64> {
+    Lenient::Ok(60.0)
+}
+fn default_retry_max() -> Lenient<f64> {
+    Lenient::Ok(3600.0)
+}
+fn default_retry_hours() -> Lenient<f64> {
+    Lenient::Ok(72.0)
+}
+fn default_lease() -> Lenient<f64> {
+    Lenient::Ok(60.0)
+}
+fn default_keep_days() -> Lenient<u32> {
+    Lenient::Ok(30)
 }
 fn default_tls() -> String {
     "starttls".into()

@@ -103,6 +103,17 @@ impl Check {
         }
     }
 
+    /// A finite, non-negative number of seconds (or hours, or a rate); 0 only if `zero_ok`.
+    fn seconds(&mut self, key: &str, value: &Lenient<f64>, zero_ok: bool) -> Option<f64> {
+        let v = self.read(key, value)?;
+        if !v.is_finite() || v < 0.0 || (v == 0.0 && !zero_ok) || v > 1e9 {
+            let bound = if zero_ok { "0 or more" } else { "greater than 0" };
+            self.report(key, v, format!("must be a number {bound} (and below 10⁹)"));
+            return None;
+        }
+        Some(v)
+    }
+
     /// A number that must be at least 1.
     fn positive<T>(&mut self, key: &str, value: &Lenient<T>) -> Option<T>
     where
@@ -224,7 +235,16 @@ pub(super) fn validate(
         c.report("mail.templates_dir", &rm.templates_dir, format!("no such folder ({})", templates_dir.display()));
     }
     let send_timeout = c.positive("mail.send_timeout_seconds", &rm.send_timeout_seconds);
-    let max_attempts = c.positive("mail.max_attempts", &rm.max_attempts);
+    if let Some(v) = &rm.max_attempts {
+        c.report("mail.max_attempts", v, "is no longer used: messages are retried until mail.retry_hours; remove it");
+    }
+    let connections = c.positive("mail.connections", &rm.connections);
+    let max_per_second = c.seconds("mail.max_per_second", &rm.max_per_second, true);
+    let retry_first = c.seconds("mail.retry_first_seconds", &rm.retry_first_seconds, false);
+    let retry_max = c.seconds("mail.retry_max_seconds", &rm.retry_max_seconds, false);
+    let retry_hours = c.seconds("mail.retry_hours", &rm.retry_hours, false);
+    let lease = c.seconds("mail.lease_seconds", &rm.lease_seconds, false);
+    let keep_days = c.positive("mail.keep_days", &rm.keep_days);
 
     // [[sources]]
     let mut sources = Vec::new();
@@ -335,7 +355,13 @@ pub(super) fn validate(
                 from: from?,
                 templates_dir,
                 send_timeout: Duration::from_secs(send_timeout?),
-                max_attempts: max_attempts?,
+                connections: connections?,
+                max_per_second: Some(max_per_second?).filter(|r| *r > 0.0),
+                retry_first: Duration::from_secs_f64(retry_first?),
+                retry_max: Duration::from_secs_f64(retry_max?),
+                retry_for: Duration::from_secs_f64(retry_hours? * 3600.0),
+                lease: Duration::from_secs_f64(lease?),
+                keep: chrono::Duration::days(keep_days?.into()),
             },
             sources: sources.into_iter().collect::<Option<Vec<_>>>()?,
             schedules: Schedules { collect: collect_schedule?, feeds: feeds_schedule.flatten() },

@@ -1,12 +1,10 @@
-//! A stored delivery → a MIME message: multipart/alternative (plain text, then HTML), a stable
+//! A rendered digest → a MIME message: multipart/alternative (plain text, then HTML), a stable
 //! `Message-ID` per (edition, subscriber), and RFC 8058 one-click unsubscribe headers.
 
 use chrono::{DateTime, Utc};
-use lettre::Message;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-
-use crate::store::Delivery;
+use lettre::{Address, Message};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ListUnsubscribe(String);
@@ -60,21 +58,55 @@ impl Header for ListUnsubscribePost {
     }
 }
 
-/// Builds the message for `delivery`; the error says which field is unusable.
-pub fn build(delivery: &Delivery, from: &Mailbox, now: DateTime<Utc>) -> Result<Message, String> {
-    let to: Mailbox = delivery
-        .recipient
-        .parse()
-        .map_err(|e| format!("recipient address {:?} is not valid: {e}", delivery.recipient))?;
-    Message::builder()
+/// A message's content, rendered for its reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composed {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub unsubscribe_url: String,
+    /// `<…@…>`, the same for every attempt of this message.
+    pub message_id: String,
+}
+
+/// The recipient's address as the relay gets it: an internationalised domain in punycode (the
+/// local part is kept; if it is not ASCII the relay must offer SMTPUTF8). The error says why
+/// the address cannot be used.
+pub fn envelope_address(recipient: &str) -> Result<Address, String> {
+    let (user, domain) =
+        recipient.trim().rsplit_once('@').ok_or_else(|| format!("recipient address {recipient:?} has no @"))?;
+    let ascii = idna::domain_to_ascii(domain)
+        .map_err(|e| format!("recipient domain {domain:?} is not a valid domain name: {e}"))?;
+    Address::new(user, &ascii).map_err(|e| format!("recipient address {recipient:?} is not valid: {e}"))
+}
+
+/// Formats the message for `to`, dated `date` (the instant it is sent).
+pub fn build(composed: &Composed, to: &Address, from: &Mailbox, date: DateTime<Utc>) -> Result<Vec<u8>, String> {
+    let message = Message::builder()
         .from(from.clone())
-        .to(to)
-        .subject(delivery.subject.clone())
-        .message_id(Some(delivery.message_id.clone()))
-        .date(now.into())
+        .to(Mailbox::new(None, to.clone()))
+        .subject(composed.subject.clone())
+        .message_id(Some(composed.message_id.clone()))
+        .date(date.into())
         .header(ContentLanguage)
-        .header(ListUnsubscribe(delivery.unsubscribe_url.clone()))
+        .header(ListUnsubscribe(composed.unsubscribe_url.clone()))
         .header(ListUnsubscribePost)
-        .multipart(MultiPart::alternative_plain_html(delivery.body_text.clone(), delivery.body_html.clone()))
-        .map_err(|e| format!("cannot build the message: {e}"))
+        .multipart(MultiPart::alternative_plain_html(composed.text.clone(), composed.html.clone()))
+        .map_err(|e| format!("cannot build the message: {e}"))?;
+    Ok(message.formatted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internationalised_domains_go_to_the_relay_in_punycode() {
+        let a = envelope_address("reader@مثال.مصر").unwrap();
+        assert_eq!(a.domain(), "xn--mgbh0fb.xn--wgbh1c");
+        assert_eq!(a.user(), "reader");
+        assert_eq!(envelope_address("Reader@Example.ORG").unwrap().domain(), "example.org");
+        assert!(envelope_address("no-at-sign").is_err());
+        assert!(envelope_address("a@bad domain").is_err());
+    }
 }

@@ -1,30 +1,41 @@
-//! The digest stage: one edition of a schedule → one email per active subscriber with the
-//! articles new in the edition's window that match the keywords they follow, grouped by keyword.
+//! The digest stage: one edition of a schedule → one email per active reader with the articles
+//! new in the edition's window that match the keywords they follow, grouped by keyword.
+//!
 //! An edition is identified by its schedule and tick (the scheduled time; for a run by hand, the
 //! time of the run), so running it again — after a restart, on another instance, with the same
-//! `--now` — plans nothing twice. Each subscriber gets the articles first stored since their
-//! previous digest of the edition (or, for their first one, since one period before the latest
+//! `--now` — plans nothing twice. Each reader gets the articles first stored since their previous
+//! digest of the schedule (their cursor; for their first one, since one period before the latest
 //! scheduled time), so a reader never gets an article twice whether editions ran on schedule or
-//! by hand, and an edition that had nobody to write to takes nothing away from later readers. Planning writes the rendered messages to the outbox; sending
-//! them is the delivery stage's job.
+//! by hand, and an edition that had nobody to write to takes nothing away from later readers.
+//!
+//! Planning streams the readers in pages and writes each page (its distinct digest contents,
+//! the deliveries, the cursors) in one short transaction under the schedule's planning lease, so
+//! memory stays flat at any list size, other writers are never held up for long, and a planner
+//! that stops anywhere — killed or asked to stop — is resumed after its last page by the next
+//! one. The editions of a schedule are planned one at a time, oldest first. The messages are
+//! rendered when they are sent (`Composer`); sending is the delivery stage's job.
 
+mod compose;
 mod plan;
 mod render;
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use tokio_util::sync::CancellationToken;
 
-pub use plan::{Section, sections};
+pub use compose::{Composer, message_id, unsubscribe_url};
+pub use plan::{Section, content_key, parse_content_key, sections};
 pub use render::{
     ArticleContext, DigestContext, EditionContext, RenderError, RenderedEmail, SectionContext, SiteContext,
     SubscriberContext, Templates,
 };
 
-use crate::arabic::{format_date, format_datetime};
-use crate::config::{Config, Edition};
-use crate::feeds::{FeedKey, feed_url};
-use crate::store::{Article, ArticleId, EditionCreated, KeywordId, NewDelivery, Store, StoreError, Subscriber};
+use crate::config::{Config, Edition as EditionConfig};
+use crate::store::{
+    ArticleId, DigestArticle, Edition, EditionId, KeywordId, PlanLease, PlannedPage, Store, StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
@@ -34,10 +45,8 @@ pub enum DigestError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Render(#[from] RenderError),
-    #[error("edition {0}: other instances kept planning editions at the same time; try again")]
+    #[error("edition {0}: another instance kept planning editions of this schedule; try again")]
     Contended(String),
-    #[error("site.base_url {base} cannot make the unsubscribe link: {reason}")]
-    Link { base: String, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,186 +57,222 @@ pub enum Planned {
     Before,
     /// Dry run: this many messages would be planned.
     DryRun { messages: usize, articles: usize },
+    /// Planning was asked to stop; the next run resumes it.
+    Stopped,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EditionOutcome {
     pub edition: String,
     pub tick: DateTime<Utc>,
+    /// The edition's row (none for a dry run).
+    pub id: Option<EditionId>,
     pub window: (DateTime<Utc>, DateTime<Utc>),
     pub planned: Planned,
 }
 
 impl EditionOutcome {
     pub fn summary(&self) -> String {
-        let tz_tick = self.tick.to_rfc3339();
+        let tick = self.tick.to_rfc3339();
+        let name = &self.edition;
         match &self.planned {
             Planned::Now { messages, articles } => {
-                format!(
-                    "edition {} of {tz_tick}: {messages} message(s) planned from {articles} new article(s)",
-                    self.edition
-                )
+                format!("edition {name} of {tick}: {messages} message(s) planned from {articles} new article(s)")
             }
-            Planned::Before => format!("edition {} of {tz_tick} was planned before; nothing new", self.edition),
+            Planned::Before => format!("edition {name} of {tick} was planned before; nothing new"),
             Planned::DryRun { messages, articles } => {
-                format!(
-                    "dry run of edition {} of {tz_tick}: {messages} message(s) from {articles} new article(s)",
-                    self.edition
-                )
+                format!("dry run of edition {name} of {tick}: {messages} message(s) from {articles} new article(s)")
             }
+            Planned::Stopped => format!("edition {name} of {tick}: planning stopped; it resumes at the next run"),
         }
     }
 }
 
 /// How far back a reader's "new since your previous digest" may reach.
 const MAX_CATCH_UP: Duration = Duration::days(14);
+/// Readers planned per transaction.
+const PAGE: u32 = 1000;
+/// How long to wait for another instance planning the same schedule.
+const WAIT_FOR_PLANNER: StdDuration = StdDuration::from_secs(600);
 
 /// One edition to plan: which, when, and with what.
 pub struct EditionRun<'a> {
     pub store: &'a Store,
     pub config: &'a Config,
-    pub templates: &'a Templates,
-    pub edition: &'a Edition,
+    pub edition: &'a EditionConfig,
     /// The scheduled time for a scheduled run; the time of the run for a run by hand.
     pub tick: DateTime<Utc>,
     pub now: DateTime<Utc>,
-    /// Plan and render, but write nothing: the messages are returned instead.
+    /// Plan, but write nothing: count the messages.
     pub dry_run: bool,
+    /// This process's id in leases.
+    pub owner: &'a str,
+    /// The planning lease's length (`mail.lease_seconds`).
+    pub lease: StdDuration,
+    pub stop: &'a CancellationToken,
 }
 
-/// Plans the edition and writes its messages to the outbox (or, on a dry run, returns them).
-pub async fn plan_edition(run: &EditionRun<'_>) -> Result<(EditionOutcome, Vec<NewDelivery>), DigestError> {
-    // Another instance may plan an edition of the same schedule at the same time; the store
-    // refuses the second plan as stale, and it is made again from fresh data.
-    for _ in 0..3 {
-        if let Some(planned) = try_plan(run).await? {
-            return Ok(planned);
+/// Plans the edition (finishing, first, any edition of the schedule left unfinished).
+pub async fn plan_edition(run: &EditionRun<'_>) -> Result<EditionOutcome, DigestError> {
+    let schedule = run.edition.name.as_str();
+    if run.dry_run {
+        return dry_run(run).await;
+    }
+    let lease_name = format!("plan:{schedule}");
+    let lease = PlanLease { name: &lease_name, owner: run.owner, ttl: run.lease };
+    let waited = std::time::Instant::now();
+    while !run.store.acquire_lease(lease.name, lease.owner, lease.ttl).await? {
+        if run.stop.is_cancelled() {
+            return Ok(outcome(run, None, window(run).await?, Planned::Stopped));
+        }
+        if waited.elapsed() > WAIT_FOR_PLANNER {
+            return Err(DigestError::Contended(schedule.to_owned()));
+        }
+        tracing::debug!(edition = schedule, "another instance is planning this schedule; waiting");
+        tokio::time::sleep(StdDuration::from_millis(250)).await;
+    }
+    let planned = plan_under_lease(run, lease).await;
+    if let Err(e) = run.store.release_lease(lease.name, lease.owner).await {
+        tracing::warn!(edition = schedule, "{e}");
+    }
+    planned
+}
+
+async fn plan_under_lease(run: &EditionRun<'_>, lease: PlanLease<'_>) -> Result<EditionOutcome, DigestError> {
+    let schedule = run.edition.name.as_str();
+    for unfinished in run.store.unfinished_editions(schedule).await? {
+        if unfinished.tick != run.tick {
+            tracing::info!(edition = schedule, tick = %unfinished.tick, "resuming an edition left unfinished");
+            if !plan_pages(run, &unfinished, lease).await? {
+                return Ok(outcome(run, None, (unfinished.window_start, unfinished.window_end), Planned::Stopped));
+            }
         }
     }
-    Err(DigestError::Contended(run.edition.name.clone()))
-}
-
-async fn try_plan(run: &EditionRun<'_>) -> Result<Option<(EditionOutcome, Vec<NewDelivery>)>, DigestError> {
-    let EditionRun { store, config, templates, edition, tick, now, dry_run } = *run;
-    // One period back from the latest scheduled time: what a subscriber who has had no digest
-    // of this edition yet is sent.
-    let nominal_start = edition
-        .schedule
-        .latest_at_or_before(tick)
-        .and_then(|t| edition.schedule.previous_before(t))
-        .unwrap_or(tick - Duration::days(1))
-        .min(now);
-    // Articles of a collection still in progress are not visible yet: end the window before it
-    // started, so they fall in the next edition rather than between two.
-    let end = match store.running_since("collect", now - Duration::hours(1)).await? {
-        Some(started) => now.min(started - Duration::seconds(1)),
-        None => now,
+    let window = window(run).await?;
+    let (edition, created) = match run.store.edition(schedule, run.tick).await? {
+        Some(e) => (e, false),
+        None => {
+            let articles = run.store.digest_articles_between(window.0, window.1).await?.len();
+            let articles = i64::try_from(articles).unwrap_or(i64::MAX);
+            run.store.open_edition(schedule, run.tick, window, articles, run.now).await?
+        }
     };
-    let mut outcome =
-        EditionOutcome { edition: edition.name.clone(), tick, window: (nominal_start, end), planned: Planned::Before };
-    if store.edition_exists(&edition.name, tick).await? {
-        return Ok(Some((outcome, Vec::new())));
+    let window = (edition.window_start, edition.window_end);
+    if edition.is_planned() {
+        return Ok(outcome(run, Some(edition.id), window, Planned::Before));
     }
-    let planned_after = store.latest_edition_id(&edition.name).await?;
-    // Everyone else gets what is new since their previous digest of this edition, so a reader
-    // never gets an article twice, and a run that had nobody to write to takes nothing away.
-    let last_sent = store.last_delivered_window_ends(&edition.name).await?;
-    let since_of = |s: &Subscriber| match last_sent.get(&s.id) {
-        Some(t) => (*t).max(now - MAX_CATCH_UP),
-        None => nominal_start,
+    if !created {
+        tracing::info!(edition = schedule, tick = %edition.tick, "resuming an edition left unfinished");
+    }
+    if !plan_pages(run, &edition, lease).await? {
+        return Ok(outcome(run, Some(edition.id), window, Planned::Stopped));
+    }
+    let edition = run.store.edition_by_id(edition.id).await?.unwrap_or(edition);
+    let planned = Planned::Now {
+        messages: usize::try_from(edition.messages).unwrap_or(0),
+        articles: usize::try_from(edition.articles).unwrap_or(0),
     };
-    let subscribers = store.active_subscribers().await?;
-    let earliest = subscribers.iter().map(|(s, _)| since_of(s)).min().unwrap_or(nominal_start);
-    let articles = store.articles_first_seen_between(earliest.min(nominal_start), end).await?;
-    let ids: Vec<ArticleId> = articles.iter().map(|a| a.id).collect();
-    let mut article_keywords: HashMap<ArticleId, HashSet<KeywordId>> = HashMap::new();
-    for (article, keyword) in store.keywords_of_articles(&ids).await? {
-        article_keywords.entry(article).or_default().insert(keyword.id);
-    }
-    let new_in_window = articles.iter().filter(|a| a.first_seen_at > nominal_start).count();
-    let mut deliveries = Vec::new();
-    for (subscriber, follows) in &subscribers {
-        let since = since_of(subscriber);
-        let new: Vec<&Article> = articles.iter().filter(|a| a.first_seen_at > since).collect();
-        let groups = sections(follows, &new, &article_keywords, edition.max_per_keyword as usize);
-        if groups.is_empty() {
-            continue;
+    Ok(outcome(run, Some(edition.id), window, planned))
+}
+
+fn outcome(
+    run: &EditionRun<'_>,
+    id: Option<EditionId>,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    planned: Planned,
+) -> EditionOutcome {
+    EditionOutcome { edition: run.edition.name.clone(), tick: run.tick, id, window, planned }
+}
+
+/// The window of a new edition: from one period before the latest scheduled time (what a reader
+/// who has had no digest yet gets) to now — or to just before a collection still in progress
+/// started, so its articles fall in the next edition rather than between two.
+async fn window(run: &EditionRun<'_>) -> Result<(DateTime<Utc>, DateTime<Utc>), DigestError> {
+    let schedule = &run.edition.schedule;
+    let start = schedule
+        .latest_at_or_before(run.tick)
+        .and_then(|t| schedule.previous_before(t))
+        .unwrap_or(run.tick - Duration::days(1))
+        .min(run.now);
+    let end = match run.store.running_since("collect", run.now - Duration::hours(1)).await? {
+        Some(started) => run.now.min(started - Duration::seconds(1)),
+        None => run.now,
+    };
+    Ok((start, end))
+}
+
+/// The articles an edition may show, and their keywords.
+struct Window {
+    articles: Vec<DigestArticle>,
+    tags: HashMap<ArticleId, HashSet<KeywordId>>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    max_per_keyword: usize,
+}
+
+impl Window {
+    async fn load(run: &EditionRun<'_>, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, DigestError> {
+        let earliest = run.store.earliest_cursor(&run.edition.name).await?.unwrap_or(start).max(end - MAX_CATCH_UP);
+        let articles = run.store.digest_articles_between(earliest.min(start), end).await?;
+        let ids: Vec<ArticleId> = articles.iter().map(|a| a.id).collect();
+        let mut tags: HashMap<ArticleId, HashSet<KeywordId>> = HashMap::new();
+        for (article, keyword) in run.store.article_keyword_ids(&ids).await? {
+            tags.entry(article).or_default().insert(keyword);
         }
-        let context = context(config, edition, tick, subscriber, &groups)?;
-        let email = templates.render_digest(&context)?;
-        deliveries.push(NewDelivery {
-            subscriber_id: subscriber.id,
-            recipient: subscriber.email.clone(),
-            message_id: message_id(config, edition, tick, subscriber),
-            subject: email.subject,
-            body_html: email.html,
-            body_text: email.text,
-            unsubscribe_url: context.unsubscribe_url,
-        });
+        Ok(Self { articles, tags, start, end, max_per_keyword: run.edition.max_per_keyword as usize })
     }
-    if dry_run {
-        outcome.planned = Planned::DryRun { messages: deliveries.len(), articles: new_in_window };
-        return Ok(Some((outcome, deliveries)));
-    }
-    match store.create_edition(&edition.name, tick, (nominal_start, end), planned_after, &deliveries, now).await? {
-        EditionCreated::Created(_) => {
-            outcome.planned = Planned::Now { messages: deliveries.len(), articles: new_in_window };
-            Ok(Some((outcome, deliveries)))
-        }
-        EditionCreated::Exists => Ok(Some((outcome, Vec::new()))),
-        EditionCreated::Stale => Ok(None),
+
+    /// What one reader's digest says: the articles new since their previous digest.
+    fn sections(&self, follows: &[KeywordId], covered_until: Option<DateTime<Utc>>) -> Vec<Section> {
+        let since = covered_until.map_or(self.start, |t| t.max(self.end - MAX_CATCH_UP));
+        let new: Vec<&DigestArticle> = self.articles.iter().filter(|a| a.first_seen_at > since).collect();
+        sections(follows, &new, &self.tags, self.max_per_keyword)
     }
 }
 
-/// `<digest.{edition}.{tick}.{subscriber}@{site host}>`: the same for every attempt of one
-/// message, different for every other message.
-fn message_id(config: &Config, edition: &Edition, tick: DateTime<Utc>, subscriber: &Subscriber) -> String {
-    let host = config.site.base_url.host_str().unwrap_or("nashra.invalid");
-    format!("<digest.{}.{}.{}@{host}>", edition.name, tick.format("%Y%m%dT%H%M%SZ"), subscriber.id)
+/// Plans the pages of `edition` not planned yet; false if planning was asked to stop.
+async fn plan_pages(run: &EditionRun<'_>, edition: &Edition, lease: PlanLease<'_>) -> Result<bool, DigestError> {
+    let window = Window::load(run, edition.window_start, edition.window_end).await?;
+    let mut after = edition.planned_through;
+    loop {
+        if run.stop.is_cancelled() {
+            return Ok(false);
+        }
+        let readers = run.store.readers_after(&edition.schedule, after, PAGE).await?;
+        let Some(last) = readers.last().map(|r| r.id) else { break };
+        let messages = readers
+            .iter()
+            .filter_map(|r| {
+                let sections = window.sections(&r.follows, r.covered_until);
+                (!sections.is_empty()).then(|| (r.id, content_key(&sections)))
+            })
+            .collect();
+        let page = PlannedPage { through: last, messages };
+        if !run.store.write_plan_page(edition, lease, &page).await? {
+            return Err(DigestError::Contended(edition.schedule.clone()));
+        }
+        after = last;
+    }
+    run.store.finish_planning(edition.id).await?;
+    Ok(true)
 }
 
-fn context(
-    config: &Config,
-    edition: &Edition,
-    tick: DateTime<Utc>,
-    subscriber: &Subscriber,
-    groups: &[Section<'_>],
-) -> Result<DigestContext, DigestError> {
-    let tz = edition.schedule.time_zone();
-    let base = &config.site.base_url;
-    let sections: Vec<SectionContext> = groups
-        .iter()
-        .map(|s| SectionContext {
-            keyword: s.keyword.name.clone(),
-            feed_url: format!("{}.atom", feed_url(base, &FeedKey::Keyword(s.keyword.slug.clone()))),
-            articles: s
-                .articles
-                .iter()
-                .map(|a| ArticleContext {
-                    title: a.title.clone(),
-                    url: a.url.clone(),
-                    summary: a.summary.clone(),
-                    author: a.author.clone(),
-                    section: a.section.clone(),
-                    published: format_datetime(&a.published_at.with_timezone(&tz)),
-                })
-                .collect(),
-        })
-        .collect();
-    let unsubscribe_url = base
-        .join(&format!("unsubscribe/{}", subscriber.token))
-        .map_err(|e| DigestError::Link { base: base.to_string(), reason: e.to_string() })?
-        .to_string();
-    Ok(DigestContext {
-        site: SiteContext { title: config.site.title.clone(), url: base.to_string() },
-        edition: EditionContext {
-            name: edition.name.clone(),
-            title: edition.title.clone(),
-            date: format_date(&tick.with_timezone(&tz)),
-        },
-        subscriber: SubscriberContext { email: subscriber.email.clone() },
-        article_count: sections.iter().map(|s| s.articles.len()).sum(),
-        sections,
-        unsubscribe_url,
-    })
+/// Counts what the edition would send, writing nothing.
+async fn dry_run(run: &EditionRun<'_>) -> Result<EditionOutcome, DigestError> {
+    let schedule = &run.edition.name;
+    if let Some(e) = run.store.edition(schedule, run.tick).await? {
+        return Ok(outcome(run, Some(e.id), (e.window_start, e.window_end), Planned::Before));
+    }
+    let (start, end) = window(run).await?;
+    let window = Window::load(run, start, end).await?;
+    let articles = window.articles.iter().filter(|a| a.first_seen_at > start).count();
+    let mut messages = 0;
+    let mut after = 0;
+    loop {
+        let readers = run.store.readers_after(schedule, after, PAGE).await?;
+        let Some(last) = readers.last().map(|r| r.id) else { break };
+        messages += readers.iter().filter(|r| !window.sections(&r.follows, r.covered_until).is_empty()).count();
+        after = last;
+    }
+    Ok(outcome(run, None, (start, end), Planned::DryRun { messages, articles }))
 }

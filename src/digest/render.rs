@@ -78,6 +78,9 @@ pub struct ArticleContext {
 
 pub struct Templates {
     env: Environment<'static>,
+    /// Whether the templates use the reader's own fields (address, links) only as plain
+    /// output, so one rendering of a content serves every reader by substitution.
+    mergeable: bool,
 }
 
 impl std::fmt::Debug for Templates {
@@ -114,15 +117,33 @@ impl Templates {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let templates = Self { env };
-        if let Err(e) = templates.render_digest(&sample()) {
-            return Err(vec![Problem::new(
-                format!("{}/{}", dir.display(), e.template),
-                "",
-                format!("fails on sample data: {}", e.reason),
-            )]);
+        let mut templates = Self { env, mergeable: false };
+        let direct = match templates.render_digest(&sample()) {
+            Ok(email) => email,
+            Err(e) => {
+                return Err(vec![Problem::new(
+                    format!("{}/{}", dir.display(), e.template),
+                    "",
+                    format!("fails on sample data: {}", e.reason),
+                )]);
+            }
+        };
+        let sample = sample();
+        templates.mergeable = templates
+            .render_digest(&sample.with_merge_fields())
+            .is_ok_and(|merged| merged.merge(&sample.subscriber.email, &sample.unsubscribe_url) == direct);
+        if !templates.mergeable {
+            tracing::warn!(
+                "the email templates transform the reader's address or links: each digest is rendered on its own (slower)"
+            );
         }
         Ok(templates)
+    }
+
+    /// Whether `render_digest` of a context `with_merge_fields` then `merge` gives what
+    /// `render_digest` of the reader's own context gives.
+    pub fn mergeable(&self) -> bool {
+        self.mergeable
     }
 
     pub fn render_digest(&self, ctx: &DigestContext) -> Result<RenderedEmail, RenderError> {
@@ -140,6 +161,56 @@ impl Templates {
             .and_then(|t| t.render(ctx))
             .map_err(|e| RenderError { template: name.to_owned(), reason: crate::errors::chain(&e) })
     }
+}
+
+/// Stand-ins for the reader's own fields, replaced after rendering (`RenderedEmail::merge`).
+/// Private-use characters: no text or markup contains them, and neither escaping nor CSS
+/// inlining changes them.
+const EMAIL_FIELD: &str = "\u{E000}nashra:email\u{E001}";
+const UNSUBSCRIBE_FIELD: &str = "\u{E000}nashra:unsubscribe\u{E001}";
+
+impl DigestContext {
+    /// This context with the reader's own fields replaced by merge fields.
+    pub fn with_merge_fields(&self) -> DigestContext {
+        let mut ctx = self.clone();
+        ctx.subscriber.email = EMAIL_FIELD.into();
+        ctx.unsubscribe_url = UNSUBSCRIBE_FIELD.into();
+        ctx
+    }
+}
+
+impl RenderedEmail {
+    /// Fills the merge fields with one reader's values (HTML-escaped in the HTML part).
+    pub fn merge(&self, email: &str, unsubscribe_url: &str) -> RenderedEmail {
+        let fill = |s: &str, escape: bool| {
+            let (email, url) = if escape {
+                (html_escape(email), html_escape(unsubscribe_url))
+            } else {
+                (email.to_owned(), unsubscribe_url.to_owned())
+            };
+            s.replace(EMAIL_FIELD, &email).replace(UNSUBSCRIBE_FIELD, &url)
+        };
+        RenderedEmail {
+            subject: fill(&self.subject, false),
+            html: fill(&self.html, true),
+            text: fill(&self.text, false),
+        }
+    }
+}
+
+/// Escapes text for HTML text and quoted attributes, as the HTML serializer does.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<(String, String)>, problems: &mut Vec<Problem>) {
@@ -246,6 +317,36 @@ mod tests {
         assert!(email.subject.contains("النشرة اليومية"));
         assert!(!email.subject.contains('\n'));
         assert!(email.html.contains("style=\""), "CSS is inlined");
+    }
+
+    #[test]
+    fn one_rendering_serves_every_reader_by_merging_their_fields() {
+        let t = templates();
+        assert!(t.mergeable(), "the shipped templates use the reader's fields plainly");
+        let mut ctx = sample();
+        ctx.subscriber.email = "o'neil&co@example.org".into();
+        ctx.unsubscribe_url = "https://example.org/unsubscribe/abc?x=1&y=2".into();
+        let merged =
+            t.render_digest(&ctx.with_merge_fields()).unwrap().merge(&ctx.subscriber.email, &ctx.unsubscribe_url);
+        let direct = t.render_digest(&ctx).unwrap();
+        assert_eq!(merged.text, direct.text);
+        assert_eq!(merged.subject, direct.subject);
+        assert!(merged.html.contains("o'neil&amp;co@example.org"), "escaped in HTML");
+        assert!(merged.html.contains("unsubscribe/abc?x=1&amp;y=2"));
+        assert!(!merged.html.contains('\u{E000}'));
+    }
+
+    #[test]
+    fn a_template_that_transforms_the_address_is_rendered_per_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("email-templates");
+        for name in ["base.html.j2", "base.txt.j2", SUBJECT, BODY_TEXT, BODY_HTML] {
+            let to = dir.path().join(name);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(src.join(name), to).unwrap();
+        }
+        std::fs::write(dir.path().join(SUBJECT), "{{ edition.title }} {{ subscriber.email|upper }}").unwrap();
+        assert!(!Templates::load(dir.path()).unwrap().mergeable());
     }
 
     #[test]

@@ -10,4 +10,4 @@ mod cron;
 mod runner;
 
 pub use cron::Schedule;
-pub use runner::{Heartbeat, Job, JobOutput, Scheduled, heartbeat, run_job, scheduled_jobs, start};
+pub use runner::{Heartbeat, Job, JobOutput, Scheduled, heartbeat, run_job, run_job_with, scheduled_jobs, start};

@@ -2,18 +2,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 
 use super::Schedule;
-use crate::app::App;
+use crate::app::{App, DigestRun};
 use crate::collect::CollectReport;
 use crate::config::Config;
 use crate::delivery::SendReport;
-use crate::digest::EditionOutcome;
 use crate::feeds::BuildReport;
 
 /// What a job does.
@@ -43,7 +41,7 @@ impl Job {
 pub enum JobOutput {
     Collect(CollectReport),
     Feeds(BuildReport),
-    Digest(EditionOutcome, SendReport),
+    Digest(DigestRun),
 }
 
 impl JobOutput {
@@ -51,7 +49,15 @@ impl JobOutput {
         match self {
             JobOutput::Collect(r) => r.summary(),
             JobOutput::Feeds(r) => format!("{} feed(s), {} file(s) written", r.feeds, r.files_written),
-            JobOutput::Digest(o, s) => format!("{}; {}", o.summary(), s.summary()),
+            JobOutput::Digest(d) => d.summary(),
+        }
+    }
+
+    /// Why a run that completed still counts as failed (it is recorded so, with this reason).
+    pub fn failure(&self) -> Option<String> {
+        match self {
+            JobOutput::Digest(d) => d.failure(),
+            JobOutput::Collect(_) | JobOutput::Feeds(_) => None,
         }
     }
 }
@@ -85,6 +91,18 @@ pub async fn run_job(
     trigger: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<JobOutput>> {
+    run_job_with(app, job, tick, trigger, now, &|_| {}).await
+}
+
+/// `run_job`, with a view of a digest's sending progress.
+pub async fn run_job_with(
+    app: &App,
+    job: &Job,
+    tick: DateTime<Utc>,
+    trigger: &str,
+    now: DateTime<Utc>,
+    progress: &(dyn Fn(&SendReport) + Sync),
+) -> anyhow::Result<Option<JobOutput>> {
     let name = job.name();
     let Some(run) = app.store.claim_job_run(&name, tick, trigger, now).await? else {
         return Ok(None);
@@ -94,15 +112,21 @@ pub async fn run_job(
     let output = match job {
         Job::Collect(source) => app.collect(source.as_deref(), now).await.map(JobOutput::Collect),
         Job::Feeds => app.build_feeds(now).await.map(JobOutput::Feeds),
-        Job::Digest(edition) => app.send_digest(edition, tick, now, false).await.map(|(o, s)| JobOutput::Digest(o, s)),
+        Job::Digest(edition) => app.send_digest_with(edition, tick, now, false, progress).await.map(JobOutput::Digest),
     };
     let finished = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
     match &output {
-        Ok(output) => {
-            let summary = output.summary();
-            tracing::info!(job = %name, "job finished: {summary}");
-            app.store.finish_job_run(run, finished, Ok(&summary)).await?;
-        }
+        Ok(output) => match output.failure() {
+            None => {
+                let summary = output.summary();
+                tracing::info!(job = %name, "job finished: {summary}");
+                app.store.finish_job_run(run, finished, Ok(&summary)).await?;
+            }
+            Some(reason) => {
+                tracing::error!(job = %name, "job failed: {reason}");
+                app.store.finish_job_run(run, finished, Err(&reason)).await?;
+            }
+        },
         Err(e) => {
             tracing::error!(job = %name, "job failed: {e:#}");
             app.store.finish_job_run(run, finished, Err(&format!("{e:#}"))).await?;
@@ -112,11 +136,14 @@ pub async fn run_job(
 }
 
 /// One heartbeat: runs every job whose latest tick at or before `now` is not claimed, then
-/// sends the deliveries that are due. `claimed` remembers, per job, the latest tick that ran
+/// sends the deliveries that are due and compacts the outbox. `claimed` remembers, per job, the latest tick that ran
 /// or was claimed elsewhere, so quiet beats cost no queries; a tick whose run failed is not
 /// remembered, so it is claimed again once the store allows a retry.
 pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<String, DateTime<Utc>>) {
     for scheduled in scheduled_jobs(&app.config) {
+        if app.shutdown.is_cancelled() {
+            return;
+        }
         let Some(tick) = scheduled.schedule.latest_at_or_before(now) else {
             continue;
         };
@@ -131,9 +158,19 @@ pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<Stri
             Err(e) => tracing::error!(job = %name, "{e:#}"),
         }
     }
-    match app.deliver(now).await {
-        Ok(r) if r.sent + r.retried + r.failed > 0 => tracing::info!("outbox: {}", r.summary()),
+    if app.shutdown.is_cancelled() {
+        return;
+    }
+    match app.deliver().await {
+        Ok(r) if r.sent + r.retried + r.failed + r.bounced > 0 || r.relay_down.is_some() => {
+            tracing::info!("outbox: {}", r.summary())
+        }
         Ok(_) => {}
+        Err(e) => tracing::error!("outbox: {e:#}"),
+    }
+    match app.compact_outbox(now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("outbox: {n} finished message(s) past mail.keep_days deleted"),
         Err(e) => tracing::error!("outbox: {e:#}"),
     }
 }
@@ -141,16 +178,17 @@ pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<Stri
 /// The running heartbeat.
 pub struct Heartbeat {
     scheduler: JobScheduler,
+    app: Arc<App>,
     /// Held by a beat while it runs.
     running: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
-    stopped: Arc<AtomicBool>,
 }
 
 impl Heartbeat {
-    /// Stops the beats and waits for the one in progress, so that no claimed delivery or job is
-    /// left half-recorded by a graceful shutdown.
+    /// Stops the beats and waits for the one in progress, which ends at its next safe point
+    /// (messages in flight are finished, the rest go back to the queue), so that no claimed
+    /// delivery or job is left half-recorded by a graceful shutdown.
     pub async fn stop(mut self) {
-        self.stopped.store(true, Ordering::SeqCst);
+        self.app.shutdown.cancel();
         if let Err(e) = self.scheduler.shutdown().await {
             tracing::warn!("scheduler shutdown: {e}");
         }
@@ -159,18 +197,17 @@ impl Heartbeat {
 }
 
 /// Starts the heartbeat: at start-up, then every 10 seconds. A beat due while another runs is
-/// skipped.
+/// skipped; none starts once the app is shutting down.
 pub async fn start(app: Arc<App>) -> anyhow::Result<Heartbeat> {
     let scheduler = JobScheduler::new().await?;
     let running: Arc<Mutex<HashMap<String, DateTime<Utc>>>> = Arc::default();
-    let stopped = Arc::new(AtomicBool::new(false));
     let beat = {
-        let (app, running, stopped) = (app.clone(), running.clone(), stopped.clone());
+        let (app, running) = (app.clone(), running.clone());
         move || {
-            let (app, running, stopped) = (app.clone(), running.clone(), stopped.clone());
+            let (app, running) = (app.clone(), running.clone());
             async move {
                 let Ok(mut claimed) = running.try_lock() else { return };
-                if !stopped.load(Ordering::SeqCst) {
+                if !app.shutdown.is_cancelled() {
                     heartbeat(&app, Utc::now(), &mut claimed).await;
                 }
             }
@@ -184,5 +221,5 @@ pub async fn start(app: Arc<App>) -> anyhow::Result<Heartbeat> {
         .await?;
     scheduler.start().await?;
     tokio::spawn(beat());
-    Ok(Heartbeat { scheduler, running, stopped })
+    Ok(Heartbeat { scheduler, app, running })
 }

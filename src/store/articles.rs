@@ -126,6 +126,22 @@ impl Article {
     }
 }
 
+/// What a digest shows of an article: no body, so an edition's window is cheap to hold.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct DigestArticle {
+    pub id: ArticleId,
+    pub url: String,
+    pub title: String,
+    pub author: Option<String>,
+    pub section: Option<String>,
+    pub summary: Option<String>,
+    pub published_at: DateTime<Utc>,
+    pub first_seen_at: DateTime<Utc>,
+}
+
+const DIGEST_ARTICLE_COLUMNS: &str =
+    "a.id, a.url, a.title, a.author, a.section, a.summary, a.published_at, a.first_seen_at";
+
 #[derive(FromRow)]
 struct ArticleKeywordRow {
     article_id: ArticleId,
@@ -330,14 +346,14 @@ impl Store {
         .context("cannot read articles")
     }
 
-    /// Articles first stored in (`after`, `until`], oldest first.
-    pub async fn articles_first_seen_between(
+    /// What digests show of the articles first stored in (`after`, `until`], newest first.
+    pub async fn digest_articles_between(
         &self,
         after: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> StoreResult<Vec<Article>> {
+    ) -> StoreResult<Vec<DigestArticle>> {
         on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {ARTICLE_COLUMNS} FROM articles a
+            "SELECT {DIGEST_ARTICLE_COLUMNS} FROM articles a
              WHERE a.first_seen_at > $1 AND a.first_seen_at <= $2
              ORDER BY a.published_at DESC, a.id DESC"
         )))
@@ -346,6 +362,47 @@ impl Store {
         .fetch_all(pool)
         .await)
         .context("cannot read new articles")
+    }
+
+    /// What digests show of the given articles (any order).
+    pub async fn digest_articles(&self, ids: &[ArticleId]) -> StoreResult<Vec<DigestArticle>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows: Vec<DigestArticle> = on_pool!(self, |pool| {
+                let mut q =
+                    sqlx::QueryBuilder::new(format!("SELECT {DIGEST_ARTICLE_COLUMNS} FROM articles a WHERE a.id IN ("));
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(pool).await
+            })
+            .context("cannot read the articles of a digest")?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// The keyword ids of the given articles, as (article, keyword) pairs.
+    pub async fn article_keyword_ids(&self, articles: &[ArticleId]) -> StoreResult<Vec<(ArticleId, KeywordId)>> {
+        let mut pairs = Vec::new();
+        for chunk in articles.chunks(500) {
+            let rows: Vec<(ArticleId, KeywordId)> = on_pool!(self, |pool| {
+                let mut q = sqlx::QueryBuilder::new(
+                    "SELECT article_id, keyword_id FROM article_keywords WHERE article_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(pool).await
+            })
+            .context("cannot read article keywords")?;
+            pairs.extend(rows);
+        }
+        Ok(pairs)
     }
 
     /// Articles first stored at or after `since`, for matching new keywords.

@@ -157,4 +157,24 @@ impl Store {
         .await)
         .with_context(|| format!("cannot read keyword {normalized}"))
     }
+
+    /// The keywords with these ids (any order).
+    pub async fn keywords_by_ids(&self, ids: &[KeywordId]) -> StoreResult<Vec<Keyword>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows: Vec<Keyword> = on_pool!(self, |pool| {
+                let mut q =
+                    sqlx::QueryBuilder::new(format!("SELECT {KEYWORD_COLUMNS} FROM keywords k WHERE k.id IN ("));
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(pool).await
+            })
+            .context("cannot read keywords")?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
 }

@@ -4,16 +4,21 @@
 //! (`migrations/sqlite`, `migrations/postgres`) with the same file names, applied at start-up.
 //!
 //! Rules kept by every query here: `$n` placeholders (both backends accept them); times are bound
-//! from Rust as UTC `DateTime<Utc>`, never taken from the database clock (SQLite stores them as
-//! RFC 3339 text, which sorts correctly because every value has the same `+00:00` offset).
+//! from Rust as UTC `DateTime<Utc>` (SQLite stores them as RFC 3339 text, which sorts correctly
+//! because every value has the same `+00:00` offset) — except the instants that decide who may
+//! send what and when (leases, due times, retry deadlines): those are milliseconds since the
+//! epoch by the database's own clock (`Store::now_ms`), so every process judges them alike.
 
 mod articles;
-mod digests;
+mod editions;
 mod error;
 mod jobs;
 mod keywords;
+mod leases;
+mod outbox;
 mod sources;
 mod subscribers;
+mod suppressions;
 mod url;
 mod validators;
 
@@ -24,15 +29,16 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use articles::{Article, ArticleFilter, ArticleId, NewArticle, Upserted, hex_digest};
-pub use digests::{
-    Delivery, DeliveryId, DeliveryOutcome, DeliveryStatus, Edition, EditionCreated, EditionId, NewDelivery,
-};
+pub use articles::{Article, ArticleFilter, ArticleId, DigestArticle, NewArticle, Upserted, hex_digest};
+pub use editions::{ContentId, Edition, EditionId, PlanLease, PlannedPage, Reader};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{JobRun, JobRunId};
 pub use keywords::{Ensured, Keyword, KeywordId, KeywordOrigin};
+pub use leases::new_owner_id;
+pub use outbox::{Claimed, DeliveryId, DeliveryRow, DeliveryStatus, Outcome, Recorded};
 pub use sources::{SourceId, SourceState};
-pub use subscribers::{Subscriber, SubscriberId, SubscriberStatus};
+pub use subscribers::{Refusal, Saved, Subscriber, SubscriberId, SubscriberStatus};
+pub use suppressions::Suppression;
 pub use url::DatabaseUrl;
 
 use error::Context as _;

@@ -47,6 +47,23 @@ impl Subscriber {
     }
 }
 
+/// What `upsert_subscriber` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    Added(Subscriber),
+    Updated(Subscriber),
+    /// Left as they were: bringing them back needs an explicit re-subscription.
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The reader unsubscribed.
+    Unsubscribed,
+    /// The address is suppressed, for this reason.
+    Suppressed(String),
+}
+
 #[derive(FromRow)]
 struct FollowRow {
     subscriber_id: SubscriberId,
@@ -57,19 +74,40 @@ struct FollowRow {
 const SUBSCRIBER_COLUMNS: &str = "s.id, s.email, s.status, s.token, s.created_at";
 
 impl Store {
-    /// Adds an active subscriber, or re-activates one, and replaces the keywords they follow.
-    /// Returns the subscriber and whether it is new.
+    /// Adds an active subscriber, or updates one, and replaces the keywords they follow. A
+    /// reader who unsubscribed, or whose address is suppressed, is left as they are unless
+    /// `resubscribe` says to bring them back (which also lifts the suppression).
     pub async fn upsert_subscriber(
         &self,
         email: &str,
         token: &str,
         keywords: &[KeywordId],
         now: DateTime<Utc>,
-    ) -> StoreResult<(Subscriber, bool)> {
+        resubscribe: bool,
+    ) -> StoreResult<Saved> {
         // PostgreSQL keeps microseconds; compare with what it will give back.
         let now = now.trunc_subsecs(6);
-        let result: StoreResult<(Subscriber, bool)> = async {
+        let result: StoreResult<Saved> = async {
             begin_write!(self, |tx| {
+                if resubscribe {
+                    sqlx::query("DELETE FROM suppressions WHERE email = $1").bind(email).execute(&mut *tx).await?;
+                } else {
+                    let suppressed: Option<String> =
+                        sqlx::query_scalar("SELECT reason FROM suppressions WHERE email = $1")
+                            .bind(email)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if let Some(reason) = suppressed {
+                        return Ok(Saved::Refused(Refusal::Suppressed(reason)));
+                    }
+                    let status: Option<String> = sqlx::query_scalar("SELECT status FROM subscribers WHERE email = $1")
+                        .bind(email)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if status.as_deref() == Some(SubscriberStatus::Unsubscribed.as_str()) {
+                        return Ok(Saved::Refused(Refusal::Unsubscribed));
+                    }
+                }
                 let subscriber: Subscriber = sqlx::query_as(
                     "INSERT INTO subscribers AS s (email, status, token, created_at, confirmed_at)
                      VALUES ($1, 'active', $2, $3, $3)
@@ -98,8 +136,7 @@ impl Store {
                     .await?;
                 }
                 tx.commit().await?;
-                let created = subscriber.created_at == now;
-                Ok((subscriber, created))
+                Ok(if subscriber.created_at == now { Saved::Added(subscriber) } else { Saved::Updated(subscriber) })
             })
         }
         .await;

@@ -155,7 +155,7 @@ impl TestApp {
     pub async fn subscribe(&self, email: &str, keywords: &[&str]) {
         let email = nashra::subscribers::SubscriberEmail::parse(email).unwrap();
         let keywords: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
-        nashra::subscribers::add(&self.app.store, &self.app.config, &email, &keywords, now()).await.unwrap();
+        nashra::subscribers::add(&self.app.store, &self.app.config, &email, &keywords, now(), false).await.unwrap();
     }
 
     /// Runs the daily edition by hand at `at` (its tick is `at`), and sends what is due.
@@ -163,7 +163,8 @@ impl TestApp {
         &self,
         at: DateTime<Utc>,
     ) -> (nashra::digest::EditionOutcome, nashra::delivery::SendReport) {
-        self.app.send_digest("daily", at, at, false).await.unwrap()
+        let run = self.app.send_digest("daily", at, at, false).await.unwrap();
+        (run.outcome, run.sent)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -277,6 +278,10 @@ from = "مرصد الضفتين <digest@nashra.example>"
 outbox_dir = "{outbox}"
 templates_dir = "{templates}"
 send_timeout_seconds = 5
+# Tests wait for retries and dead senders in fractions of a second.
+retry_first_seconds = 0.2
+retry_max_seconds = 1
+lease_seconds = 2
 {mail}
 "#,
         feeds = repo.join("feeds").display(),

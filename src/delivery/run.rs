@@ -1,0 +1,368 @@
+//! One sending run: a shared queue filled by batch claims, one lane per connection, a recorder
+//! that writes outcomes in batches as they come, and a renewer that keeps the run's lease alive.
+//! Everything runs concurrently on the caller's task; nothing outlives the run except SMTP
+//! sessions returned to the idle pool.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::policy::{Failure, Stage, backoff, classify_lost, jitter};
+use super::transport::Connection;
+use super::{Compose, SendReport, Sender, build_message, envelope_address};
+use crate::store::{Claimed, DeliveryId, Outcome, StoreError, StoreResult};
+
+/// The most messages claimed at once.
+const MAX_BATCH: u32 = 256;
+/// How long messages in flight may finish after a stop is asked for.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Address refusals in a row that make a relay suspect (it may be refusing everyone).
+const BOUNCE_STREAK: u32 = 20;
+
+pub(super) struct Run<'a, C> {
+    sender: &'a Sender,
+    composer: &'a C,
+    owner: &'a str,
+    stop: &'a CancellationToken,
+    probe: bool,
+    queue: tokio::sync::Mutex<Queue>,
+    /// The first store error; it ends the run.
+    error: Mutex<Option<StoreError>>,
+    /// Set when the run must end early (a store error).
+    abort: CancellationToken,
+    bounces_in_a_row: Mutex<u32>,
+}
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Claimed>,
+    /// Nothing more is due.
+    exhausted: bool,
+    claimed: usize,
+}
+
+type Sink = mpsc::Sender<(DeliveryId, Outcome)>;
+
+impl<'a, C: Compose> Run<'a, C> {
+    pub(super) fn new(
+        sender: &'a Sender,
+        composer: &'a C,
+        owner: &'a str,
+        stop: &'a CancellationToken,
+        probe: bool,
+    ) -> Self {
+        Self {
+            sender,
+            composer,
+            owner,
+            stop,
+            probe,
+            queue: tokio::sync::Mutex::new(Queue::default()),
+            error: Mutex::new(None),
+            abort: CancellationToken::new(),
+            bounces_in_a_row: Mutex::new(0),
+        }
+    }
+
+    /// Runs until nothing is due, the relay is down, or a stop; adds what happened to `report`.
+    /// Returns whether any message was attempted.
+    pub(super) async fn go(
+        self,
+        report: &mut SendReport,
+        progress: &(dyn Fn(&SendReport) + Sync),
+    ) -> StoreResult<bool> {
+        let lanes = if self.probe { 1 } else { self.sender.settings.connections.max(1) };
+        let (tx, rx) = mpsc::channel::<(DeliveryId, Outcome)>(4 * MAX_BATCH as usize);
+        let done = CancellationToken::new();
+        let totals = Mutex::new(std::mem::take(report));
+        let attempted = {
+            let send = async {
+                let attempted: Vec<bool> = join_all((0..lanes).map(|lane| self.lane(lane, tx.clone()))).await;
+                // What was claimed and not attempted goes back to the queue.
+                let leftover: Vec<Claimed> = self.queue.lock().await.items.drain(..).collect();
+                for c in leftover {
+                    let _ = tx.send((c.id, Outcome::Released)).await;
+                }
+                drop(tx);
+                attempted.into_iter().any(|a| a)
+            };
+            let record = async {
+                self.record(rx, &totals, progress).await;
+                done.cancel();
+            };
+            let (attempted, (), ()) = tokio::join!(send, record, self.renew(&done));
+            attempted
+        };
+        *report = totals.into_inner().unwrap_or_default();
+        match self.error.into_inner().ok().flatten() {
+            Some(e) => Err(e),
+            None => Ok(attempted),
+        }
+    }
+
+    /// One connection's worth of sending. Returns whether it attempted a message.
+    async fn lane(&self, lane: u32, tx: Sink) -> bool {
+        let sender = self.sender;
+        let mut conn: Option<Connection> = None;
+        let mut attempted = false;
+        loop {
+            if self.stop.is_cancelled() || self.abort.is_cancelled() || self.relay_paused() {
+                break;
+            }
+            // A relay that asked for fewer connections gets them: the highest lanes stop.
+            if lane >= sender.relay.lock().map_or(1, |h| h.connections()) {
+                break;
+            }
+            let claimed = match self.next().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    self.fail(e);
+                    break;
+                }
+            };
+            attempted = true;
+            let outcome = self.attempt(&claimed, &mut conn).await;
+            let Some(outcome) = outcome else {
+                // Abandoned mid-send at a stop: its lease runs out and it is sent again.
+                conn = None;
+                break;
+            };
+            if tx.send((claimed.id, outcome)).await.is_err() {
+                break;
+            }
+            if conn.as_ref().is_some_and(|c| !c.is_usable()) {
+                conn = None;
+            }
+        }
+        if let Some(c) = conn {
+            c.finish(&sender.idle).await;
+        }
+        attempted
+    }
+
+    /// Composes and sends one message; `None` if it was abandoned in flight at a stop.
+    async fn attempt(&self, claimed: &Claimed, conn: &mut Option<Connection>) -> Option<Outcome> {
+        let sender = self.sender;
+        let domain = claimed.recipient.rsplit('@').next().unwrap_or_default();
+        let composed = match self.composer.compose(claimed).await {
+            Ok(c) => c,
+            Err(reason) => {
+                tracing::error!(delivery = claimed.id, "cannot compose the message: {reason}");
+                return Some(Outcome::Failed { error: reason });
+            }
+        };
+        let to = match envelope_address(&claimed.recipient) {
+            Ok(to) => to,
+            Err(reason) => return Some(Outcome::Bounced { error: reason }),
+        };
+        if let Some(limiter) = &sender.limiter {
+            tokio::select! {
+                () = limiter.until_ready() => {}
+                () = self.stop.cancelled() => return Some(Outcome::Released),
+            }
+        }
+        if conn.is_none() {
+            match sender.transport.connect(&sender.idle).await {
+                Ok(c) => *conn = Some(c),
+                Err(failure) => return Some(self.judge(claimed, domain, failure)),
+            }
+        }
+        let Some(c) = conn.as_mut() else { return Some(Outcome::Released) };
+        let at = (sender.clock)();
+        let bytes = match build_message(&composed, &to, &sender.settings.from, at) {
+            Ok(b) => b,
+            Err(reason) => return Some(Outcome::Failed { error: reason }),
+        };
+        let stage = Mutex::new(Stage::Session);
+        let timeout = sender.settings.send_timeout;
+        let send =
+            tokio::time::timeout(timeout, c.send(sender.sender_address(), &to, &composed.message_id, &bytes, &stage));
+        let grace = async {
+            self.stop.cancelled().await;
+            tokio::time::sleep(STOP_GRACE.min(timeout)).await;
+        };
+        let finished = tokio::select! {
+            r = send => Some(r),
+            () = grace => None,
+        };
+        let reached = stage.lock().map_or(Stage::EndOfData, |s| *s);
+        let Some(result) = finished else {
+            tracing::warn!(delivery = claimed.id, %domain, "stopping: a message in flight was abandoned");
+            *conn = None;
+            return (reached < Stage::EndOfData).then_some(Outcome::Released);
+        };
+        let result = result.unwrap_or_else(|_| {
+            *conn = None;
+            Err(classify_lost(reached, &format!("no answer within {} s", timeout.as_secs())))
+        });
+        Some(match result {
+            Ok(()) => {
+                self.relay_ok();
+                tracing::debug!(delivery = claimed.id, %domain, "digest sent");
+                Outcome::Sent { at }
+            }
+            Err(failure) => {
+                if matches!(failure, Failure::Relay { .. }) {
+                    *conn = None;
+                }
+                self.judge(claimed, domain, failure)
+            }
+        })
+    }
+
+    /// What a failure means for the message and for the relay.
+    fn judge(&self, claimed: &Claimed, domain: &str, failure: Failure) -> Outcome {
+        let sender = self.sender;
+        let id = claimed.id;
+        match failure {
+            Failure::Relay { reason, slow_down } => {
+                let paused = self.relay_failed(&reason, slow_down);
+                if paused {
+                    tracing::warn!(delivery = id, "the relay seems down ({reason}); sending pauses");
+                } else {
+                    tracing::info!(delivery = id, %domain, "the relay did not take the message ({reason}); it waits");
+                }
+                Outcome::Released
+            }
+            Failure::Temporary { reason, slow_down } => {
+                self.relay_failed(&reason, slow_down);
+                let after = backoff(claimed.attempts, sender.settings.retry_first, sender.settings.retry_max, jitter());
+                tracing::info!(delivery = id, %domain, retry_in_s = after.as_secs(), "temporary refusal: {reason}");
+                Outcome::Retry { after, error: reason }
+            }
+            Failure::Address { reason } => {
+                let streak = self.bounces_in_a_row.lock().map_or(0, |mut n| {
+                    *n += 1;
+                    *n
+                });
+                if streak >= BOUNCE_STREAK {
+                    // A relay refusing every recipient is misconfigured, not a list of dead
+                    // addresses: do not suppress the whole list.
+                    let why = format!("{streak} recipients refused in a row, last: {reason}");
+                    self.relay_failed(&why, false);
+                    if let Ok(mut h) = sender.relay.lock() {
+                        h.pause_now(&why, Instant::now());
+                    }
+                    return Outcome::Released;
+                }
+                self.relay_answered();
+                tracing::info!(delivery = id, %domain, "address refused for good, suppressed: {reason}");
+                Outcome::Bounced { error: reason }
+            }
+            Failure::Permanent { reason } => {
+                self.relay_answered();
+                tracing::warn!(delivery = id, %domain, "refused for good: {reason}");
+                Outcome::Failed { error: reason }
+            }
+        }
+    }
+
+    fn relay_ok(&self) {
+        if let Ok(mut n) = self.bounces_in_a_row.lock() {
+            *n = 0;
+        }
+        if let Ok(mut h) = self.sender.relay.lock() {
+            h.on_success();
+        }
+    }
+
+    /// The relay answered properly (a refusal of one message is an answer).
+    fn relay_answered(&self) {
+        if let Ok(mut h) = self.sender.relay.lock() {
+            h.on_success();
+        }
+    }
+
+    fn relay_failed(&self, reason: &str, slow_down: bool) -> bool {
+        self.sender.relay.lock().is_ok_and(|mut h| h.on_failure(reason, slow_down, Instant::now()))
+    }
+
+    fn relay_paused(&self) -> bool {
+        self.sender.relay.lock().is_ok_and(|h| h.is_paused(Instant::now()))
+    }
+
+    /// The next claimed delivery, claiming a batch when the queue is empty.
+    async fn next(&self) -> StoreResult<Option<Claimed>> {
+        let mut q = self.queue.lock().await;
+        if let Some(c) = q.items.pop_front() {
+            return Ok(Some(c));
+        }
+        // A probe is one message.
+        if q.exhausted || (self.probe && q.claimed > 0) {
+            return Ok(None);
+        }
+        let settings = &self.sender.settings;
+        let limit = if self.probe { 1 } else { (settings.connections * 8).clamp(8, MAX_BATCH) };
+        let claimed = self.sender.store.claim_deliveries(self.owner, limit, settings.lease).await?;
+        if claimed.is_empty() {
+            q.exhausted = true;
+            return Ok(None);
+        }
+        q.claimed += claimed.len();
+        q.items.extend(claimed);
+        Ok(q.items.pop_front())
+    }
+
+    fn fail(&self, e: StoreError) {
+        tracing::error!("sending stops: {e}");
+        if let Ok(mut slot) = self.error.lock()
+            && slot.is_none()
+        {
+            *slot = Some(e);
+        }
+        self.abort.cancel();
+    }
+
+    /// Writes outcomes as they come, in batches.
+    async fn record(
+        &self,
+        mut rx: mpsc::Receiver<(DeliveryId, Outcome)>,
+        totals: &Mutex<SendReport>,
+        progress: &(dyn Fn(&SendReport) + Sync),
+    ) {
+        let mut batch = Vec::with_capacity(MAX_BATCH as usize);
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            while batch.len() < 2 * MAX_BATCH as usize {
+                match rx.try_recv() {
+                    Ok(o) => batch.push(o),
+                    Err(_) => break,
+                }
+            }
+            let settings = &self.sender.settings;
+            let now = (self.sender.clock)();
+            match self.sender.store.finish_deliveries(self.owner, settings.retry_for, &batch, now).await {
+                Ok(recorded) => {
+                    if let Ok(mut t) = totals.lock() {
+                        t.add(&recorded);
+                        progress(&t);
+                    }
+                }
+                // Not recorded: these messages stay leased and are sent again once the lease
+                // runs out. Stop before more pile up.
+                Err(e) => self.fail(e),
+            }
+            batch.clear();
+        }
+    }
+
+    /// Keeps the run's lease alive until `done`.
+    async fn renew(&self, done: &CancellationToken) {
+        let lease = self.sender.settings.lease;
+        let every = (lease / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                () = done.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = self.sender.store.renew_leases(self.owner, lease).await {
+                tracing::warn!("cannot renew the lease of the messages being sent: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Composing a claimed delivery's message when it is sent. Each stored content (what a digest
+//! says) is loaded and rendered once — CSS inlined once — with merge fields for the reader's own
+//! address and links; each message is that rendering with one reader's values filled in. The
+//! renderings wait in a small cache bounded by size, and sending claims messages grouped by
+//! content, so a content is rendered about once per edition whatever the list's size.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use super::plan::parse_content_key;
+use super::render::{ArticleContext, DigestContext, EditionContext, RenderedEmail, SectionContext, SiteContext};
+use super::{SubscriberContext, Templates};
+use crate::arabic::{format_date, format_datetime};
+use crate::config::Config;
+use crate::delivery::{Compose, Composed};
+use crate::feeds::{FeedKey, feed_url};
+use crate::store::{Claimed, ContentId, Store};
+
+/// Renderings kept, by total size (bytes of subject, HTML and text).
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+pub struct Composer {
+    store: Store,
+    config: Arc<Config>,
+    templates: Arc<Templates>,
+    cache: Mutex<Cache>,
+}
+
+/// A content, rendered for any reader: the context without the reader, and its rendering with
+/// merge fields (when the templates allow it).
+struct Prepared {
+    context: DigestContext,
+    merged: Option<RenderedEmail>,
+    size: usize,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<ContentId, Arc<Prepared>>,
+    order: VecDeque<ContentId>,
+    bytes: usize,
+}
+
+impl Cache {
+    fn get(&self, id: ContentId) -> Option<Arc<Prepared>> {
+        self.entries.get(&id).cloned()
+    }
+
+    fn insert(&mut self, id: ContentId, prepared: Arc<Prepared>) {
+        if self.entries.contains_key(&id) {
+            return;
+        }
+        self.bytes += prepared.size;
+        self.entries.insert(id, prepared);
+        self.order.push_back(id);
+        while self.bytes > CACHE_BYTES && self.order.len() > 1 {
+            if let Some(old) = self.order.pop_front()
+                && let Some(p) = self.entries.remove(&old)
+            {
+                self.bytes -= p.size;
+            }
+        }
+    }
+}
+
+impl Composer {
+    pub fn new(store: Store, config: Arc<Config>, templates: Arc<Templates>) -> Self {
+        Self { store, config, templates, cache: Mutex::default() }
+    }
+
+    async fn prepared(&self, content: ContentId, claimed: &Claimed) -> Result<Arc<Prepared>, String> {
+        if let Some(p) = self.cache.lock().ok().and_then(|c| c.get(content)) {
+            return Ok(p);
+        }
+        let context = self.load(content, claimed).await?;
+        let merged = if self.templates.mergeable() {
+            Some(self.templates.render_digest(&context.with_merge_fields()).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let size = merged.as_ref().map_or(4096, |m| m.subject.len() + m.html.len() + m.text.len());
+        let prepared = Arc::new(Prepared { context, merged, size });
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(content, prepared.clone());
+        }
+        Ok(prepared)
+    }
+
+    /// The digest's context from its stored content, the articles and keywords it names.
+    async fn load(&self, content: ContentId, claimed: &Claimed) -> Result<DigestContext, String> {
+        let key = self
+            .store
+            .digest_content(content)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("digest content {content} is gone"))?;
+        let sections = parse_content_key(&key).ok_or_else(|| format!("digest content {content} is unreadable"))?;
+        let keyword_ids: Vec<_> = sections.iter().map(|(k, _)| *k).collect::<HashSet<_>>().into_iter().collect();
+        let article_ids: Vec<_> =
+            sections.iter().flat_map(|(_, a)| a.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
+        let keywords: HashMap<_, _> = self
+            .store
+            .keywords_by_ids(&keyword_ids)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|k| (k.id, k))
+            .collect();
+        let articles: HashMap<_, _> = self
+            .store
+            .digest_articles(&article_ids)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let config = &self.config;
+        let edition = config.editions.iter().find(|e| e.name == claimed.schedule);
+        let tz = edition.map_or(config.site.time_zone, |e| e.schedule.time_zone());
+        let base = &config.site.base_url;
+        let sections: Vec<SectionContext> = sections
+            .iter()
+            .filter_map(|(keyword, ids)| {
+                let keyword = keywords.get(keyword)?;
+                let articles: Vec<ArticleContext> = ids
+                    .iter()
+                    .filter_map(|id| articles.get(id))
+                    .map(|a| ArticleContext {
+                        title: a.title.clone(),
+                        url: a.url.clone(),
+                        summary: a.summary.clone(),
+                        author: a.author.clone(),
+                        section: a.section.clone(),
+                        published: format_datetime(&a.published_at.with_timezone(&tz)),
+                    })
+                    .collect();
+                (!articles.is_empty()).then(|| SectionContext {
+                    keyword: keyword.name.clone(),
+                    feed_url: format!("{}.atom", feed_url(base, &FeedKey::Keyword(keyword.slug.clone()))),
+                    articles,
+                })
+            })
+            .collect();
+        if sections.is_empty() {
+            return Err("every article of this digest is gone".into());
+        }
+        Ok(DigestContext {
+            site: SiteContext { title: config.site.title.clone(), url: base.to_string() },
+            edition: EditionContext {
+                name: claimed.schedule.clone(),
+                title: edition.map_or_else(|| claimed.schedule.clone(), |e| e.title.clone()),
+                date: format_date(&claimed.tick.with_timezone(&tz)),
+            },
+            subscriber: SubscriberContext { email: String::new() },
+            article_count: sections.iter().map(|s| s.articles.len()).sum(),
+            sections,
+            unsubscribe_url: String::new(),
+        })
+    }
+}
+
+impl Compose for Composer {
+    async fn compose(&self, claimed: &Claimed) -> Result<Composed, String> {
+        let content = claimed.content_id.ok_or("this message was planned without a content")?;
+        let prepared = self.prepared(content, claimed).await?;
+        let unsubscribe_url = unsubscribe_url(&self.config, &claimed.token)?;
+        let email = match &prepared.merged {
+            Some(merged) => merged.merge(&claimed.recipient, &unsubscribe_url),
+            None => {
+                let mut ctx = prepared.context.clone();
+                ctx.subscriber.email = claimed.recipient.clone();
+                ctx.unsubscribe_url = unsubscribe_url.clone();
+                self.templates.render_digest(&ctx).map_err(|e| e.to_string())?
+            }
+        };
+        Ok(Composed {
+            subject: email.subject,
+            html: email.html,
+            text: email.text,
+            unsubscribe_url,
+            message_id: message_id(&self.config, &claimed.schedule, claimed.tick, claimed.subscriber_id),
+        })
+    }
+}
+
+/// `<digest.{edition}.{tick}.{subscriber}@{site host}>`: the same for every attempt of one
+/// message, different for every other message.
+pub fn message_id(config: &Config, schedule: &str, tick: DateTime<Utc>, subscriber: i64) -> String {
+    let host = config.site.base_url.host_str().unwrap_or("nashra.invalid");
+    format!("<digest.{schedule}.{}.{subscriber}@{host}>", tick.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// The reader's one-click unsubscribe link.
+pub fn unsubscribe_url(config: &Config, token: &str) -> Result<String, String> {
+    let base = &config.site.base_url;
+    base.join(&format!("unsubscribe/{token}"))
+        .map(|u| u.to_string())
+        .map_err(|e| format!("site.base_url {base} cannot make the unsubscribe link: {e}"))
+}
