@@ -263,9 +263,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 if dry_run {
                     let run = app.send_digest(&edition, now.trunc_subsecs(0), now, true).await?;
                     println!("{}", run.outcome.summary());
-                } else if let Some(output) = run_by_hand(&app, Job::Digest(edition), now).await? {
-                    println!("{}", output.summary());
-                    failed |= output.failure().is_some();
+                } else {
+                    failed |= send_digest_by_hand(&app, edition, now).await?;
                 }
             }
             app.sender.close().await;
@@ -280,33 +279,57 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs a job now, recorded like a scheduled run (trigger "manual", tick = now). A digest's tick
-/// is the second (it names the edition and its messages), so a second `digest send` in the same
-/// second is the same edition; other jobs may run again at once.
+/// Runs a job now, recorded like a scheduled run (trigger "manual", tick = now). Other jobs
+/// than digests may run again at once.
 async fn run_by_hand(app: &App, job: Job, now: DateTime<Utc>) -> anyhow::Result<Option<JobOutput>> {
-    let tick = match job {
-        Job::Digest(_) => now.trunc_subsecs(0),
-        _ => now.trunc_subsecs(6),
-    };
-    let output = match &job {
-        Job::Digest(_) => {
-            let progress = Progress::new(format!("{}: sent", job.name()));
-            let output = schedule::run_job_with(app, &job, tick, "manual", now, &|r: &SendReport| {
-                progress.update(
-                    r.sent as u64,
-                    &format!("{} to retry, {} failed, {} bounced", r.retried, r.failed, r.bounced),
-                )
-            })
-            .await;
-            progress.finish();
-            output?
-        }
-        _ => schedule::run_job(app, &job, tick, "manual", now).await?,
-    };
+    let output = schedule::run_job(app, &job, now.trunc_subsecs(6), "manual", now).await?;
     if output.is_none() {
-        eprintln!("{} was started by hand less than a second ago; not run twice", job.name());
+        eprintln!("{} was started by hand less than a microsecond ago; not run twice", job.name());
     }
     Ok(output)
+}
+
+/// Plans and sends one edition by hand; returns whether it failed. The edition's tick is the
+/// second (it names the edition and its messages), so a second `digest send` in the same second,
+/// or with the same `--now`, is the same edition. If that edition is being run by another
+/// process, this one sends alongside it until it ends — and takes the run over if its process
+/// died (once its lease runs out), so a restart after a crash carries on where it stopped.
+async fn send_digest_by_hand(app: &App, edition: String, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    let job = Job::Digest(edition);
+    let tick = now.trunc_subsecs(0);
+    let progress = Progress::new(format!("{}: sent", job.name()));
+    let show = |r: &SendReport| {
+        progress.update(r.sent as u64, &format!("{} to retry, {} failed, {} bounced", r.retried, r.failed, r.bounced))
+    };
+    let mut said = false;
+    let mut delivered = SendReport::default();
+    let failed = loop {
+        if let Some(output) = schedule::run_job_with(app, &job, tick, "manual", now, &show).await? {
+            progress.finish();
+            println!("{}", output.summary());
+            break output.failure().is_some();
+        }
+        let status = app.store.job_run_status(&job.name(), tick).await?.unwrap_or_default();
+        if !said {
+            eprintln!("{} at {tick} has been run already ({status}); sending what is due", job.name());
+            said = true;
+        }
+        // Its messages may still wait: another sender at work, a relay that was down, a sender
+        // that died.
+        let report = app.deliver_with(&show).await?;
+        delivered.sent += report.sent;
+        delivered.retried += report.retried;
+        delivered.failed += report.failed;
+        delivered.bounced += report.bounced;
+        delivered.relay_down = report.relay_down;
+        if status != "running" || app.shutdown.is_cancelled() {
+            progress.finish();
+            println!("outbox: {}", delivered.summary());
+            break delivered.has_failures();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    Ok(failed)
 }
 
 async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {

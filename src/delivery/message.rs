@@ -2,61 +2,10 @@
 //! `Message-ID` per (edition, subscriber), and RFC 8058 one-click unsubscribe headers.
 
 use chrono::{DateTime, Utc};
-use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
-use lettre::{Address, Message};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ListUnsubscribe(String);
-
-impl Header for ListUnsubscribe {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("List-Unsubscribe")
-    }
-
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self(s.trim().trim_start_matches('<').trim_end_matches('>').to_owned()))
-    }
-
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), format!("<{}>", self.0))
-    }
-}
-
-/// `Content-Language: ar` (RFC 3282), so clients and screen readers pick Arabic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ContentLanguage;
-
-impl Header for ContentLanguage {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("Content-Language")
-    }
-
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self)
-    }
-
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), "ar".to_owned())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ListUnsubscribePost;
-
-impl Header for ListUnsubscribePost {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
-    }
-
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self)
-    }
-
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
-    }
-}
+use lettre::Address;
+use lettre::message::Mailbox;
+use mail_builder::MessageBuilder;
+use mail_builder::headers::raw::Raw;
 
 /// A message's content, rendered for its reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,20 +29,26 @@ pub fn envelope_address(recipient: &str) -> Result<Address, String> {
     Address::new(user, &ascii).map_err(|e| format!("recipient address {recipient:?} is not valid: {e}"))
 }
 
-/// Formats the message for `to`, dated `date` (the instant it is sent).
+/// Formats the message for `to`, dated `date` (the instant it is sent). mail-builder writes
+/// it — about twenty times faster than lettre's builder, which matters: a message is built once
+/// per reader, when it is sent.
 pub fn build(composed: &Composed, to: &Address, from: &Mailbox, date: DateTime<Utc>) -> Result<Vec<u8>, String> {
-    let message = Message::builder()
-        .from(from.clone())
-        .to(Mailbox::new(None, to.clone()))
-        .subject(composed.subject.clone())
-        .message_id(Some(composed.message_id.clone()))
-        .date(date.into())
-        .header(ContentLanguage)
-        .header(ListUnsubscribe(composed.unsubscribe_url.clone()))
-        .header(ListUnsubscribePost)
-        .multipart(MultiPart::alternative_plain_html(composed.text.clone(), composed.html.clone()))
-        .map_err(|e| format!("cannot build the message: {e}"))?;
-    Ok(message.formatted())
+    let sender = from.email.to_string();
+    let from = mail_builder::headers::address::Address::new_address(from.name.as_deref(), sender.as_str());
+    let message_id = composed.message_id.trim_start_matches('<').trim_end_matches('>');
+    MessageBuilder::new()
+        .from(from)
+        .to(to.to_string())
+        .subject(composed.subject.as_str())
+        .message_id(message_id)
+        .date(date.timestamp())
+        .header("Content-Language", Raw::new("ar"))
+        .header("List-Unsubscribe", Raw::new(format!("<{}>", composed.unsubscribe_url)))
+        .header("List-Unsubscribe-Post", Raw::new("List-Unsubscribe=One-Click"))
+        .text_body(composed.text.as_str())
+        .html_body(composed.html.as_str())
+        .write_to_vec()
+        .map_err(|e| format!("cannot build the message: {e}"))
 }
 
 #[cfg(test)]

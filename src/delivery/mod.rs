@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use message::{Composed, build as build_message, envelope_address};
 pub use policy::{Failure, Stage};
+pub use smtp::{Session, SmtpRelay};
 pub use transport::{Sent, Transport};
 
 use crate::config;

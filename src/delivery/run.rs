@@ -1,14 +1,19 @@
 //! One sending run: a shared queue filled by batch claims, one lane per connection, a recorder
-//! that writes outcomes in batches as they come, and a renewer that keeps the run's lease alive.
-//! Everything runs concurrently on the caller's task; nothing outlives the run except SMTP
-//! sessions returned to the idle pool.
+//! that writes outcomes in batches as they come (all that are waiting, in one write), and a
+//! renewer that keeps the run's lease alive. Everything runs concurrently on the caller's task;
+//! nothing outlives the run except SMTP sessions returned to the idle pool.
+//!
+//! A lane sends its next message while the outcome of the previous one is being written, but
+//! not the one after: so at any instant a lane has at most two messages whose acceptance is not
+//! yet recorded (one on the wire, one being written). After a crash, those — at most twice the
+//! number of connections — are the only messages that can go out twice.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::policy::{Failure, Stage, backoff, classify_lost, jitter};
@@ -29,7 +34,11 @@ pub(super) struct Run<'a, C> {
     owner: &'a str,
     stop: &'a CancellationToken,
     probe: bool,
-    queue: tokio::sync::Mutex<Queue>,
+    queue: Mutex<Queue>,
+    /// Told when the queue gets items (or is exhausted).
+    filled: Notify,
+    /// Told when the queue runs low.
+    low: Notify,
     /// The first store error; it ends the run.
     error: Mutex<Option<StoreError>>,
     /// Set when the run must end early (a store error).
@@ -40,12 +49,16 @@ pub(super) struct Run<'a, C> {
 #[derive(Default)]
 struct Queue {
     items: VecDeque<Claimed>,
-    /// Nothing more is due.
+    /// Nothing more is due, or nothing more will be claimed.
     exhausted: bool,
     claimed: usize,
+    /// Below this many items, the next batch is claimed.
+    low_water: usize,
 }
 
-type Sink = mpsc::Sender<(DeliveryId, Outcome)>;
+/// An outcome to record, and who to tell once it is (true) or cannot be (false).
+type Record = (DeliveryId, Outcome, oneshot::Sender<bool>);
+type Sink = mpsc::Sender<Record>;
 
 impl<'a, C: Compose> Run<'a, C> {
     pub(super) fn new(
@@ -61,7 +74,9 @@ impl<'a, C: Compose> Run<'a, C> {
             owner,
             stop,
             probe,
-            queue: tokio::sync::Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue::default()),
+            filled: Notify::new(),
+            low: Notify::new(),
             error: Mutex::new(None),
             abort: CancellationToken::new(),
             bounces_in_a_row: Mutex::new(0),
@@ -76,16 +91,22 @@ impl<'a, C: Compose> Run<'a, C> {
         progress: &(dyn Fn(&SendReport) + Sync),
     ) -> StoreResult<bool> {
         let lanes = if self.probe { 1 } else { self.sender.settings.connections.max(1) };
-        let (tx, rx) = mpsc::channel::<(DeliveryId, Outcome)>(4 * MAX_BATCH as usize);
+        let (tx, rx) = mpsc::channel::<Record>(4 * MAX_BATCH as usize);
         let done = CancellationToken::new();
         let totals = Mutex::new(std::mem::take(report));
+        let lanes_done = CancellationToken::new();
         let attempted = {
             let send = async {
                 let attempted: Vec<bool> = join_all((0..lanes).map(|lane| self.lane(lane, tx.clone()))).await;
+                lanes_done.cancel();
                 // What was claimed and not attempted goes back to the queue.
-                let leftover: Vec<Claimed> = self.queue.lock().await.items.drain(..).collect();
+                let leftover: Vec<Claimed> = match self.queue.lock() {
+                    Ok(mut q) => q.items.drain(..).collect(),
+                    Err(_) => Vec::new(),
+                };
                 for c in leftover {
-                    let _ = tx.send((c.id, Outcome::Released)).await;
+                    let (ack, _) = oneshot::channel();
+                    let _ = tx.send((c.id, Outcome::Released, ack)).await;
                 }
                 drop(tx);
                 attempted.into_iter().any(|a| a)
@@ -94,7 +115,7 @@ impl<'a, C: Compose> Run<'a, C> {
                 self.record(rx, &totals, progress).await;
                 done.cancel();
             };
-            let (attempted, (), ()) = tokio::join!(send, record, self.renew(&done));
+            let (attempted, (), (), ()) = tokio::join!(send, record, self.renew(&done), self.feed(lanes, &lanes_done));
             attempted
         };
         *report = totals.into_inner().unwrap_or_default();
@@ -109,6 +130,9 @@ impl<'a, C: Compose> Run<'a, C> {
         let sender = self.sender;
         let mut conn: Option<Connection> = None;
         let mut attempted = false;
+        // Outcomes sent to the recorder and not yet written: at most one while the next message
+        // is on the wire.
+        let mut unrecorded: VecDeque<oneshot::Receiver<bool>> = VecDeque::new();
         loop {
             if self.stop.is_cancelled() || self.abort.is_cancelled() || self.relay_paused() {
                 break;
@@ -117,24 +141,19 @@ impl<'a, C: Compose> Run<'a, C> {
             if lane >= sender.relay.lock().map_or(1, |h| h.connections()) {
                 break;
             }
-            let claimed = match self.next().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => {
-                    self.fail(e);
-                    break;
-                }
-            };
+            let Some(claimed) = self.next().await else { break };
             attempted = true;
-            let outcome = self.attempt(&claimed, &mut conn).await;
+            let outcome = self.attempt(&claimed, &mut conn, &mut unrecorded).await;
             let Some(outcome) = outcome else {
                 // Abandoned mid-send at a stop: its lease runs out and it is sent again.
                 conn = None;
                 break;
             };
-            if tx.send((claimed.id, outcome)).await.is_err() {
+            let (ack, recorded) = oneshot::channel();
+            if tx.send((claimed.id, outcome, ack)).await.is_err() {
                 break;
             }
+            unrecorded.push_back(recorded);
             if conn.as_ref().is_some_and(|c| !c.is_usable()) {
                 conn = None;
             }
@@ -142,11 +161,32 @@ impl<'a, C: Compose> Run<'a, C> {
         if let Some(c) = conn {
             c.finish(&sender.idle).await;
         }
+        for recorded in unrecorded {
+            let _ = recorded.await;
+        }
         attempted
     }
 
+    /// Waits until at most `keep` of this lane's outcomes are unrecorded; false if one could
+    /// not be recorded (the run is ending).
+    async fn drain(unrecorded: &mut VecDeque<oneshot::Receiver<bool>>, keep: usize) -> bool {
+        while unrecorded.len() > keep {
+            if let Some(r) = unrecorded.pop_front()
+                && !r.await.unwrap_or(false)
+            {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Composes and sends one message; `None` if it was abandoned in flight at a stop.
-    async fn attempt(&self, claimed: &Claimed, conn: &mut Option<Connection>) -> Option<Outcome> {
+    async fn attempt(
+        &self,
+        claimed: &Claimed,
+        conn: &mut Option<Connection>,
+        unrecorded: &mut VecDeque<oneshot::Receiver<bool>>,
+    ) -> Option<Outcome> {
         let sender = self.sender;
         let domain = claimed.recipient.rsplit('@').next().unwrap_or_default();
         let composed = match self.composer.compose(claimed).await {
@@ -171,6 +211,10 @@ impl<'a, C: Compose> Run<'a, C> {
                 Ok(c) => *conn = Some(c),
                 Err(failure) => return Some(self.judge(claimed, domain, failure)),
             }
+        }
+        // The previous message's outcome may still be being written, not the one before.
+        if !Self::drain(unrecorded, 1).await {
+            return Some(Outcome::Released);
         }
         let Some(c) = conn.as_mut() else { return Some(Outcome::Released) };
         let at = (sender.clock)();
@@ -286,26 +330,86 @@ impl<'a, C: Compose> Run<'a, C> {
         self.sender.relay.lock().is_ok_and(|h| h.is_paused(Instant::now()))
     }
 
-    /// The next claimed delivery, claiming a batch when the queue is empty.
-    async fn next(&self) -> StoreResult<Option<Claimed>> {
-        let mut q = self.queue.lock().await;
-        if let Some(c) = q.items.pop_front() {
-            return Ok(Some(c));
+    /// The next claimed delivery, waiting for the feeder when the queue is empty; `None` when
+    /// nothing more is due.
+    async fn next(&self) -> Option<Claimed> {
+        loop {
+            let filled = self.filled.notified();
+            tokio::pin!(filled);
+            filled.as_mut().enable();
+            {
+                let mut q = self.queue.lock().ok()?;
+                if let Some(c) = q.items.pop_front() {
+                    if q.items.len() < q.low_water {
+                        self.low.notify_one();
+                    }
+                    return Some(c);
+                }
+                if q.exhausted {
+                    return None;
+                }
+            }
+            self.low.notify_one();
+            tokio::select! {
+                () = filled => {}
+                () = self.abort.cancelled() => return None,
+            }
         }
-        // A probe is one message.
-        if q.exhausted || (self.probe && q.claimed > 0) {
-            return Ok(None);
-        }
+    }
+
+    /// Keeps the queue filled: claims the next batch while the lanes still have work, so no
+    /// lane waits for a claim. Ends when nothing more is due or the lanes are done.
+    async fn feed(&self, lanes: u32, lanes_done: &CancellationToken) {
         let settings = &self.sender.settings;
-        let limit = if self.probe { 1 } else { (settings.connections * 8).clamp(8, MAX_BATCH) };
-        let claimed = self.sender.store.claim_deliveries(self.owner, limit, settings.lease).await?;
-        if claimed.is_empty() {
-            q.exhausted = true;
-            return Ok(None);
+        let batch = if self.probe { 1 } else { (lanes * 8).clamp(8, MAX_BATCH) };
+        if let Ok(mut q) = self.queue.lock() {
+            q.low_water = lanes as usize;
         }
-        q.claimed += claimed.len();
-        q.items.extend(claimed);
-        Ok(q.items.pop_front())
+        loop {
+            let low = self.low.notified();
+            tokio::pin!(low);
+            low.as_mut().enable();
+            let wanted = self.queue.lock().is_ok_and(|q| !q.exhausted && q.items.len() < q.low_water.max(1));
+            let stopping = self.stop.is_cancelled() || self.abort.is_cancelled() || self.relay_paused();
+            if stopping || lanes_done.is_cancelled() {
+                self.exhaust();
+                return;
+            }
+            if wanted {
+                let claimed = match self.sender.store.claim_deliveries(self.owner, batch, settings.lease).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.fail(e);
+                        self.exhaust();
+                        return;
+                    }
+                };
+                let done = claimed.is_empty() || self.probe;
+                if let Ok(mut q) = self.queue.lock() {
+                    q.claimed += claimed.len();
+                    q.items.extend(claimed);
+                    q.exhausted = done;
+                }
+                self.filled.notify_waiters();
+                if done {
+                    return;
+                }
+                continue;
+            }
+            tokio::select! {
+                () = low => {}
+                () = lanes_done.cancelled() => {}
+                () = self.stop.cancelled() => {}
+            }
+        }
+    }
+
+    /// Nothing more will be claimed: lanes waiting for work end.
+    fn exhaust(&self) {
+        if let Ok(mut q) = self.queue.lock() {
+            q.exhausted = true;
+        }
+        self.filled.notify_waiters();
     }
 
     fn fail(&self, e: StoreError) {
@@ -321,31 +425,43 @@ impl<'a, C: Compose> Run<'a, C> {
     /// Writes outcomes as they come, in batches.
     async fn record(
         &self,
-        mut rx: mpsc::Receiver<(DeliveryId, Outcome)>,
+        mut rx: mpsc::Receiver<Record>,
         totals: &Mutex<SendReport>,
         progress: &(dyn Fn(&SendReport) + Sync),
     ) {
-        let mut batch = Vec::with_capacity(MAX_BATCH as usize);
-        while let Some(first) = rx.recv().await {
-            batch.push(first);
+        let mut batch: Vec<(DeliveryId, Outcome)> = Vec::with_capacity(MAX_BATCH as usize);
+        let mut acks = Vec::with_capacity(MAX_BATCH as usize);
+        while let Some((id, outcome, ack)) = rx.recv().await {
+            batch.push((id, outcome));
+            acks.push(ack);
             while batch.len() < 2 * MAX_BATCH as usize {
                 match rx.try_recv() {
-                    Ok(o) => batch.push(o),
+                    Ok((id, outcome, ack)) => {
+                        batch.push((id, outcome));
+                        acks.push(ack);
+                    }
                     Err(_) => break,
                 }
             }
             let settings = &self.sender.settings;
             let now = (self.sender.clock)();
-            match self.sender.store.finish_deliveries(self.owner, settings.retry_for, &batch, now).await {
+            let ok = match self.sender.store.finish_deliveries(self.owner, settings.retry_for, &batch, now).await {
                 Ok(recorded) => {
                     if let Ok(mut t) = totals.lock() {
                         t.add(&recorded);
                         progress(&t);
                     }
+                    true
                 }
                 // Not recorded: these messages stay leased and are sent again once the lease
                 // runs out. Stop before more pile up.
-                Err(e) => self.fail(e),
+                Err(e) => {
+                    self.fail(e);
+                    false
+                }
+            };
+            for ack in acks.drain(..) {
+                let _ = ack.send(ok);
             }
             batch.clear();
         }

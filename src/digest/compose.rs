@@ -76,7 +76,12 @@ impl Composer {
         }
         let context = self.load(content, claimed).await?;
         let merged = if self.templates.mergeable() {
-            Some(self.templates.render_digest(&context.with_merge_fields()).map_err(|e| e.to_string())?)
+            // Rendering is the costly part (a millisecond or so): off the sending lanes' thread.
+            let (templates, ctx) = (self.templates.clone(), context.with_merge_fields());
+            let rendered = tokio::task::spawn_blocking(move || templates.render_digest(&ctx))
+                .await
+                .map_err(|e| format!("rendering stopped: {e}"))?;
+            Some(rendered.map_err(|e| e.to_string())?)
         } else {
             None
         };
@@ -167,7 +172,7 @@ impl Compose for Composer {
         let prepared = self.prepared(content, claimed).await?;
         let unsubscribe_url = unsubscribe_url(&self.config, &claimed.token)?;
         let email = match &prepared.merged {
-            Some(merged) => merged.merge(&claimed.recipient, &unsubscribe_url),
+            Some(merged) => self.templates.merge(merged, &claimed.recipient, &unsubscribe_url),
             None => {
                 let mut ctx = prepared.context.clone();
                 ctx.subscriber.email = claimed.recipient.clone();

@@ -16,6 +16,7 @@
 //! rendered when they are sent (`Composer`); sending is the delivery stage's job.
 
 mod compose;
+mod inline;
 mod plan;
 mod render;
 

@@ -4,16 +4,20 @@
 //! fails the start-up sample render instead of the 7 a.m. digest. The HTML's CSS is inlined for
 //! mail clients that drop `<style>`. Pure: the same context gives the same bytes.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use super::inline::inline_css;
 use crate::config::Problem;
 
 pub const SUBJECT: &str = "digest/subject.txt.j2";
 pub const BODY_TEXT: &str = "digest/body.txt.j2";
 pub const BODY_HTML: &str = "digest/body.html.j2";
+/// `BODY_HTML` with its CSS inlined once, at load (see `inline`).
+const BODY_HTML_INLINED: &str = "digest/body.inlined.html.j2";
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot render {template}: {reason}")]
@@ -78,6 +82,9 @@ pub struct ArticleContext {
 
 pub struct Templates {
     env: Environment<'static>,
+    /// Whether `BODY_HTML_INLINED` (the HTML template with its CSS inlined once) renders what
+    /// rendering `BODY_HTML` and inlining its CSS would.
+    inlined: bool,
     /// Whether the templates use the reader's own fields (address, links) only as plain
     /// output, so one rendering of a content serves every reader by substitution.
     mergeable: bool,
@@ -100,6 +107,7 @@ impl Templates {
         let mut problems = Vec::new();
         let mut files = Vec::new();
         collect_files(dir, dir, &mut files, &mut problems);
+        let sources: HashMap<String, String> = files.iter().cloned().collect();
         for (name, source) in files {
             if let Err(e) = env.add_template_owned(name.clone(), source) {
                 problems.push(Problem::new(format!("{}/{name}", dir.display()), "", crate::errors::chain(&e)));
@@ -117,7 +125,17 @@ impl Templates {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let mut templates = Self { env, mergeable: false };
+        let inlined = sources
+            .get(BODY_HTML)
+            .and_then(|body| super::inline::preinline(body, &sources))
+            .is_some_and(|source| env.add_template_owned(BODY_HTML_INLINED, source).is_ok());
+        let mut templates = Self { env, mergeable: false, inlined: false };
+        templates.inlined = inlined && templates.inlined_renders_the_same();
+        if !templates.inlined {
+            tracing::warn!(
+                "the digest's HTML template cannot have its CSS inlined once: it is inlined in every rendering (slower)"
+            );
+        }
         let direct = match templates.render_digest(&sample()) {
             Ok(email) => email,
             Err(e) => {
@@ -131,7 +149,7 @@ impl Templates {
         let sample = sample();
         templates.mergeable = templates
             .render_digest(&sample.with_merge_fields())
-            .is_ok_and(|merged| merged.merge(&sample.subscriber.email, &sample.unsubscribe_url) == direct);
+            .is_ok_and(|merged| templates.merge(&merged, &sample.subscriber.email, &sample.unsubscribe_url) == direct);
         if !templates.mergeable {
             tracing::warn!(
                 "the email templates transform the reader's address or links: each digest is rendered on its own (slower)"
@@ -150,9 +168,30 @@ impl Templates {
         let subject = self.render(SUBJECT, ctx)?;
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
         let text = self.render(BODY_TEXT, ctx)?;
-        let html = self.render(BODY_HTML, ctx)?;
-        let html = inline_css(&html).map_err(|reason| RenderError { template: BODY_HTML.into(), reason })?;
+        let html = if self.inlined {
+            self.render(BODY_HTML_INLINED, ctx)?
+        } else {
+            let html = self.render(BODY_HTML, ctx)?;
+            inline_css(&html).map_err(|reason| RenderError { template: BODY_HTML.into(), reason })?
+        };
         Ok(RenderedEmail { subject, html, text: tidy_text(&text) })
+    }
+
+    /// Whether the template inlined once renders a rich sample (several headings, articles with
+    /// and without their optional parts) as the original does when its output is inlined.
+    fn inlined_renders_the_same(&self) -> bool {
+        let ctx = rich_sample();
+        let once = self.render(BODY_HTML_INLINED, &ctx);
+        let each = self.render(BODY_HTML, &ctx).ok().and_then(|html| inline_css(&html).ok());
+        match (once, each) {
+            (Ok(once), Some(each)) => same_document(&once, &each),
+            _ => false,
+        }
+    }
+
+    /// Whether the HTML part is rendered from the template inlined once.
+    pub fn inlined_once(&self) -> bool {
+        self.inlined
     }
 
     fn render(&self, name: &str, ctx: &DigestContext) -> Result<String, RenderError> {
@@ -179,27 +218,34 @@ impl DigestContext {
     }
 }
 
-impl RenderedEmail {
-    /// Fills the merge fields with one reader's values (HTML-escaped in the HTML part).
-    pub fn merge(&self, email: &str, unsubscribe_url: &str) -> RenderedEmail {
-        let fill = |s: &str, escape: bool| {
-            let (email, url) = if escape {
-                (html_escape(email), html_escape(unsubscribe_url))
+impl Templates {
+    /// Fills the merge fields of `rendered` with one reader's values, escaped in the HTML part as
+    /// the rendering would have escaped them.
+    pub fn merge(&self, rendered: &RenderedEmail, email: &str, unsubscribe_url: &str) -> RenderedEmail {
+        let escape = |s: &str| {
+            if self.inlined {
+                // Rendered from the template inlined once: minijinja's own escaping.
+                minijinja::HtmlEscape(s).to_string()
             } else {
-                (email.to_owned(), unsubscribe_url.to_owned())
-            };
+                // Inlined after rendering: as the HTML serializer writes it.
+                serializer_escape(s)
+            }
+        };
+        let fill = |s: &str, html: bool| {
+            let (email, url) =
+                if html { (escape(email), escape(unsubscribe_url)) } else { (email.to_owned(), unsubscribe_url.to_owned()) };
             s.replace(EMAIL_FIELD, &email).replace(UNSUBSCRIBE_FIELD, &url)
         };
         RenderedEmail {
-            subject: fill(&self.subject, false),
-            html: fill(&self.html, true),
-            text: fill(&self.text, false),
+            subject: fill(&rendered.subject, false),
+            html: fill(&rendered.html, true),
+            text: fill(&rendered.text, false),
         }
     }
 }
 
 /// Escapes text for HTML text and quoted attributes, as the HTML serializer does.
-fn html_escape(s: &str) -> String {
+fn serializer_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -242,13 +288,13 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<(String, String)>, probl
     }
 }
 
-fn inline_css(html: &str) -> Result<String, String> {
-    css_inline::CSSInliner::options()
-        .keep_style_tags(true)
-        .load_remote_stylesheets(false)
-        .build()
-        .inline(html)
-        .map_err(|e| format!("cannot inline CSS: {e}"))
+/// Whether two HTML documents are the same once parsed (whitespace runs count as one).
+fn same_document(a: &str, b: &str) -> bool {
+    let canonical = |html: &str| {
+        let serialized = scraper::Html::parse_document(html).html();
+        serialized.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    canonical(a) == canonical(b)
 }
 
 /// Trims trailing spaces and squeezes runs of blank lines left by template logic.
@@ -268,6 +314,32 @@ fn tidy_text(text: &str) -> String {
         out.push('\n');
     }
     out.trim_end().to_owned() + "\n"
+}
+
+/// The sample, with three headings of up to three articles, some without author or summary.
+fn rich_sample() -> DigestContext {
+    let mut ctx = sample();
+    let first = ctx.sections[0].clone();
+    ctx.sections = (0..3)
+        .map(|s| {
+            let mut section = first.clone();
+            section.keyword = format!("{} {s}", first.keyword);
+            section.articles = (0..=s)
+                .map(|a| {
+                    let mut article = first.articles[0].clone();
+                    article.title = format!("{} {a}", article.title);
+                    if a == 1 {
+                        article.author = None;
+                        article.summary = None;
+                    }
+                    article
+                })
+                .collect();
+            section
+        })
+        .collect();
+    ctx.article_count = 6;
+    ctx
 }
 
 /// Sample data for the start-up check, with the characters that break careless templates.
@@ -326,13 +398,10 @@ mod tests {
         let mut ctx = sample();
         ctx.subscriber.email = "o'neil&co@example.org".into();
         ctx.unsubscribe_url = "https://example.org/unsubscribe/abc?x=1&y=2".into();
-        let merged =
-            t.render_digest(&ctx.with_merge_fields()).unwrap().merge(&ctx.subscriber.email, &ctx.unsubscribe_url);
-        let direct = t.render_digest(&ctx).unwrap();
-        assert_eq!(merged.text, direct.text);
-        assert_eq!(merged.subject, direct.subject);
-        assert!(merged.html.contains("o'neil&amp;co@example.org"), "escaped in HTML");
-        assert!(merged.html.contains("unsubscribe/abc?x=1&amp;y=2"));
+        let rendered = t.render_digest(&ctx.with_merge_fields()).unwrap();
+        let merged = t.merge(&rendered, &ctx.subscriber.email, &ctx.unsubscribe_url);
+        assert_eq!(merged, t.render_digest(&ctx).unwrap());
+        assert!(merged.html.contains("o&#x27;neil&amp;co@example.org"), "escaped in HTML");
         assert!(!merged.html.contains('\u{E000}'));
     }
 
@@ -347,6 +416,16 @@ mod tests {
         }
         std::fs::write(dir.path().join(SUBJECT), "{{ edition.title }} {{ subscriber.email|upper }}").unwrap();
         assert!(!Templates::load(dir.path()).unwrap().mergeable());
+    }
+
+    #[test]
+    fn the_shipped_html_template_has_its_css_inlined_once() {
+        let t = templates();
+        assert!(t.inlined_once());
+        let html = t.render_digest(&rich_sample()).unwrap().html;
+        let each = inline_css(&t.render(BODY_HTML, &rich_sample()).unwrap()).unwrap();
+        assert!(same_document(&html, &each));
+        assert!(html.contains("style=\""));
     }
 
     #[test]

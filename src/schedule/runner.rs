@@ -104,17 +104,41 @@ pub async fn run_job_with(
     progress: &(dyn Fn(&SendReport) + Sync),
 ) -> anyhow::Result<Option<JobOutput>> {
     let name = job.name();
-    let Some(run) = app.store.claim_job_run(&name, tick, trigger, now).await? else {
+    let lease = app.config.mail.lease;
+    let Some(run) = app.store.claim_job_run(&name, tick, trigger, now, lease).await? else {
         return Ok(None);
     };
     tracing::info!(job = %name, %tick, trigger, "job started");
     let started = std::time::Instant::now();
-    let output = match job {
-        Job::Collect(source) => app.collect(source.as_deref(), now).await.map(JobOutput::Collect),
-        Job::Feeds => app.build_feeds(now).await.map(JobOutput::Feeds),
-        Job::Digest(edition) => app.send_digest_with(edition, tick, now, false, progress).await.map(JobOutput::Digest),
+    let work = async {
+        match job {
+            Job::Collect(source) => app.collect(source.as_deref(), now).await.map(JobOutput::Collect),
+            Job::Feeds => app.build_feeds(now).await.map(JobOutput::Feeds),
+            Job::Digest(edition) => {
+                app.send_digest_with(edition, tick, now, false, progress).await.map(JobOutput::Digest)
+            }
+        }
+    };
+    // The run's lease is renewed while it works, so that only a dead process's run is taken over.
+    let renew = async {
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            if let Err(e) = app.store.renew_job_run(run, lease).await {
+                tracing::warn!(job = %name, "{e}");
+            }
+        }
+    };
+    let output = tokio::select! {
+        output = work => output,
+        never = renew => match never {},
     };
     let finished = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+    if app.shutdown.is_cancelled() && output.is_ok() {
+        // Stopped part-way: the next run of this tick (a restart) carries on where it stopped.
+        tracing::info!(job = %name, "job stopped before its end; it resumes at the next run");
+        app.store.stop_job_run(run, finished).await?;
+        return output.map(Some);
+    }
     match &output {
         Ok(output) => match output.failure() {
             None => {

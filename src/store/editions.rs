@@ -256,7 +256,7 @@ impl Store {
 }
 
 /// The page writes, once per backend: PostgreSQL sends each as one statement over arrays (one
-/// round trip, whatever the page size); SQLite, in-process, runs one prepared statement per row.
+/// round trip, whatever the page size); SQLite takes multi-row statements of 500 rows.
 trait BatchConn {
     /// Inserts the contents not stored yet; returns the id of each key.
     async fn insert_contents<'k>(
@@ -281,6 +281,9 @@ trait BatchConn {
 const CURSOR_UPSERT: &str = "ON CONFLICT (subscriber_id, schedule) DO UPDATE SET covered_until = excluded.covered_until
      WHERE digest_cursors.covered_until < excluded.covered_until";
 
+/// Rows per multi-row statement on SQLite (4 values each: well under its 32,766 variables).
+const SQLITE_ROWS: usize = 500;
+
 impl BatchConn for sqlx::Transaction<'static, sqlx::Sqlite> {
     async fn insert_contents<'k>(
         &mut self,
@@ -288,19 +291,26 @@ impl BatchConn for sqlx::Transaction<'static, sqlx::Sqlite> {
         keys: &[&'k str],
     ) -> sqlx::Result<HashMap<&'k str, ContentId>> {
         let mut ids = HashMap::with_capacity(keys.len());
-        for key in keys {
-            sqlx::query("INSERT INTO digest_contents (edition_id, sections) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(edition)
-                .bind(*key)
-                .execute(&mut **self)
-                .await?;
-            let id: ContentId =
-                sqlx::query_scalar("SELECT id FROM digest_contents WHERE edition_id = $1 AND sections = $2")
-                    .bind(edition)
-                    .bind(*key)
-                    .fetch_one(&mut **self)
-                    .await?;
-            ids.insert(*key, id);
+        for chunk in keys.chunks(SQLITE_ROWS) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO digest_contents (edition_id, sections) ");
+            q.push_values(chunk, |mut row, key| {
+                row.push_bind(edition).push_bind(*key);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut **self).await?;
+            let mut q = sqlx::QueryBuilder::new("SELECT id, sections FROM digest_contents WHERE edition_id = ");
+            q.push_bind(edition).push(" AND sections IN (");
+            let mut list = q.separated(", ");
+            for key in chunk {
+                list.push_bind(*key);
+            }
+            q.push(")");
+            let rows: Vec<(ContentId, String)> = q.build_query_as().fetch_all(&mut **self).await?;
+            for (id, sections) in rows {
+                if let Some(key) = chunk.iter().find(|k| **k == sections) {
+                    ids.insert(*key, id);
+                }
+            }
         }
         Ok(ids)
     }
@@ -311,18 +321,20 @@ impl BatchConn for sqlx::Transaction<'static, sqlx::Sqlite> {
         rows: &[(SubscriberId, ContentId)],
         now_ms: &str,
     ) -> sqlx::Result<()> {
-        let sql = format!(
-            "INSERT INTO deliveries (edition_id, subscriber_id, content_id, status, queued_at, due_at)
-             VALUES ($1, $2, $3, 'pending', {now_ms}, $4) ON CONFLICT DO NOTHING"
-        );
-        for (subscriber, content) in rows {
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(edition.id)
-                .bind(subscriber)
-                .bind(content)
-                .bind(edition.send_after)
-                .execute(&mut **self)
-                .await?;
+        for chunk in rows.chunks(SQLITE_ROWS) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO deliveries (edition_id, subscriber_id, content_id, status, queued_at, due_at) ",
+            );
+            q.push_values(chunk, |mut row, (subscriber, content)| {
+                row.push_bind(edition.id)
+                    .push_bind(*subscriber)
+                    .push_bind(*content)
+                    .push("'pending'")
+                    .push(now_ms)
+                    .push_bind(edition.send_after);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut **self).await?;
         }
         Ok(())
     }
@@ -333,16 +345,14 @@ impl BatchConn for sqlx::Transaction<'static, sqlx::Sqlite> {
         until: DateTime<Utc>,
         rows: &[(SubscriberId, ContentId)],
     ) -> sqlx::Result<()> {
-        let sql = format!(
-            "INSERT INTO digest_cursors (subscriber_id, schedule, covered_until) VALUES ($1, $2, $3) {CURSOR_UPSERT}"
-        );
-        for (subscriber, _) in rows {
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(subscriber)
-                .bind(schedule)
-                .bind(until)
-                .execute(&mut **self)
-                .await?;
+        for chunk in rows.chunks(SQLITE_ROWS) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO digest_cursors (subscriber_id, schedule, covered_until) ");
+            q.push_values(chunk, |mut row, (subscriber, _)| {
+                row.push_bind(*subscriber).push_bind(schedule).push_bind(until);
+            });
+            q.push(" ");
+            q.push(CURSOR_UPSERT);
+            q.build().execute(&mut **self).await?;
         }
         Ok(())
     }

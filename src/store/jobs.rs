@@ -1,10 +1,13 @@
 //! Job history, and the claim that makes a scheduled tick run once cluster-wide: the first
-//! instance to insert (job, tick) runs it; the others see the conflict and skip.
+//! instance to insert (job, tick) runs it; the others see the conflict and skip. A running job
+//! renews a lease on its row (by the database's clock); a row whose lease ran out belongs to a
+//! process that died, and the next claim of that tick takes it over.
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::error::Context as _;
+use super::leases::millis;
 use super::{Store, StoreResult, on_pool};
 
 pub type JobRunId = i64;
@@ -23,38 +26,70 @@ pub struct JobRun {
 }
 
 impl Store {
-    /// Claims (job, tick); `None` if it is claimed already. A run that failed is claimed again
-    /// once `retry_after` has passed since it ended (up to `max_attempts` in all), and a run left
-    /// `running` since before `abandoned_before` (its process died) is claimed again too.
+    /// Claims (job, tick) under a lease of `lease`; `None` if it is claimed already. A run that
+    /// failed is claimed again once `retry_after` has passed since it ended (up to `MAX_ATTEMPTS`
+    /// in all); a run left `running` by a process that died (its lease ran out) is taken over, and
+    /// one `stopped` part-way (its process was asked to stop) is taken up again.
     pub async fn claim_job_run(
         &self,
         job: &str,
         tick: DateTime<Utc>,
         trigger: &str,
         now: DateTime<Utc>,
+        lease: std::time::Duration,
     ) -> StoreResult<Option<JobRunId>> {
         const MAX_ATTEMPTS: i64 = 3;
         let retry_after = now - chrono::Duration::minutes(2);
+        // Rows from before leases: running for an hour means abandoned.
         let abandoned_before = now - chrono::Duration::hours(1);
-        on_pool!(self, |pool| sqlx::query_scalar(
-            "INSERT INTO job_runs AS r (job, tick, trigger, status, started_at) VALUES ($1, $2, $3, 'running', $4)
+        let db_now = self.now_ms();
+        let sql = format!(
+            "INSERT INTO job_runs AS r (job, tick, trigger, status, started_at, lease_until)
+             VALUES ($1, $2, $3, 'running', $4, {db_now} + $8)
              ON CONFLICT (job, tick) DO UPDATE SET status = 'running', trigger = excluded.trigger,
                  started_at = excluded.started_at, finished_at = NULL, summary = NULL, error = NULL,
-                 attempts = r.attempts + 1
-             WHERE r.attempts < $5
-               AND ((r.status = 'failed' AND r.finished_at <= $6) OR (r.status = 'running' AND r.started_at < $7))
+                 attempts = CASE WHEN r.status = 'failed' THEN r.attempts + 1 ELSE r.attempts END,
+                 lease_until = excluded.lease_until
+             WHERE (r.status = 'failed' AND r.attempts < $5 AND r.finished_at <= $6)
+                OR r.status = 'stopped'
+                OR (r.status = 'running' AND (r.lease_until < {db_now} OR (r.lease_until IS NULL AND r.started_at < $7)))
              RETURNING id"
-        )
-        .bind(job)
-        .bind(tick)
-        .bind(trigger)
-        .bind(now)
-        .bind(MAX_ATTEMPTS)
-        .bind(retry_after)
-        .bind(abandoned_before)
-        .fetch_optional(pool)
-        .await)
+        );
+        on_pool!(self, |pool| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(job)
+            .bind(tick)
+            .bind(trigger)
+            .bind(now)
+            .bind(MAX_ATTEMPTS)
+            .bind(retry_after)
+            .bind(abandoned_before)
+            .bind(millis(lease))
+            .fetch_optional(pool)
+            .await)
         .with_context(|| format!("cannot claim job {job} at {tick}"))
+    }
+
+    /// Extends the lease of a running job.
+    pub async fn renew_job_run(&self, id: JobRunId, lease: std::time::Duration) -> StoreResult<()> {
+        let sql =
+            format!("UPDATE job_runs SET lease_until = {} + $2 WHERE id = $1 AND status = 'running'", self.now_ms());
+        on_pool!(self, |pool| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(millis(lease))
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .with_context(|| format!("cannot renew job run {id}"))
+    }
+
+    /// The status of (job, tick), if it was claimed.
+    pub async fn job_run_status(&self, job: &str, tick: DateTime<Utc>) -> StoreResult<Option<String>> {
+        on_pool!(self, |pool| sqlx::query_scalar("SELECT status FROM job_runs WHERE job = $1 AND tick = $2")
+            .bind(job)
+            .bind(tick)
+            .fetch_optional(pool)
+            .await)
+        .with_context(|| format!("cannot read job {job} at {tick}"))
     }
 
     /// The earliest start of a `job` run in progress (started after `since`), if one is.
@@ -80,7 +115,7 @@ impl Store {
             Err(error) => ("failed", None, Some(error)),
         };
         on_pool!(self, |pool| sqlx::query(
-            "UPDATE job_runs SET status = $2, finished_at = $3, summary = $4, error = $5 WHERE id = $1"
+            "UPDATE job_runs SET status = $2, finished_at = $3, summary = $4, error = $5, lease_until = NULL WHERE id = $1"
         )
         .bind(id)
         .bind(status)
@@ -101,6 +136,21 @@ impl Store {
             .fetch_one(pool)
             .await)
         .with_context(|| format!("cannot read the last run of job {job}"))
+    }
+
+    /// Records that a run stopped part-way when its process was asked to stop; the next claim
+    /// of its tick takes it up again.
+    pub async fn stop_job_run(&self, id: JobRunId, now: DateTime<Utc>) -> StoreResult<()> {
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE job_runs SET status = 'stopped', finished_at = $2, summary = 'stopped before its end; resumed by the next run',
+                 lease_until = NULL WHERE id = $1"
+        )
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .with_context(|| format!("cannot record the stop of job run {id}"))
     }
 
     /// The most recent runs, newest first.

@@ -232,6 +232,15 @@ impl Store {
         }
         let now_ms = self.now_ms();
         let statements = Statements::new(now_ms, millis(retry_for));
+        // The common case — a batch of messages sent — is one statement: no transaction around it.
+        if batch.retry.is_empty() && batch.failed.is_empty() && batch.bounced.is_empty() && batch.released.is_empty() {
+            let sent = on_pool!(self, |pool| {
+                let mut conn = pool.acquire().await?;
+                conn.update_each(&statements.sent, owner, Values::Times(&batch.sent)).await
+            });
+            let sent = sent.context("cannot record delivery outcomes")?.len();
+            return Ok(Recorded { sent, lost: outcomes.len() - sent, ..Recorded::default() });
+        }
         let result: StoreResult<Recorded> = async {
             begin_write!(self, |tx| {
                 let mut r = Recorded::default();
@@ -446,7 +455,7 @@ impl Values<'_> {
 
 /// `UPDATE deliveries AS d SET {set} FROM {rows} AS v WHERE d.id = v.id AND d.lease_owner = $1
 /// AND d.status = 'sending' RETURNING id, status` on each backend: one statement over arrays on
-/// PostgreSQL (one round trip per batch), one prepared statement per row on SQLite (in-process).
+/// PostgreSQL (one round trip per batch), statements of up to 500 `VALUES` rows on SQLite.
 trait UpdateEach {
     async fn update_each(
         &mut self,
@@ -458,46 +467,68 @@ trait UpdateEach {
 
 const WHERE_OWNED: &str = "WHERE d.id = v.id AND d.lease_owner = $1 AND d.status = 'sending'";
 
-impl UpdateEach for sqlx::Transaction<'static, sqlx::Sqlite> {
+impl UpdateEach for sqlx::SqliteConnection {
     async fn update_each(
         &mut self,
         set: &str,
         owner: &str,
         values: Values<'_>,
     ) -> sqlx::Result<Vec<(DeliveryId, String)>> {
-        let source = match values {
-            Values::Times(_) => "(SELECT $2 AS id, $3 AS at)",
-            Values::Retries(_) => "(SELECT $2 AS id, $3 AS after, $4 AS err)",
-            Values::Texts(_) => "(SELECT $2 AS id, $3 AS err)",
+        let columns = match values {
+            Values::Times(_) => "column1 AS id, column2 AS at",
+            Values::Retries(_) => "column1 AS id, column2 AS after, column3 AS err",
+            Values::Texts(_) => "column1 AS id, column2 AS err",
         };
-        // SQLite's RETURNING names the updated table's columns unqualified.
-        let sql = format!("UPDATE deliveries AS d SET {set} FROM {source} AS v {WHERE_OWNED} RETURNING id, status");
         let mut out = Vec::new();
-        let one = |id: DeliveryId| {
-            sqlx::query_as::<_, (DeliveryId, String)>(sqlx::AssertSqlSafe(sql.clone())).bind(owner.to_owned()).bind(id)
+        // Rows per statement: at most 3 values each, well under SQLite's 32,766 variables.
+        const ROWS: usize = 500;
+        let len = match values {
+            Values::Times(v) => v.len(),
+            Values::Retries(v) => v.len(),
+            Values::Texts(v) => v.len(),
         };
-        match values {
-            Values::Times(rows) => {
-                for (id, at) in rows {
-                    out.extend(one(*id).bind(*at).fetch_optional(&mut **self).await?);
+        for start in (0..len).step_by(ROWS) {
+            let range = start..(start + ROWS).min(len);
+            let mut q = sqlx::QueryBuilder::new(format!("UPDATE deliveries AS d SET {set} FROM (SELECT {columns} FROM (VALUES "));
+            let mut rows = q.separated(", ");
+            match values {
+                Values::Times(v) => {
+                    for (id, at) in &v[range] {
+                        rows.push("(").push_bind_unseparated(*id).push_unseparated(", ").push_bind_unseparated(*at).push_unseparated(")");
+                    }
+                }
+                Values::Retries(v) => {
+                    for (id, after, err) in &v[range] {
+                        rows.push("(")
+                            .push_bind_unseparated(*id)
+                            .push_unseparated(", ")
+                            .push_bind_unseparated(*after)
+                            .push_unseparated(", ")
+                            .push_bind_unseparated(err.to_string())
+                            .push_unseparated(")");
+                    }
+                }
+                Values::Texts(v) => {
+                    for (id, err) in &v[range] {
+                        rows.push("(")
+                            .push_bind_unseparated(*id)
+                            .push_unseparated(", ")
+                            .push_bind_unseparated(err.to_string())
+                            .push_unseparated(")");
+                    }
                 }
             }
-            Values::Retries(rows) => {
-                for (id, after, err) in rows {
-                    out.extend(one(*id).bind(*after).bind(err.to_string()).fetch_optional(&mut **self).await?);
-                }
-            }
-            Values::Texts(rows) => {
-                for (id, err) in rows {
-                    out.extend(one(*id).bind(err.to_string()).fetch_optional(&mut **self).await?);
-                }
-            }
+            // SQLite's RETURNING names the updated table's columns unqualified.
+            q.push(")) AS v WHERE d.id = v.id AND d.lease_owner = ")
+                .push_bind(owner.to_owned())
+                .push(" AND d.status = 'sending' RETURNING id, status");
+            out.extend(q.build_query_as::<(DeliveryId, String)>().fetch_all(&mut *self).await?);
         }
         Ok(out)
     }
 }
 
-impl UpdateEach for sqlx::Transaction<'static, sqlx::Postgres> {
+impl UpdateEach for sqlx::PgConnection {
     async fn update_each(
         &mut self,
         set: &str,
@@ -517,17 +548,17 @@ impl UpdateEach for sqlx::Transaction<'static, sqlx::Postgres> {
         match values {
             Values::Times(rows) => {
                 let (ids, ats): (Vec<DeliveryId>, Vec<DateTime<Utc>>) = rows.iter().copied().unzip();
-                q.bind(ids).bind(ats).fetch_all(&mut **self).await
+                q.bind(ids).bind(ats).fetch_all(&mut *self).await
             }
             Values::Retries(rows) => {
                 let ids: Vec<DeliveryId> = rows.iter().map(|r| r.0).collect();
                 let after: Vec<i64> = rows.iter().map(|r| r.1).collect();
                 let errs: Vec<&str> = rows.iter().map(|r| r.2).collect();
-                q.bind(ids).bind(after).bind(errs).fetch_all(&mut **self).await
+                q.bind(ids).bind(after).bind(errs).fetch_all(&mut *self).await
             }
             Values::Texts(rows) => {
                 let (ids, errs): (Vec<DeliveryId>, Vec<&str>) = rows.iter().copied().unzip();
-                q.bind(ids).bind(errs).fetch_all(&mut **self).await
+                q.bind(ids).bind(errs).fetch_all(&mut *self).await
             }
         }
     }

@@ -14,14 +14,15 @@ use url::Url;
 
 use crate::helpers::repo;
 
+/// `folder` of the shared test data: `$NASHRA_SHARED_DIR/testdata`, or `../shared/testdata`
+/// beside the checkout (where CI has it).
 fn shared(folder: &str) -> Option<PathBuf> {
-    let candidates =
-        [repo().join("../shared/testdata").join(folder), PathBuf::from("/work/shared/testdata").join(folder)];
-    let found = candidates.into_iter().find(|p| p.is_dir());
+    let base = std::env::var_os("NASHRA_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared"));
+    let found = Some(base.join("testdata").join(folder)).filter(|p| p.is_dir());
     if found.is_none() {
         let _ = writeln!(
             std::io::stderr(),
-            "skipped: ../shared/testdata/{folder} is not here (it is beside the checkout in CI)"
+            "skipped: ../shared/testdata/{folder} is not here (it is beside the checkout in CI; or set NASHRA_SHARED_DIR)"
         );
     }
     found

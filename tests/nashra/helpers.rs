@@ -72,6 +72,8 @@ pub struct Options {
     pub extra_toml: String,
     /// Start a server for the fixture sites (`TestApp::fixtures`).
     pub fixtures: bool,
+    /// Lines added to the `[mail]` section (`connections = 2`…).
+    pub mail_toml: String,
 }
 
 pub struct TestApp {
@@ -165,6 +167,77 @@ impl TestApp {
     ) -> (nashra::digest::EditionOutcome, nashra::delivery::SendReport) {
         let run = self.app.send_digest("daily", at, at, false).await.unwrap();
         (run.outcome, run.sent)
+    }
+
+    /// Adds `n` active readers `reader{i}@example.org` (or `reject{i}@…` where `rejected(i)`)
+    /// following `keywords`, in one transaction; returns their ids in order.
+    pub async fn readers(&self, n: usize, keywords: &[&str], rejected: impl Fn(usize) -> bool) -> Vec<i64> {
+        let names: Vec<_> = keywords.iter().map(|k| nashra::keywords::KeywordName::parse(k).unwrap()).collect();
+        let follows = nashra::keywords::follow(
+            &self.app.store,
+            &self.app.config,
+            &names,
+            nashra::store::KeywordOrigin::Subscriber,
+            now(),
+        )
+        .await
+        .unwrap();
+        let rows: Vec<(String, String)> = (0..n)
+            .map(|i| {
+                let local = if rejected(i) { "reject" } else { "reader" };
+                (format!("{local}{i}@example.org"), format!("token{i:08}"))
+            })
+            .collect();
+        macro_rules! insert {
+            ($pool:expr) => {{
+                let mut tx = $pool.begin().await.unwrap();
+                let mut ids = Vec::with_capacity(n);
+                for (email, token) in &rows {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO subscribers (email, status, token, created_at, confirmed_at)
+                         VALUES ($1, 'active', $2, $3, $3) RETURNING id",
+                    )
+                    .bind(email)
+                    .bind(token)
+                    .bind(now())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+                    for (position, k) in follows.iter().enumerate() {
+                        sqlx::query(
+                            "INSERT INTO subscriber_keywords (subscriber_id, keyword_id, position) VALUES ($1, $2, $3)",
+                        )
+                        .bind(id)
+                        .bind(k.id)
+                        .bind(position as i64)
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    }
+                    ids.push(id);
+                }
+                tx.commit().await.unwrap();
+                ids
+            }};
+        }
+        match &self.app.store {
+            nashra::store::Store::Sqlite(pool) => insert!(pool),
+            nashra::store::Store::Postgres(pool) => insert!(pool),
+        }
+    }
+
+    /// The configuration file this instance runs on (for `nashra` processes).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("nashra.toml")
+    }
+
+    /// Deliveries of every status, counted.
+    pub async fn outbox_counts(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for d in self.app.store.deliveries().await.unwrap() {
+            *counts.entry(d.status().as_str().to_owned()).or_default() += 1;
+        }
+        counts
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -278,10 +351,7 @@ from = "مرصد الضفتين <digest@nashra.example>"
 outbox_dir = "{outbox}"
 templates_dir = "{templates}"
 send_timeout_seconds = 5
-# Tests wait for retries and dead senders in fractions of a second.
-retry_first_seconds = 0.2
-retry_max_seconds = 1
-lease_seconds = 2
+{mail_extra}
 {mail}
 "#,
         feeds = repo.join("feeds").display(),
@@ -290,7 +360,19 @@ lease_seconds = 2
         outbox = dir.join("outbox").display(),
         templates = repo.join("email-templates").display(),
         extra = options.extra_toml.replace("{site}", &site_url),
+        mail_extra = mail_lines(&options.mail_toml),
     )
+}
+
+/// The test instance's `[mail]` lines: `extra`, then the defaults it does not set (tests wait
+/// for retries and dead senders in fractions of a second).
+fn mail_lines(extra: &str) -> String {
+    let defaults = ["retry_first_seconds = 0.2", "retry_max_seconds = 1", "lease_seconds = 2"];
+    let set = |line: &str| line.split('=').next().unwrap_or_default().trim().to_owned();
+    let given: Vec<String> = extra.lines().map(set).collect();
+    let mut lines: Vec<&str> = extra.lines().collect();
+    lines.extend(defaults.iter().filter(|d| !given.contains(&set(d))));
+    lines.join("\n")
 }
 
 /// A PostgreSQL database of the test's own, dropped when the test ends.

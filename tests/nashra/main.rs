@@ -4,15 +4,19 @@
 
 mod helpers;
 mod site;
+#[path = "../support/smtp_sink.rs"]
+mod smtp_sink;
 
 mod collect;
 mod config;
 mod corpus;
+mod delivery;
 mod digest;
 mod extract;
 mod feeds;
 mod fetch;
 mod matching;
+mod processes;
 mod push;
 mod schedule;
 mod smtp;

@@ -1,86 +1,34 @@
-//! Delivery through a real SMTP server over TCP (aiosmtpd, started here): accepted messages land
-//! in its folder; a 5xx refusal is recorded and not retried; a 4xx is retried later.
+//! Delivery through a real SMTP server over TCP (tests/support/smtp_sink.rs): accepted messages
+//! arrive whole and parse; a 5xx naming the mailbox bounces (and suppresses) it; a 4xx is
+//! retried after its back-off, and a reader who leaves meanwhile is not written to.
 
-use std::io::{BufRead, BufReader, Write as _};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use chrono::Duration;
+use chrono::Duration as Days;
 use nashra::store::DeliveryStatus;
 
-use crate::helpers::{Backend, Options, TestApp, now, read_eml_dir, repo};
-
-/// The SMTP server process, killed on drop.
-struct SmtpSink {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl SmtpSink {
-    /// Starts the sink, or returns `None` (saying why) when Python's aiosmtpd is not installed —
-    /// unless `NASHRA_TEST_REQUIRE_SMTP=1`, as in CI, which makes it a failure.
-    fn start() -> Option<SmtpSink> {
-        let required = std::env::var("NASHRA_TEST_REQUIRE_SMTP").is_ok_and(|v| v == "1");
-        let python = std::env::var("NASHRA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let ok = Command::new(&python).args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
-        if !ok {
-            let why =
-                format!("{python} cannot import aiosmtpd (pip install aiosmtpd, or apt install python3-aiosmtpd)");
-            assert!(!required, "an SMTP server is required (NASHRA_TEST_REQUIRE_SMTP=1): {why}");
-            // Straight to stderr: libtest would swallow eprintln! in a passing test.
-            let _ = writeln!(std::io::stderr(), "skipped: {why}");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let script: PathBuf = repo().join("tests/support/smtp_sink.py");
-        let mut child = Command::new(&python)
-            .arg(script)
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("PORT ").and_then(|p| p.parse().ok()).expect("the sink prints its port");
-        Some(SmtpSink { child, port, dir })
-    }
-
-    fn messages(&self) -> Vec<Vec<u8>> {
-        read_eml_dir(self.dir.path())
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn with_sink(backend: Backend) -> Option<(SmtpSink, TestApp)> {
-    let sink = SmtpSink::start()?;
-    let app = TestApp::spawn_with(backend, Options { smtp_port: Some(sink.port), ..Default::default() }).await?;
-    Some((sink, app))
-}
+use crate::delivery::with_sink;
+use crate::helpers::{Backend, now};
+use crate::smtp_sink::Policy;
 
 async fn digests_go_through_a_real_smtp_server(backend: Backend) {
-    let Some((sink, app)) = with_sink(backend).await else { return };
+    let Some((sink, app)) = with_sink(backend, Policy::default(), "").await else { return };
     app.subscribe("reader@example.org", &["داعش", "العراق"]).await;
     app.collect().await;
     let (_, sent) = app.send_digest(now()).await;
     assert_eq!(sent.sent, 1);
     let messages = sink.messages();
     assert_eq!(messages.len(), 1);
-    let m = crate::digest::parse(&messages[0]);
+    assert_eq!(messages[0].rcpt_to, ["reader@example.org"]);
+    assert_eq!(messages[0].mail_from, "digest@nashra.example");
+    let m = crate::digest::parse(&messages[0].data);
     let headings: Vec<String> = crate::digest::sections(&m.body_html(0).unwrap()).into_iter().map(|(h, _)| h).collect();
     assert_eq!(headings, ["داعش", "العراق"]);
     assert!(app.outbox_messages().is_empty(), "nothing went to the file outbox");
 }
 
 async fn refusals_are_recorded_and_temporary_ones_retried(backend: Backend) {
-    let Some((sink, app)) = with_sink(backend).await else { return };
+    let Some((sink, app)) = with_sink(backend, Policy::default(), "").await else { return };
     for who in ["ok@example.org", "reject@example.org", "busy@example.org"] {
         app.subscribe(who, &["داعش"]).await;
     }
@@ -96,19 +44,20 @@ async fn refusals_are_recorded_and_temporary_ones_retried(backend: Backend) {
     let busy = by("busy@example.org");
     assert_eq!(busy.status(), DeliveryStatus::Pending);
     assert!(busy.last_error.unwrap().contains("451"));
-    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(sink.count(), 1);
 
-    // Nothing is due again until the back-off has passed; then only the temporary failure is retried.
+    // Nothing is due again until the back-off (0.2 s ± 20 %) has passed; then only the
+    // temporary failure is retried.
     assert_eq!(app.app.deliver().await.unwrap(), Default::default());
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let later = app.app.deliver().await.unwrap();
     assert_eq!((later.sent, later.failed, later.retried), (0, 0, 1));
-    assert_eq!(sink.messages().len(), 1, "the accepted message was not sent twice");
+    assert_eq!(sink.count(), 1, "the accepted message was not sent twice");
 
     // A reader who unsubscribes while a message waits for its retry does not get it.
     let token = app.app.store.subscriber_by_email("busy@example.org").await.unwrap().unwrap().token;
-    app.app.store.unsubscribe(&token, now() + Duration::minutes(6)).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.app.store.unsubscribe(&token, now() + Days::minutes(6)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = app.app.deliver().await.unwrap();
     assert_eq!(after, Default::default());
     let deliveries = app.app.store.deliveries().await.unwrap();

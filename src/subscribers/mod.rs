@@ -1,6 +1,7 @@
 //! Subscriber administration: the address type, tokens, and adding or removing a subscriber with
 //! the keywords they follow. Used by the command line now and by the web sign-up pages later.
 
+
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use lettre::Address;
 use crate::config::Config;
 use crate::keywords::{self, KeywordError, KeywordName};
 use crate::store::{Keyword, KeywordOrigin, Refusal, Saved, Store, StoreError, Subscriber};
+
 
 /// A subscriber's address, validated and lower-cased (one subscriber per mailbox).
 #[derive(Debug, Clone, PartialEq, Eq)]
