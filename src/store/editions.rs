@@ -14,7 +14,7 @@ use sqlx::FromRow;
 
 use super::error::Context as _;
 use super::leases::millis;
-use super::{KeywordId, Store, StoreResult, SubscriberId, begin_write, on_pool};
+use super::{KeywordId, PG_STATEMENT_BYTES, Store, StoreResult, SubscriberId, begin_write, chunks_by_size, on_pool};
 
 pub type EditionId = i64;
 pub type ContentId = i64;
@@ -255,8 +255,9 @@ impl Store {
     }
 }
 
-/// The page writes, once per backend: PostgreSQL sends each as one statement over arrays (one
-/// round trip, whatever the page size); SQLite takes multi-row statements of 500 rows.
+/// The page writes, once per backend: PostgreSQL sends statements over arrays (one round trip
+/// for hundreds of rows, each statement under `PG_STATEMENT_BYTES`); SQLite takes multi-row
+/// statements of 500 rows.
 trait BatchConn {
     /// Inserts the contents not stored yet; returns the id of each key.
     async fn insert_contents<'k>(
@@ -358,30 +359,35 @@ impl BatchConn for sqlx::Transaction<'static, sqlx::Sqlite> {
     }
 }
 
+/// Bytes of one row of ids in a PostgreSQL array parameter (length word and value).
+const PG_ID_BYTES: usize = 12;
+
 impl BatchConn for sqlx::Transaction<'static, sqlx::Postgres> {
     async fn insert_contents<'k>(
         &mut self,
         edition: EditionId,
         keys: &[&'k str],
     ) -> sqlx::Result<HashMap<&'k str, ContentId>> {
-        sqlx::query(
-            "INSERT INTO digest_contents (edition_id, sections) SELECT $1, u FROM UNNEST($2::text[]) AS u
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(edition)
-        .bind(keys)
-        .execute(&mut **self)
-        .await?;
-        let rows: Vec<(ContentId, String)> =
-            sqlx::query_as("SELECT id, sections FROM digest_contents WHERE edition_id = $1 AND sections = ANY($2)")
-                .bind(edition)
-                .bind(keys)
-                .fetch_all(&mut **self)
-                .await?;
         let mut ids = HashMap::with_capacity(keys.len());
-        for (id, sections) in rows {
-            if let Some(key) = keys.iter().find(|k| **k == sections) {
-                ids.insert(*key, id);
+        for chunk in chunks_by_size(keys, PG_STATEMENT_BYTES, |k| k.len() + 4) {
+            sqlx::query(
+                "INSERT INTO digest_contents (edition_id, sections) SELECT $1, u FROM UNNEST($2::text[]) AS u
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(edition)
+            .bind(chunk)
+            .execute(&mut **self)
+            .await?;
+            let rows: Vec<(ContentId, String)> =
+                sqlx::query_as("SELECT id, sections FROM digest_contents WHERE edition_id = $1 AND sections = ANY($2)")
+                    .bind(edition)
+                    .bind(chunk)
+                    .fetch_all(&mut **self)
+                    .await?;
+            for (id, sections) in rows {
+                if let Some(key) = chunk.iter().find(|k| **k == sections) {
+                    ids.insert(*key, id);
+                }
             }
         }
         Ok(ids)
@@ -393,19 +399,22 @@ impl BatchConn for sqlx::Transaction<'static, sqlx::Postgres> {
         rows: &[(SubscriberId, ContentId)],
         now_ms: &str,
     ) -> sqlx::Result<()> {
-        let (subscribers, contents): (Vec<SubscriberId>, Vec<ContentId>) = rows.iter().copied().unzip();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "INSERT INTO deliveries (edition_id, subscriber_id, content_id, status, queued_at, due_at)
              SELECT $1, u.s, u.c, 'pending', {now_ms}, $4 FROM UNNEST($2::bigint[], $3::bigint[]) AS u (s, c)
              ON CONFLICT DO NOTHING"
-        )))
-        .bind(edition.id)
-        .bind(subscribers)
-        .bind(contents)
-        .bind(edition.send_after)
-        .execute(&mut **self)
-        .await
-        .map(|_| ())
+        );
+        for chunk in chunks_by_size(rows, PG_STATEMENT_BYTES, |_| 2 * PG_ID_BYTES) {
+            let (subscribers, contents): (Vec<SubscriberId>, Vec<ContentId>) = chunk.iter().copied().unzip();
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(edition.id)
+                .bind(subscribers)
+                .bind(contents)
+                .bind(edition.send_after)
+                .execute(&mut **self)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn advance_cursors(
@@ -414,16 +423,19 @@ impl BatchConn for sqlx::Transaction<'static, sqlx::Postgres> {
         until: DateTime<Utc>,
         rows: &[(SubscriberId, ContentId)],
     ) -> sqlx::Result<()> {
-        let subscribers: Vec<SubscriberId> = rows.iter().map(|(s, _)| *s).collect();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "INSERT INTO digest_cursors (subscriber_id, schedule, covered_until)
              SELECT u, $2, $3 FROM UNNEST($1::bigint[]) AS u {CURSOR_UPSERT}"
-        )))
-        .bind(subscribers)
-        .bind(schedule)
-        .bind(until)
-        .execute(&mut **self)
-        .await
-        .map(|_| ())
+        );
+        for chunk in chunks_by_size(rows, PG_STATEMENT_BYTES, |_| PG_ID_BYTES) {
+            let subscribers: Vec<SubscriberId> = chunk.iter().map(|(s, _)| *s).collect();
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(subscribers)
+                .bind(schedule)
+                .bind(until)
+                .execute(&mut **self)
+                .await?;
+        }
+        Ok(())
     }
 }

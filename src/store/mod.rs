@@ -82,6 +82,30 @@ macro_rules! begin_write {
 }
 pub(crate) use begin_write;
 
+/// The most parameter bytes one PostgreSQL statement carries. sqlx 0.9.0 connects without
+/// `TCP_NODELAY` (launchbadge/sqlx#4335, fixed upstream, not released): over TLS a statement
+/// larger than one TLS record (16 KB) leaves in two writes, and the second waits for the
+/// server's delayed ACK — 40 ms a statement. Batches are cut below that size.
+pub(crate) const PG_STATEMENT_BYTES: usize = 12 * 1024;
+
+/// `items` cut into runs whose estimated size (`size` of each) stays under `max` bytes.
+pub(crate) fn chunks_by_size<T>(items: &[T], max: usize, size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let n = size(item);
+        if i > start && bytes + n > max {
+            out.push(&items[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += n;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
 impl Store {
     /// Opens the database (creating a SQLite file and its folder if needed) and applies pending
     /// migrations.
@@ -158,6 +182,14 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect()
+    }
+
+    #[test]
+    fn batches_are_cut_by_size() {
+        let items = [5, 5, 5, 20, 1];
+        let chunks = super::chunks_by_size(&items, 10, |n| *n);
+        assert_eq!(chunks, vec![&[5, 5][..], &[5][..], &[20][..], &[1][..]]);
+        assert!(super::chunks_by_size(&[] as &[usize], 10, |n| *n).is_empty());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use sqlx::FromRow;
 use super::editions::{ContentId, EditionId};
 use super::error::Context as _;
 use super::leases::millis;
-use super::{Store, StoreResult, SubscriberId, begin_write, on_pool};
+use super::{PG_STATEMENT_BYTES, Store, StoreResult, SubscriberId, begin_write, chunks_by_size, on_pool};
 
 pub type DeliveryId = i64;
 
@@ -444,11 +444,11 @@ enum Values<'a> {
 }
 
 impl Values<'_> {
-    fn is_empty(self) -> bool {
+    fn len(self) -> usize {
         match self {
-            Values::Times(v) => v.is_empty(),
-            Values::Retries(v) => v.is_empty(),
-            Values::Texts(v) => v.is_empty(),
+            Values::Times(v) => v.len(),
+            Values::Retries(v) => v.len(),
+            Values::Texts(v) => v.len(),
         }
     }
 }
@@ -482,11 +482,7 @@ impl UpdateEach for sqlx::SqliteConnection {
         let mut out = Vec::new();
         // Rows per statement: at most 3 values each, well under SQLite's 32,766 variables.
         const ROWS: usize = 500;
-        let len = match values {
-            Values::Times(v) => v.len(),
-            Values::Retries(v) => v.len(),
-            Values::Texts(v) => v.len(),
-        };
+        let len = values.len();
         for start in (0..len).step_by(ROWS) {
             let range = start..(start + ROWS).min(len);
             let mut q = sqlx::QueryBuilder::new(format!("UPDATE deliveries AS d SET {set} FROM (SELECT {columns} FROM (VALUES "));
@@ -535,31 +531,36 @@ impl UpdateEach for sqlx::PgConnection {
         owner: &str,
         values: Values<'_>,
     ) -> sqlx::Result<Vec<(DeliveryId, String)>> {
-        if values.is_empty() {
-            return Ok(Vec::new());
-        }
         let source = match values {
             Values::Times(_) => "UNNEST($2::bigint[], $3::timestamptz[]) AS v (id, at)",
             Values::Retries(_) => "UNNEST($2::bigint[], $3::bigint[], $4::text[]) AS v (id, after, err)",
             Values::Texts(_) => "UNNEST($2::bigint[], $3::text[]) AS v (id, err)",
         };
         let sql = format!("UPDATE deliveries AS d SET {set} FROM {source} {WHERE_OWNED} RETURNING d.id, d.status");
-        let q = sqlx::query_as::<_, (DeliveryId, String)>(sqlx::AssertSqlSafe(sql)).bind(owner);
+        let q = || sqlx::query_as::<_, (DeliveryId, String)>(sqlx::AssertSqlSafe(sql.clone())).bind(owner);
+        let mut out = Vec::new();
         match values {
             Values::Times(rows) => {
-                let (ids, ats): (Vec<DeliveryId>, Vec<DateTime<Utc>>) = rows.iter().copied().unzip();
-                q.bind(ids).bind(ats).fetch_all(&mut *self).await
+                for chunk in chunks_by_size(rows, PG_STATEMENT_BYTES, |_| 24) {
+                    let (ids, ats): (Vec<DeliveryId>, Vec<DateTime<Utc>>) = chunk.iter().copied().unzip();
+                    out.extend(q().bind(ids).bind(ats).fetch_all(&mut *self).await?);
+                }
             }
             Values::Retries(rows) => {
-                let ids: Vec<DeliveryId> = rows.iter().map(|r| r.0).collect();
-                let after: Vec<i64> = rows.iter().map(|r| r.1).collect();
-                let errs: Vec<&str> = rows.iter().map(|r| r.2).collect();
-                q.bind(ids).bind(after).bind(errs).fetch_all(&mut *self).await
+                for chunk in chunks_by_size(rows, PG_STATEMENT_BYTES, |r| 28 + r.2.len()) {
+                    let ids: Vec<DeliveryId> = chunk.iter().map(|r| r.0).collect();
+                    let after: Vec<i64> = chunk.iter().map(|r| r.1).collect();
+                    let errs: Vec<&str> = chunk.iter().map(|r| r.2).collect();
+                    out.extend(q().bind(ids).bind(after).bind(errs).fetch_all(&mut *self).await?);
+                }
             }
             Values::Texts(rows) => {
-                let (ids, errs): (Vec<DeliveryId>, Vec<&str>) = rows.iter().copied().unzip();
-                q.bind(ids).bind(errs).fetch_all(&mut *self).await
+                for chunk in chunks_by_size(rows, PG_STATEMENT_BYTES, |r| 16 + r.1.len()) {
+                    let (ids, errs): (Vec<DeliveryId>, Vec<&str>) = chunk.iter().copied().unzip();
+                    out.extend(q().bind(ids).bind(errs).fetch_all(&mut *self).await?);
+                }
             }
         }
+        Ok(out)
     }
 }
