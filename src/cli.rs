@@ -128,6 +128,24 @@ enum SubscribersCommand {
     },
     /// List subscribers with their keywords.
     List,
+    /// Import readers from a CSV file (email, keywords, status, created), streamed; every bad
+    /// row is reported with its line number and the rest imported.
+    Import {
+        /// The CSV file (UTF-8, with a header line naming its columns).
+        file: PathBuf,
+        /// The list already opted in elsewhere: active rows import active (otherwise new
+        /// readers wait for their confirmation).
+        #[arg(long)]
+        confirmed: bool,
+        /// Bring back addresses that unsubscribed or are suppressed here.
+        #[arg(long)]
+        resubscribe: bool,
+    },
+    /// Export every reader, whatever their status, as CSV.
+    Export {
+        /// Write here instead of standard output.
+        file: Option<PathBuf>,
+    },
     /// List the suppressed addresses (refused for good by the relay) with the reply.
     Suppressed,
     /// Lift the suppression of an address, so that it is written to again.
@@ -477,15 +495,55 @@ async fn subscribers_command(
             ExitCode::SUCCESS
         }
         SubscribersCommand::List => {
+            let suppressed: std::collections::HashSet<String> =
+                app.store.suppressions().await?.into_iter().map(|s| s.email).collect();
             for s in app.store.subscribers().await? {
                 let keywords = app.store.subscriber_keywords(s.id).await?;
+                let status = if suppressed.contains(&s.email) { "suppressed" } else { s.status().as_str() };
                 println!(
                     "{}\t{}\t{}",
                     s.email,
-                    s.status().as_str(),
+                    status,
                     keywords.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join("، ")
                 );
             }
+            ExitCode::SUCCESS
+        }
+        SubscribersCommand::Import { file, confirmed, resubscribe } => {
+            stop_on_signal(&app);
+            let input = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let options = subscribers::ImportOptions { confirmed, resubscribe };
+            let progress = Progress::new(format!("import {}", file.display()));
+            let mut on_bad = |line: u64, reason: &str| {
+                progress.finish();
+                eprintln!("{}:{line}: {reason}", file.display());
+            };
+            let show = |r: &subscribers::ImportReport| progress.update(r.rows, &format!("{} added", r.added));
+            let report = subscribers::import(
+                &app.store,
+                &app.config,
+                std::io::BufReader::new(input),
+                &options,
+                now,
+                &mut on_bad,
+                &show,
+            )
+            .await;
+            progress.finish();
+            let report = report?;
+            println!("{}", report.summary());
+            if report.bad > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+        SubscribersCommand::Export { file } => {
+            let rows = match &file {
+                Some(path) => {
+                    let out =
+                        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+                    subscribers::export(&app.store, std::io::BufWriter::new(out)).await?
+                }
+                None => subscribers::export(&app.store, std::io::BufWriter::new(std::io::stdout().lock())).await?,
+            };
+            eprintln!("{rows} reader(s) exported");
             ExitCode::SUCCESS
         }
         SubscribersCommand::Suppressed => {

@@ -12,6 +12,7 @@
 mod articles;
 mod editions;
 mod error;
+mod import;
 mod jobs;
 mod keywords;
 mod leases;
@@ -32,6 +33,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use articles::{Article, ArticleFilter, ArticleId, DigestArticle, NewArticle, Upserted, hex_digest};
 pub use editions::{ContentId, Edition, EditionId, PlanLease, PlannedPage, Reader};
 pub use error::{StoreError, StoreResult};
+pub use import::{ExportedReader, ImportedReader, Present};
 pub use jobs::{JobRun, JobRunId};
 pub use keywords::{Ensured, Keyword, KeywordId, KeywordOrigin};
 pub use leases::new_owner_id;

@@ -35,6 +35,20 @@ impl Store {
         .with_context(|| format!("cannot read the suppression of {email}"))
     }
 
+    /// Up to `limit` suppressed addresses with no subscriber, after `after` in address order.
+    pub async fn suppressions_without_subscriber(&self, after: &str, limit: u32) -> StoreResult<Vec<Suppression>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT x.email, x.reason, x.created_at FROM suppressions x
+             WHERE x.email > $1 AND NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.email = x.email)
+             ORDER BY x.email LIMIT $2"
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)
+        .context("cannot read suppressions")
+    }
+
     /// Suppresses `email` (keeping an earlier reason) and cancels its waiting messages.
     pub async fn suppress(&self, email: &str, reason: &str, now: DateTime<Utc>) -> StoreResult<()> {
         let result: StoreResult<()> = async {

@@ -1,6 +1,8 @@
 //! Subscriber administration: the address type, tokens, and adding or removing a subscriber with
 //! the keywords they follow. Used by the command line now and by the web sign-up pages later.
 
+mod export;
+mod import;
 
 use std::fmt;
 
@@ -11,6 +13,8 @@ use crate::config::Config;
 use crate::keywords::{self, KeywordError, KeywordName};
 use crate::store::{Keyword, KeywordOrigin, Refusal, Saved, Store, StoreError, Subscriber};
 
+pub use export::{EXPORT_HEADER, ExportError, export};
+pub use import::{BATCH, ImportError, ImportOptions, ImportReport, import};
 
 /// A subscriber's address, validated and lower-cased (one subscriber per mailbox).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,6 +15,7 @@ mod digest;
 mod extract;
 mod feeds;
 mod fetch;
+mod import;
 mod matching;
 mod processes;
 mod push;
