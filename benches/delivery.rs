@@ -34,9 +34,30 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 const KEYWORDS: [&str; 24] = [
-    "العراق", "داعش", "مصر", "سوريا", "ليبيا", "تونس", "الجزائر", "المغرب", "السودان", "اليمن", "لبنان", "الأردن",
-    "فلسطين", "غزة", "الإرهاب", "الاقتصاد", "النفط", "الانتخابات", "اللاجئين", "الساحل", "التحالف الدولي",
-    "الأمن", "التعليم", "الصحة",
+    "العراق",
+    "داعش",
+    "مصر",
+    "سوريا",
+    "ليبيا",
+    "تونس",
+    "الجزائر",
+    "المغرب",
+    "السودان",
+    "اليمن",
+    "لبنان",
+    "الأردن",
+    "فلسطين",
+    "غزة",
+    "الإرهاب",
+    "الاقتصاد",
+    "النفط",
+    "الانتخابات",
+    "اللاجئين",
+    "الساحل",
+    "التحالف الدولي",
+    "الأمن",
+    "التعليم",
+    "الصحة",
 ];
 const CONNECTIONS: u32 = 4;
 
@@ -118,8 +139,7 @@ tls = "none"
 async fn fill(app: &App, readers: usize) {
     let store = &app.store;
     let names: Vec<_> = KEYWORDS.iter().map(|k| nashra::keywords::KeywordName::parse(k).unwrap()).collect();
-    let keywords =
-        nashra::keywords::follow(store, &app.config, &names, KeywordOrigin::Operator, now()).await.unwrap();
+    let keywords = nashra::keywords::follow(store, &app.config, &names, KeywordOrigin::Operator, now()).await.unwrap();
     let source = store.ensure_source("bench", "push", "", now()).await.unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for i in 0..120 {
@@ -168,13 +188,15 @@ async fn fill(app: &App, readers: usize) {
                     }
                 }
                 for (position, k) in follows.iter().enumerate() {
-                    sqlx::query("INSERT INTO subscriber_keywords (subscriber_id, keyword_id, position) VALUES ($1, $2, $3)")
-                        .bind(id)
-                        .bind(k)
-                        .bind(position as i64)
-                        .execute(&mut *tx)
-                        .await
-                        .unwrap();
+                    sqlx::query(
+                        "INSERT INTO subscriber_keywords (subscriber_id, keyword_id, position) VALUES ($1, $2, $3)",
+                    )
+                    .bind(id)
+                    .bind(k)
+                    .bind(position as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
                 }
             }
             tx.commit().await.unwrap();
@@ -346,11 +368,15 @@ async fn send_and_plan(readers: usize) {
         let relay = nashra::delivery::SmtpRelay::new(smtp, Duration::from_secs(5)).unwrap();
         let mut session = relay.connect().await.unwrap();
         let from = envelope_address("digest@news.example.org").unwrap();
-        let raw: Vec<(lettre::Address, Vec<u8>)> = claimed.iter().take(300).map(|c| {
-            let composed = futures_util::FutureExt::now_or_never(app.composer.compose(c));
-            let _ = composed;
-            (envelope_address(&c.recipient).unwrap(), samples[0].1[..samples[0].1.len()-5].to_vec())
-        }).collect();
+        let raw: Vec<(lettre::Address, Vec<u8>)> = claimed
+            .iter()
+            .take(300)
+            .map(|c| {
+                let composed = futures_util::FutureExt::now_or_never(app.composer.compose(c));
+                let _ = composed;
+                (envelope_address(&c.recipient).unwrap(), samples[0].1[..samples[0].1.len() - 5].to_vec())
+            })
+            .collect();
         let stage = std::sync::Mutex::new(nashra::delivery::Stage::Session);
         let t = Instant::now();
         for (to, bytes) in &raw {
@@ -447,16 +473,19 @@ async fn claims(label: &str, url: &dyn Fn(&str) -> String, cleanup: &dyn Fn(&str
     let mut costs = Vec::new();
     for sent in [0i64, 1_000_000] {
         let name = format!("claims_{sent}");
-        let store = Store::connect(&nashra::store::DatabaseUrl::parse(&url(&name), Path::new(".")).unwrap(), 4)
-            .await
-            .unwrap();
+        let store =
+            Store::connect(&nashra::store::DatabaseUrl::parse(&url(&name), Path::new(".")).unwrap(), 4).await.unwrap();
         let started = Instant::now();
         outbox_with(&store, sent).await;
         let filled = started.elapsed();
         costs.push(claim_cost(&store).await);
         store.close().await;
         cleanup(&name);
-        println!("  {label}: {sent:>9} sent before: {:.3} ms a claim (filled in {:.1} s)", costs.last().unwrap(), filled.as_secs_f64());
+        println!(
+            "  {label}: {sent:>9} sent before: {:.3} ms a claim (filled in {:.1} s)",
+            costs.last().unwrap(),
+            filled.as_secs_f64()
+        );
     }
     println!("  {label}: ratio {:.2} (1 = the same cost)", costs[1] / costs[0]);
 }
@@ -478,8 +507,15 @@ fn main() {
                 rt.block_on(async {
                     use sqlx::Connection as _;
                     let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS nashra_bench_{db} WITH (FORCE)"))).execute(&mut c).await;
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE nashra_bench_{db}"))).execute(&mut c).await.unwrap();
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS nashra_bench_{db} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE nashra_bench_{db}")))
+                        .execute(&mut c)
+                        .await
+                        .unwrap();
                 });
             })
             .join()
@@ -496,7 +532,11 @@ fn main() {
                 rt.block_on(async {
                     use sqlx::Connection as _;
                     let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS nashra_bench_{name} WITH (FORCE)"))).execute(&mut c).await;
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS nashra_bench_{name} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
                 });
             })
             .join()

@@ -52,7 +52,8 @@ fn flatten(source: &str, sources: &HashMap<String, String>) -> Option<String> {
     if parent_source.contains("{% extends") || source.contains("super()") {
         return None;
     }
-    let child_blocks: HashMap<String, String> = blocks(&rest[end + 2..])?.into_iter().map(|b| (b.name, b.body)).collect();
+    let child_blocks: HashMap<String, String> =
+        blocks(&rest[end + 2..])?.into_iter().map(|b| (b.name, b.body)).collect();
     let mut out = String::with_capacity(parent_source.len() * 2);
     let mut at = 0;
     for block in blocks(parent_source)? {
@@ -71,7 +72,9 @@ fn flatten(source: &str, sources: &HashMap<String, String>) -> Option<String> {
 /// Appends `text`, without the spaces before a tag that starts its line (lstrip_blocks).
 fn push_lstripped(out: &mut String, text: &str) {
     let line_start = text.rfind('\n').map_or(0, |i| i + 1);
-    if text[line_start..].chars().all(|c| c == ' ' || c == '\t') && (line_start > 0 || out.is_empty() || out.ends_with('\n')) {
+    if text[line_start..].chars().all(|c| c == ' ' || c == '\t')
+        && (line_start > 0 || out.is_empty() || out.ends_with('\n'))
+    {
         out.push_str(&text[..line_start]);
     } else {
         out.push_str(text);
@@ -214,7 +217,9 @@ mod tests {
         let base = "{% block a %}{% block b %}{% endblock %}{% endblock %}";
         assert!(flatten("{% extends \"b\" %}{% block a %}x{% endblock %}", &sources(&[("b", base)])).is_none());
         let base = "{% block a %}x{% endblock %}";
-        assert!(flatten("{% extends \"b\" %}{% block a %}{{ super() }}{% endblock %}", &sources(&[("b", base)])).is_none());
+        assert!(
+            flatten("{% extends \"b\" %}{% block a %}{{ super() }}{% endblock %}", &sources(&[("b", base)])).is_none()
+        );
         assert!(flatten("{% extends \"missing\" %}", &sources(&[])).is_none());
         assert!(protect("<a {% if x %}href=\"y\"{% endif %}>").is_none());
     }

@@ -232,8 +232,11 @@ impl Templates {
             }
         };
         let fill = |s: &str, html: bool| {
-            let (email, url) =
-                if html { (escape(email), escape(unsubscribe_url)) } else { (email.to_owned(), unsubscribe_url.to_owned()) };
+            let (email, url) = if html {
+                (escape(email), escape(unsubscribe_url))
+            } else {
+                (email.to_owned(), unsubscribe_url.to_owned())
+            };
             s.replace(EMAIL_FIELD, &email).replace(UNSUBSCRIBE_FIELD, &url)
         };
         RenderedEmail {

@@ -465,7 +465,10 @@ trait UpdateEach {
     ) -> sqlx::Result<Vec<(DeliveryId, String)>>;
 }
 
-const WHERE_OWNED: &str = "WHERE d.id = v.id AND d.lease_owner = $1 AND d.status = 'sending'";
+/// A delivery this sender holds: its lease owner is set only while it is `sending`. (No
+/// `status = 'sending'` here: PostgreSQL would then walk the partial index of leased rows, dead
+/// versions included, instead of looking each id up.)
+const WHERE_OWNED: &str = "WHERE d.id = v.id AND d.lease_owner = $1";
 
 impl UpdateEach for sqlx::SqliteConnection {
     async fn update_each(
@@ -485,12 +488,18 @@ impl UpdateEach for sqlx::SqliteConnection {
         let len = values.len();
         for start in (0..len).step_by(ROWS) {
             let range = start..(start + ROWS).min(len);
-            let mut q = sqlx::QueryBuilder::new(format!("UPDATE deliveries AS d SET {set} FROM (SELECT {columns} FROM (VALUES "));
+            let mut q = sqlx::QueryBuilder::new(format!(
+                "UPDATE deliveries AS d SET {set} FROM (SELECT {columns} FROM (VALUES "
+            ));
             let mut rows = q.separated(", ");
             match values {
                 Values::Times(v) => {
                     for (id, at) in &v[range] {
-                        rows.push("(").push_bind_unseparated(*id).push_unseparated(", ").push_bind_unseparated(*at).push_unseparated(")");
+                        rows.push("(")
+                            .push_bind_unseparated(*id)
+                            .push_unseparated(", ")
+                            .push_bind_unseparated(*at)
+                            .push_unseparated(")");
                     }
                 }
                 Values::Retries(v) => {
@@ -517,7 +526,7 @@ impl UpdateEach for sqlx::SqliteConnection {
             // SQLite's RETURNING names the updated table's columns unqualified.
             q.push(")) AS v WHERE d.id = v.id AND d.lease_owner = ")
                 .push_bind(owner.to_owned())
-                .push(" AND d.status = 'sending' RETURNING id, status");
+                .push(" RETURNING id, status");
             out.extend(q.build_query_as::<(DeliveryId, String)>().fetch_all(&mut *self).await?);
         }
         Ok(out)
