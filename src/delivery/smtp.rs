@@ -143,7 +143,13 @@ impl Session {
             set(Stage::Data);
             self.conn.command(Data).await.map_err(|e| (Stage::Data, e))?;
             set(Stage::EndOfData);
-            self.conn.message(message).await.map_err(|e| (Stage::EndOfData, e))?;
+            match std::str::from_utf8(message) {
+                // One write: the message dot-stuffed and its final dot (lettre's own path
+                // stuffs byte by byte and writes the dot apart).
+                Ok(text) => self.conn.command(Payload(text)).await,
+                Err(_) => self.conn.message(message).await,
+            }
+            .map_err(|e| (Stage::EndOfData, e))?;
             Ok::<(), (Stage, lettre::transport::smtp::Error)>(())
         }
         .await;
@@ -168,6 +174,30 @@ impl Session {
         if self.is_usable() {
             let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.quit()).await;
         }
+    }
+}
+
+/// A message as it goes after DATA: lines starting with a dot get another (RFC 5321 4.5.2),
+/// then the final `CRLF.CRLF`.
+struct Payload<'a>(&'a str);
+
+impl std::fmt::Display for Payload<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut start_of_line = true;
+        let mut rest = self.0;
+        while !rest.is_empty() {
+            if start_of_line && rest.starts_with('.') {
+                f.write_str(".")?;
+            }
+            let end = rest.find('\n').map_or(rest.len(), |i| i + 1);
+            f.write_str(&rest[..end])?;
+            start_of_line = rest[..end].ends_with('\n');
+            rest = &rest[end..];
+        }
+        if !self.0.ends_with("\r\n") {
+            f.write_str("\r\n")?;
+        }
+        f.write_str(".\r\n")
     }
 }
 
@@ -224,5 +254,17 @@ impl AsyncWrite for TlsTcp {
 impl AsyncTokioStream for TlsTcp {
     fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.0.get_ref().0.peer_addr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Payload;
+
+    #[test]
+    fn a_payload_is_dot_stuffed_and_ends_with_the_final_dot() {
+        assert_eq!(Payload("a\r\n.b\r\n..c\r\n").to_string(), "a\r\n..b\r\n...c\r\n.\r\n");
+        assert_eq!(Payload(".x").to_string(), "..x\r\n.\r\n");
+        assert_eq!(Payload("").to_string(), "\r\n.\r\n");
     }
 }

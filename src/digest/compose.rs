@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
@@ -16,7 +17,7 @@ use crate::arabic::{format_date, format_datetime};
 use crate::config::Config;
 use crate::delivery::{Compose, Composed};
 use crate::feeds::{FeedKey, feed_url};
-use crate::store::{Claimed, ContentId, Store};
+use crate::store::{ArticleId, Claimed, ContentId, DigestArticle, Keyword, KeywordId, Store};
 
 /// Renderings kept, by total size (bytes of subject, HTML and text).
 const CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -26,7 +27,20 @@ pub struct Composer {
     config: Arc<Config>,
     templates: Arc<Templates>,
     cache: Mutex<Cache>,
+    /// The articles and keywords contents name, kept between contents (an edition's contents
+    /// share a few hundred articles at most).
+    articles: Mutex<HashMap<ArticleId, Arc<DigestArticle>>>,
+    keywords: Mutex<HashMap<KeywordId, Arc<Keyword>>>,
+    /// When the caches were last emptied: an article edited since shows as edited in the
+    /// messages sent after the next emptying.
+    emptied: Mutex<Instant>,
 }
+
+/// How long what the caches hold may be shown.
+const FRESH_FOR: Duration = Duration::from_secs(600);
+
+/// Articles or keywords kept at most; past that the map starts again.
+const KEEP_ITEMS: usize = 20_000;
 
 /// A content, rendered for any reader: the context without the reader, and its rendering with
 /// merge fields (when the templates allow it).
@@ -67,7 +81,33 @@ impl Cache {
 
 impl Composer {
     pub fn new(store: Store, config: Arc<Config>, templates: Arc<Templates>) -> Self {
-        Self { store, config, templates, cache: Mutex::default() }
+        Self {
+            store,
+            config,
+            templates,
+            cache: Mutex::default(),
+            articles: Mutex::default(),
+            keywords: Mutex::default(),
+            emptied: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Empties the caches when what they hold has been shown for `FRESH_FOR`.
+    fn keep_fresh(&self) {
+        let Ok(mut emptied) = self.emptied.lock() else { return };
+        if emptied.elapsed() < FRESH_FOR {
+            return;
+        }
+        *emptied = Instant::now();
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Cache::default();
+        }
+        if let Ok(mut a) = self.articles.lock() {
+            a.clear();
+        }
+        if let Ok(mut k) = self.keywords.lock() {
+            k.clear();
+        }
     }
 
     async fn prepared(&self, content: ContentId, claimed: &Claimed) -> Result<Arc<Prepared>, String> {
@@ -95,32 +135,34 @@ impl Composer {
 
     /// The digest's context from its stored content, the articles and keywords it names.
     async fn load(&self, content: ContentId, claimed: &Claimed) -> Result<DigestContext, String> {
-        let key = self
-            .store
-            .digest_content(content)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("digest content {content} is gone"))?;
+        let key = match &claimed.sections {
+            Some(key) => key.clone(),
+            None => self
+                .store
+                .digest_content(content)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("digest content {content} is gone"))?,
+        };
         let sections = parse_content_key(&key).ok_or_else(|| format!("digest content {content} is unreadable"))?;
         let keyword_ids: Vec<_> = sections.iter().map(|(k, _)| *k).collect::<HashSet<_>>().into_iter().collect();
         let article_ids: Vec<_> =
             sections.iter().flat_map(|(_, a)| a.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
-        let keywords: HashMap<_, _> = self
-            .store
-            .keywords_by_ids(&keyword_ids)
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|k| (k.id, k))
-            .collect();
-        let articles: HashMap<_, _> = self
-            .store
-            .digest_articles(&article_ids)
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
+        let store = &self.store;
+        let keywords = fetch_missing(
+            &self.keywords,
+            &keyword_ids,
+            |ids| async move { store.keywords_by_ids(&ids).await },
+            |k| k.id,
+        )
+        .await?;
+        let articles = fetch_missing(
+            &self.articles,
+            &article_ids,
+            |ids| async move { store.digest_articles(&ids).await },
+            |a| a.id,
+        )
+        .await?;
         let config = &self.config;
         let edition = config.editions.iter().find(|e| e.name == claimed.schedule);
         let tz = edition.map_or(config.site.time_zone, |e| e.schedule.time_zone());
@@ -132,6 +174,7 @@ impl Composer {
                 let articles: Vec<ArticleContext> = ids
                     .iter()
                     .filter_map(|id| articles.get(id))
+                    .map(|a| a.as_ref())
                     .map(|a| ArticleContext {
                         title: a.title.clone(),
                         url: a.url.clone(),
@@ -166,8 +209,47 @@ impl Composer {
     }
 }
 
+/// The items with these ids: from `kept`, and those not there from `fetch` (then kept).
+async fn fetch_missing<T, F, Fut>(
+    kept: &Mutex<HashMap<i64, Arc<T>>>,
+    ids: &[i64],
+    fetch: F,
+    id_of: impl Fn(&T) -> i64,
+) -> Result<HashMap<i64, Arc<T>>, String>
+where
+    F: FnOnce(Vec<i64>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, crate::store::StoreError>>,
+{
+    let mut found = HashMap::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    if let Ok(kept) = kept.lock() {
+        for id in ids {
+            match kept.get(id) {
+                Some(item) => {
+                    found.insert(*id, item.clone());
+                }
+                None => missing.push(*id),
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let fetched = fetch(missing).await.map_err(|e| e.to_string())?;
+        let mut kept = kept.lock().map_err(|_| "a cache was poisoned".to_owned())?;
+        if kept.len() > KEEP_ITEMS {
+            kept.clear();
+        }
+        for item in fetched {
+            let item = Arc::new(item);
+            kept.insert(id_of(&item), item.clone());
+            found.insert(id_of(&item), item);
+        }
+    }
+    Ok(found)
+}
+
 impl Compose for Composer {
     async fn compose(&self, claimed: &Claimed) -> Result<Composed, String> {
+        self.keep_fresh();
         let content = claimed.content_id.ok_or("this message was planned without a content")?;
         let prepared = self.prepared(content, claimed).await?;
         let unsubscribe_url = unsubscribe_url(&self.config, &claimed.token)?;

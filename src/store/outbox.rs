@@ -74,6 +74,8 @@ pub struct Claimed {
     pub token: String,
     pub schedule: String,
     pub tick: DateTime<Utc>,
+    /// What the digest says (its content's sections key).
+    pub sections: Option<String>,
 }
 
 /// What became of a claimed delivery.
@@ -166,9 +168,10 @@ impl Store {
         let mut claimed: Vec<Claimed> = on_pool!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(
                 "SELECT d.id, d.edition_id, d.subscriber_id, d.content_id, d.attempts, s.email AS recipient, s.token,
-                        e.schedule, e.tick
+                        e.schedule, e.tick, c.sections
                  FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-                 JOIN digest_editions e ON e.id = d.edition_id WHERE d.id IN (",
+                 JOIN digest_editions e ON e.id = d.edition_id
+                 LEFT JOIN digest_contents c ON c.id = d.content_id WHERE d.id IN (",
             );
             let mut list = q.separated(", ");
             for id in &ids {
