@@ -322,9 +322,10 @@ async fn send_and_plan(readers: usize) {
     };
 
     // Compose every message (claimed, then put back), as the sender does.
-    let mut claimed = Vec::new();
+    let mut claimed: Vec<nashra::store::Claimed> = Vec::new();
     loop {
-        let batch = app.store.claim_deliveries(&owner, 256, Duration::from_secs(600)).await.unwrap();
+        let after = claimed.last().map(|c| c.place());
+        let batch = app.store.claim_deliveries(&owner, 256, Duration::from_secs(600), after).await.unwrap();
         if batch.is_empty() {
             break;
         }
@@ -407,7 +408,7 @@ async fn claim_cost(store: &Store) -> f64 {
     let owner = new_owner_id();
     let started = Instant::now();
     for _ in 0..200 {
-        let claimed = store.claim_deliveries(&owner, 32, Duration::from_secs(60)).await.unwrap();
+        let claimed = store.claim_deliveries(&owner, 32, Duration::from_secs(60), None).await.unwrap();
         assert_eq!(claimed.len(), 32);
         let released: Vec<_> = claimed.iter().map(|c| (c.id, Outcome::Released)).collect();
         store.finish_deliveries(&owner, Duration::from_secs(3600), &released, Utc::now()).await.unwrap();

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::policy::{Failure, Stage, backoff, classify_lost, jitter};
 use super::transport::Connection;
 use super::{Compose, SendReport, Sender, build_message, envelope_address};
-use crate::store::{Claimed, DeliveryId, Outcome, StoreError, StoreResult};
+use crate::store::{Claimed, DeliveryId, Outcome, QueuePlace, StoreError, StoreResult};
 
 /// The most messages claimed at once.
 const MAX_BATCH: u32 = 256;
@@ -54,6 +54,8 @@ struct Queue {
     claimed: usize,
     /// Below this many items, the next batch is claimed.
     low_water: usize,
+    /// Where the last claim ended in the queue: the next goes on from there.
+    last: Option<QueuePlace>,
 }
 
 /// An outcome to record, and who to tell once it is (true) or cannot be (false).
@@ -376,7 +378,8 @@ impl<'a, C: Compose> Run<'a, C> {
                 return;
             }
             if wanted {
-                let claimed = match self.sender.store.claim_deliveries(self.owner, batch, settings.lease).await {
+                let after = self.queue.lock().ok().and_then(|q| q.last);
+                let claimed = match self.sender.store.claim_deliveries(self.owner, batch, settings.lease, after).await {
                     Ok(c) => c,
                     Err(e) => {
                         self.fail(e);
@@ -387,6 +390,7 @@ impl<'a, C: Compose> Run<'a, C> {
                 let done = claimed.is_empty() || self.probe;
                 if let Ok(mut q) = self.queue.lock() {
                     q.claimed += claimed.len();
+                    q.last = claimed.iter().map(Claimed::place).max().or(q.last);
                     q.items.extend(claimed);
                     q.exhausted = done;
                 }

@@ -382,6 +382,18 @@ mod tests {
         Templates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("email-templates")).unwrap()
     }
 
+    /// A folder with the shipped templates, for a test to change one.
+    fn copy_of_the_shipped_templates() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("email-templates");
+        for name in ["base.html.j2", "base.txt.j2", SUBJECT, BODY_TEXT, BODY_HTML] {
+            let to = dir.path().join(name);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(src.join(name), to).unwrap();
+        }
+        dir
+    }
+
     #[test]
     fn the_shipped_templates_render_rtl_arabic_with_escaping() {
         let email = templates().render_digest(&sample()).unwrap();
@@ -410,13 +422,7 @@ mod tests {
 
     #[test]
     fn a_template_that_transforms_the_address_is_rendered_per_reader() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("email-templates");
-        for name in ["base.html.j2", "base.txt.j2", SUBJECT, BODY_TEXT, BODY_HTML] {
-            let to = dir.path().join(name);
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(src.join(name), to).unwrap();
-        }
+        let dir = copy_of_the_shipped_templates();
         std::fs::write(dir.path().join(SUBJECT), "{{ edition.title }} {{ subscriber.email|upper }}").unwrap();
         assert!(!Templates::load(dir.path()).unwrap().mergeable());
     }
@@ -439,13 +445,7 @@ mod tests {
 
     #[test]
     fn a_template_using_an_unknown_variable_fails_the_load_with_its_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("email-templates");
-        for name in ["base.html.j2", "base.txt.j2", SUBJECT, BODY_TEXT, BODY_HTML] {
-            let to = dir.path().join(name);
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(src.join(name), to).unwrap();
-        }
+        let dir = copy_of_the_shipped_templates();
         std::fs::write(dir.path().join(SUBJECT), "{{ edition.titel }}").unwrap();
         let problems = Templates::load(dir.path()).unwrap_err();
         assert_eq!(problems.len(), 1);

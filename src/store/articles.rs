@@ -340,7 +340,7 @@ impl Store {
                 }
                 q.push(")) ORDER BY a.published_at DESC, a.id DESC LIMIT ");
                 q.push_bind(limit);
-                q.build_query_as().fetch_all(pool).await
+                q.build_query_as().persistent(false).fetch_all(pool).await
             }),
         }
         .context("cannot read articles")
@@ -376,7 +376,7 @@ impl Store {
                     list.push_bind(*id);
                 }
                 q.push(")");
-                q.build_query_as().fetch_all(pool).await
+                q.build_query_as().persistent(false).fetch_all(pool).await
             })
             .context("cannot read the articles of a digest")?;
             out.extend(rows);
@@ -397,7 +397,7 @@ impl Store {
                     list.push_bind(*id);
                 }
                 q.push(")");
-                q.build_query_as().fetch_all(pool).await
+                q.build_query_as().persistent(false).fetch_all(pool).await
             })
             .context("cannot read article keywords")?;
             pairs.extend(rows);
@@ -431,7 +431,7 @@ impl Store {
                     list.push_bind(*id);
                 }
                 q.push(") ORDER BY ak.article_id, k.name, k.id");
-                q.build_query_as().fetch_all(pool).await
+                q.build_query_as().persistent(false).fetch_all(pool).await
             })
             .context("cannot read article keywords")?;
             pairs.extend(rows.into_iter().map(|r| (r.article_id, r.keyword)));

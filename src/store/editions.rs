@@ -155,8 +155,9 @@ impl Store {
     /// what they follow and their cursor for `schedule`.
     pub async fn readers_after(&self, schedule: &str, after: SubscriberId, limit: u32) -> StoreResult<Vec<Reader>> {
         let rows: Vec<(SubscriberId, Option<DateTime<Utc>>)> = on_pool!(self, |pool| sqlx::query_as(
-            "SELECT s.id, c.covered_until FROM subscribers s
-             LEFT JOIN digest_cursors c ON c.subscriber_id = s.id AND c.schedule = $1
+            "SELECT s.id,
+                    (SELECT c.covered_until FROM digest_cursors c WHERE c.subscriber_id = s.id AND c.schedule = $1)
+             FROM subscribers s
              WHERE s.id > $2 AND s.status = 'active'
                AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
              ORDER BY s.id LIMIT $3"
@@ -235,14 +236,24 @@ impl Store {
         result.with_context(|| format!("cannot write a page of digest edition {}", edition.id))
     }
 
-    /// Marks the edition planned.
+    /// Marks the edition planned. On PostgreSQL the outbox's statistics are brought up to date
+    /// at once: planned in the last seconds, its rows are unknown to the planner until
+    /// autovacuum gets round to them, and a claim planned for a handful of waiting rows sorts
+    /// them all instead of taking the first from the index.
     pub async fn finish_planning(&self, edition: EditionId) -> StoreResult<()> {
         on_pool!(self, |pool| sqlx::query("UPDATE digest_editions SET status = 'planned' WHERE id = $1")
             .bind(edition)
             .execute(pool)
             .await
             .map(|_| ()))
-        .with_context(|| format!("cannot finish planning digest edition {edition}"))
+        .with_context(|| format!("cannot finish planning digest edition {edition}"))?;
+        if let Store::Postgres(pool) = self {
+            sqlx::query("ANALYZE deliveries, digest_cursors")
+                .execute(pool)
+                .await
+                .context("cannot update the outbox's statistics")?;
+        }
+        Ok(())
     }
 
     /// What a digest says (its sections key), by content id.
@@ -298,7 +309,7 @@ impl BatchConn for sqlx::Transaction<'static, sqlx::Sqlite> {
                 row.push_bind(edition).push_bind(*key);
             });
             q.push(" ON CONFLICT DO NOTHING");
-            q.build().execute(&mut **self).await?;
+            q.build().persistent(false).execute(&mut **self).await?;
             let mut q = sqlx::QueryBuilder::new("SELECT id, sections FROM digest_contents WHERE edition_id = ");
             q.push_bind(edition).push(" AND sections IN (");
             let mut list = q.separated(", ");
@@ -306,7 +317,7 @@ impl BatchConn for sqlx::Transaction<'static, sqlx::Sqlite> {
                 list.push_bind(*key);
             }
             q.push(")");
-            let rows: Vec<(ContentId, String)> = q.build_query_as().fetch_all(&mut **self).await?;
+            let rows: Vec<(ContentId, String)> = q.build_query_as().persistent(false).fetch_all(&mut **self).await?;
             for (id, sections) in rows {
                 if let Some(key) = chunk.iter().find(|k| **k == sections) {
                     ids.insert(*key, id);
@@ -335,7 +346,7 @@ impl BatchConn for sqlx::Transaction<'static, sqlx::Sqlite> {
                     .push_bind(edition.send_after);
             });
             q.push(" ON CONFLICT DO NOTHING");
-            q.build().execute(&mut **self).await?;
+            q.build().persistent(false).execute(&mut **self).await?;
         }
         Ok(())
     }
@@ -353,7 +364,7 @@ impl BatchConn for sqlx::Transaction<'static, sqlx::Sqlite> {
             });
             q.push(" ");
             q.push(CURSOR_UPSERT);
-            q.build().execute(&mut **self).await?;
+            q.build().persistent(false).execute(&mut **self).await?;
         }
         Ok(())
     }

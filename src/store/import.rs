@@ -198,7 +198,7 @@ impl WriteBatch for sqlx::SqliteConnection {
                     .push_bind(unsubscribed_at(row, now));
             });
             q.push(upsert_conflict!());
-            out.extend(q.build_query_as::<(SubscriberId, String)>().fetch_all(&mut *self).await?);
+            out.extend(q.build_query_as::<(SubscriberId, String)>().persistent(false).fetch_all(&mut *self).await?);
         }
         Ok(out)
     }
@@ -208,7 +208,7 @@ impl WriteBatch for sqlx::SqliteConnection {
             let mut q = sqlx::QueryBuilder::new("DELETE FROM subscriber_keywords WHERE subscriber_id IN (");
             let mut list = q.separated(", ");
             chunk.iter().for_each(|id| _ = list.push_bind(*id));
-            q.push(")").build().execute(&mut *self).await?;
+            q.push(")").build().persistent(false).execute(&mut *self).await?;
         }
         for chunk in c.follows.chunks(SQLITE_PARAMETERS / 3) {
             let mut q =
@@ -216,20 +216,20 @@ impl WriteBatch for sqlx::SqliteConnection {
             q.push_values(chunk, |mut values, &(s, k, p)| {
                 values.push_bind(s).push_bind(k).push_bind(p);
             });
-            q.push(" ON CONFLICT DO NOTHING").build().execute(&mut *self).await?;
+            q.push(" ON CONFLICT DO NOTHING").build().persistent(false).execute(&mut *self).await?;
         }
         for chunk in c.lifted.chunks(SQLITE_PARAMETERS) {
             let mut q = sqlx::QueryBuilder::new("DELETE FROM suppressions WHERE email IN (");
             let mut list = q.separated(", ");
             chunk.iter().for_each(|email| _ = list.push_bind(email));
-            q.push(")").build().execute(&mut *self).await?;
+            q.push(")").build().persistent(false).execute(&mut *self).await?;
         }
         for chunk in c.suppressed.chunks(SQLITE_PARAMETERS / 3) {
             let mut q = sqlx::QueryBuilder::new("INSERT INTO suppressions (email, reason, created_at) ");
             q.push_values(chunk, |mut values, (email, reason)| {
                 values.push_bind(email).push_bind(reason).push_bind(now);
             });
-            q.push(" ON CONFLICT (email) DO NOTHING").build().execute(&mut *self).await?;
+            q.push(" ON CONFLICT (email) DO NOTHING").build().persistent(false).execute(&mut *self).await?;
         }
         // Two reasons at most (unsubscribed, suppressed): one statement each.
         let mut reasons: Vec<&str> = c.cancelled.iter().map(|(_, r)| *r).collect();
@@ -242,7 +242,7 @@ impl WriteBatch for sqlx::SqliteConnection {
                 q.push_bind(reason).push(" WHERE status = 'pending' AND subscriber_id IN (");
                 let mut list = q.separated(", ");
                 chunk.iter().for_each(|id| _ = list.push_bind(*id));
-                q.push(")").build().execute(&mut *self).await?;
+                q.push(")").build().persistent(false).execute(&mut *self).await?;
             }
         }
         Ok(())
@@ -349,7 +349,7 @@ impl Store {
                         list.push_bind(*email);
                     }
                     q.push(")");
-                    let rows: Vec<PresentRow> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    let rows: Vec<PresentRow> = q.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
                     for row in rows {
                         present.entry(row.email).or_default().subscriber = Some((row.id, status(&row.status)));
                     }

@@ -170,7 +170,7 @@ impl Store {
                     list.push_bind(*id);
                 }
                 q.push(")");
-                q.build_query_as().fetch_all(pool).await
+                q.build_query_as().persistent(false).fetch_all(pool).await
             })
             .context("cannot read keywords")?;
             out.extend(rows);

@@ -37,7 +37,7 @@ pub use import::{ExportedReader, ImportedReader, Present};
 pub use jobs::{JobRun, JobRunId};
 pub use keywords::{Ensured, Keyword, KeywordId, KeywordOrigin};
 pub use leases::new_owner_id;
-pub use outbox::{Claimed, DeliveryId, DeliveryRow, DeliveryStatus, Outcome, Recorded};
+pub use outbox::{Claimed, DeliveryId, DeliveryRow, DeliveryStatus, Outcome, QueuePlace, Recorded};
 pub use sources::{SourceId, SourceState};
 pub use subscribers::{Refusal, Saved, Subscriber, SubscriberId, SubscriberStatus};
 pub use suppressions::Suppression;

@@ -76,6 +76,24 @@ pub struct Claimed {
     pub tick: DateTime<Utc>,
     /// What the digest says (its content's sections key).
     pub sections: Option<String>,
+    /// When it was due (milliseconds, the database's clock): with the content and the id, its
+    /// place in the queue.
+    pub due_at: i64,
+}
+
+impl Claimed {
+    /// Its place in the queue: a sender carries on after the last it took.
+    pub fn place(&self) -> QueuePlace {
+        QueuePlace { due_at: self.due_at, content_id: self.content_id.unwrap_or(0), id: self.id }
+    }
+}
+
+/// A place in the queue of waiting deliveries (due time, content, id).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct QueuePlace {
+    pub due_at: i64,
+    pub content_id: i64,
+    pub id: i64,
 }
 
 /// What became of a claimed delivery.
@@ -140,20 +158,35 @@ const WRITABLE: &str = "EXISTS (SELECT 1 FROM subscribers s WHERE s.id = d.subsc
          AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email))";
 
 impl Store {
-    /// Claims up to `limit` due deliveries for `owner`, leased for `lease`, grouped by content
-    /// (so a sender renders each content once).
-    pub async fn claim_deliveries(&self, owner: &str, limit: u32, lease: Duration) -> StoreResult<Vec<Claimed>> {
+    /// Claims up to `limit` due deliveries for `owner`, leased for `lease`, in queue order after
+    /// `after` (if given: a sender goes on from where its last claim ended, not past the rows
+    /// it has already sent), grouped by content so a sender renders each content once.
+    pub async fn claim_deliveries(
+        &self,
+        owner: &str,
+        limit: u32,
+        lease: Duration,
+        after: Option<QueuePlace>,
+    ) -> StoreResult<Vec<Claimed>> {
         let now = self.now_ms();
-        let lock = match self {
-            Store::Sqlite(_) => "",
-            Store::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        let after = after.map_or(String::new(), |p| {
+            // A row comparison, which both databases read as a range of the queue's index.
+            format!("AND (d.due_at, d.content_id, d.id) > ({}, {}, {})", p.due_at, p.content_id, p.id)
+        });
+        let due = format!(
+            "SELECT d.id FROM deliveries d WHERE d.status = 'pending' AND d.due_at <= {now} {after} AND {WRITABLE}
+             ORDER BY d.due_at, d.content_id, d.id LIMIT $3"
+        );
+        // PostgreSQL: the rows locked as they are picked (skipping those another sender is
+        // locking), and the ids as an array, so the update looks each up by its key rather than
+        // joining against the whole table.
+        let chosen = match self {
+            Store::Sqlite(_) => format!("id IN ({due})"),
+            Store::Postgres(_) => format!("id = ANY(ARRAY({due} FOR UPDATE SKIP LOCKED))"),
         };
         let sql = format!(
             "UPDATE deliveries SET status = 'sending', lease_owner = $1, lease_until = {now} + $2, attempts = attempts + 1
-             WHERE id IN (SELECT d.id FROM deliveries d
-                          WHERE d.status = 'pending' AND d.due_at <= {now} AND {WRITABLE}
-                          ORDER BY d.due_at, d.content_id LIMIT $3 {lock})
-             RETURNING id"
+             WHERE {chosen} RETURNING id"
         );
         let ids: Vec<DeliveryId> = on_pool!(self, |pool| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(owner)
@@ -168,7 +201,7 @@ impl Store {
         let mut claimed: Vec<Claimed> = on_pool!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(
                 "SELECT d.id, d.edition_id, d.subscriber_id, d.content_id, d.attempts, s.email AS recipient, s.token,
-                        e.schedule, e.tick, c.sections
+                        e.schedule, e.tick, c.sections, d.due_at
                  FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
                  JOIN digest_editions e ON e.id = d.edition_id
                  LEFT JOIN digest_contents c ON c.id = d.content_id WHERE d.id IN (",
@@ -178,10 +211,10 @@ impl Store {
                 list.push_bind(*id);
             }
             q.push(")");
-            q.build_query_as().fetch_all(pool).await
+            q.build_query_as().persistent(false).fetch_all(pool).await
         })
         .context("cannot read claimed deliveries")?;
-        claimed.sort_by_key(|c| (c.content_id, c.id));
+        claimed.sort_by_key(Claimed::place);
         Ok(claimed)
     }
 
@@ -530,7 +563,7 @@ impl UpdateEach for sqlx::SqliteConnection {
             q.push(")) AS v WHERE d.id = v.id AND d.lease_owner = ")
                 .push_bind(owner.to_owned())
                 .push(" RETURNING id, status");
-            out.extend(q.build_query_as::<(DeliveryId, String)>().fetch_all(&mut *self).await?);
+            out.extend(q.build_query_as::<(DeliveryId, String)>().persistent(false).fetch_all(&mut *self).await?);
         }
         Ok(out)
     }

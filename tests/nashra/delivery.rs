@@ -10,28 +10,6 @@ use nashra::store::DeliveryStatus;
 use crate::helpers::{Backend, Options, TestApp, now};
 use crate::smtp_sink::{Policy, Received, SmtpSink};
 
-/// Runs `async fn name(Backend)` as `sqlite::name` and `postgres::name`.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
 /// A sink with `policy` and an instance sending to it with these `[mail]` lines.
 pub async fn with_sink(backend: Backend, policy: Policy, mail: &str) -> Option<(SmtpSink, TestApp)> {
     let sink = SmtpSink::start(policy).await;
@@ -236,7 +214,7 @@ pub fn add_article(app: &TestApp, slug: &str, topic: &str) {
     );
 }
 
-on_both!(
+crate::for_both_backends!(
     every_reader_gets_one_message_when_a_fifth_of_commands_fail,
     refused_addresses_are_suppressed_and_skipped_by_the_next_edition,
     a_relay_down_for_longer_than_the_old_give_up_time_loses_nothing,

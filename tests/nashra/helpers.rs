@@ -61,6 +61,30 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Runs each named `async fn(Backend)` once per backend, as `sqlite::name` and `postgres::name`,
+/// for tests that start their instances themselves.
+#[macro_export]
+macro_rules! for_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Options for a test instance beyond the defaults.
 #[derive(Debug, Default, Clone)]
 pub struct Options {

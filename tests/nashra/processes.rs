@@ -16,27 +16,6 @@ use crate::smtp_sink::{Policy, SmtpSink};
 const NOW: &str = "2026-11-30T07:00:00+02:00";
 const CONNECTIONS: usize = 4;
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
 /// Starts `nashra ARGS` on the instance's configuration; its log goes to `nashra-N.log` in the
 /// instance's folder (`NASHRA_TEST_CHILD_LOG` sets its level).
 fn nashra(app: &TestApp, args: &[&str]) -> Child {
@@ -233,7 +212,7 @@ async fn a_run_whose_messages_cannot_go_out_fails_loudly(backend: Backend) {
     assert!(run.error.as_deref().unwrap_or_default().contains("451"), "{run:?}");
 }
 
-on_both!(
+crate::for_both_backends!(
     a_sender_killed_five_times_misses_nobody,
     two_senders_at_once_send_nothing_twice,
     a_sender_with_a_future_now_beside_serve_sends_nothing_twice,
