@@ -35,6 +35,20 @@ fn nashra(app: &TestApp, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// Runs `nashra ARGS` to its end: (success, standard output, standard error).
+fn nashra_output(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nashra"))
+        .arg("--config")
+        .arg(app.config_path())
+        .args(args)
+        .env("NASHRA_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
 fn signal(child: &Child, name: &str) {
     let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status().unwrap();
     assert!(status.success());
@@ -212,7 +226,39 @@ async fn a_run_whose_messages_cannot_go_out_fails_loudly(backend: Backend) {
     assert!(run.error.as_deref().unwrap_or_default().contains("451"), "{run:?}");
 }
 
+async fn an_operator_sees_bounces_and_brings_an_address_back_only_when_asked(backend: Backend) {
+    let Some((_sink, app)) = with_sink(backend, Policy::default(), "").await else { return };
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    app.subscribe("reject@example.org", &["داعش"]).await;
+    app.collect().await;
+    let (ok, out, err) = nashra_output(&app, &["digest", "send", "--now", NOW]);
+    assert!(ok, "a bounce is not a failure of the run: {out}{err}");
+    assert!(out.contains("1 sent") && out.contains("1 bounced"), "{out}");
+
+    let (_, out, _) = nashra_output(&app, &["subscribers", "suppressed"]);
+    assert!(out.contains("reject@example.org") && out.contains("550"), "{out}");
+    let (_, out, _) = nashra_output(&app, &["subscribers", "list"]);
+    assert!(out.contains("reject@example.org\tsuppressed"), "{out}");
+    let (_, out, _) = nashra_output(&app, &["outbox"]);
+    assert!(out.contains("1 bounced") && out.contains("1 sent"), "{out}");
+    assert!(out.contains("@example.org") && out.contains("5.1.1"), "the latest reply: {out}");
+
+    let (ok, _, err) = nashra_output(&app, &["subscribers", "add", "reject@example.org", "--keywords", "داعش"]);
+    assert!(!ok && err.contains("--resubscribe"), "{err}");
+    let (ok, out, err) =
+        nashra_output(&app, &["subscribers", "add", "reject@example.org", "--keywords", "داعش", "--resubscribe"]);
+    assert!(ok, "{out}{err}");
+    assert!(app.app.store.suppression("reject@example.org").await.unwrap().is_none());
+
+    let (ok, out, _) = nashra_output(&app, &["subscribers", "export"]);
+    assert!(ok && out.starts_with("email,keywords,status,created,reason\n"), "{out}");
+    assert!(out.contains("reader@example.org,داعش,active,"), "{out}");
+    let (ok, _, err) = nashra_output(&app, &["outbox", "retry"]);
+    assert!(!ok && err.contains("--failed"), "{err}");
+}
+
 crate::for_both_backends!(
+    an_operator_sees_bounces_and_brings_an_address_back_only_when_asked,
     a_sender_killed_five_times_misses_nobody,
     two_senders_at_once_send_nothing_twice,
     a_sender_with_a_future_now_beside_serve_sends_nothing_twice,
