@@ -322,14 +322,15 @@ impl Store {
     }
 
     /// Puts failed and bounced deliveries back in the queue (of one edition, or all), for readers
-    /// who may still be written to; their retry period starts again. Returns how many.
+    /// who may still be written to; their retry period starts again. (Messages of the outbox
+    /// before its rebuild have no content to send again.) Returns how many.
     pub async fn requeue_failed(&self, edition: Option<EditionId>) -> StoreResult<u64> {
         let now = self.now_ms();
         let sql = format!(
             "UPDATE deliveries SET status = 'pending', attempts = 0, queued_at = {now}, due_at = {now},
                  last_error = 'put back by outbox retry after: ' || COALESCE(last_error, '')
              WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status IN ('failed', 'bounced')
-                          AND ($1 IS NULL OR d.edition_id = $1) AND {WRITABLE})"
+                          AND d.content_id IS NOT NULL AND ($1 IS NULL OR d.edition_id = $1) AND {WRITABLE})"
         );
         on_pool!(self, |pool| sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(edition)
