@@ -3,6 +3,9 @@
 //! for many messages. The TCP stream is connected here with `TCP_NODELAY`: lettre writes the
 //! final `.` of a message separately, and with Nagle's algorithm each message would wait for a
 //! delayed ACK (about 40 ms) — fatal to throughput.
+//!
+//! With a relay that offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write and their
+//! replies are read after: two round trips a message instead of four.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,7 +17,7 @@ use std::time::Duration;
 use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -93,20 +96,30 @@ impl SmtpRelay {
                 .map_err(|e| lost(format!("TLS set-up for {} failed: {e}", self.host)))?;
             conn.starttls(params, &self.hello).await.map_err(|e| classify(Stage::Session, &e))?;
         }
+        // lettre keeps only the extensions it knows of: ask again to learn of PIPELINING (before
+        // AUTH, so nothing it set up is reset).
+        let ehlo = conn.command(Ehlo::new(self.hello.clone())).await.map_err(|e| classify(Stage::Session, &e))?;
+        let pipelining = ehlo
+            .message()
+            .any(|line| line.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case("PIPELINING")));
         if let Some(credentials) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
                 .map_err(|e| classify(Stage::Session, &e))?;
         }
-        Ok(Session { conn, broken: false })
+        Ok(Session { conn, pipelining, broken: false })
     }
 }
 
 /// An open session with the relay.
 pub struct Session {
     conn: AsyncSmtpConnection,
+    /// The relay takes MAIL, RCPT and DATA in one write.
+    pipelining: bool,
     broken: bool,
 }
+
+type Refusal = (Stage, lettre::transport::smtp::Error);
 
 impl Session {
     /// Sends one message; `stage` tells, while it runs, how far it got (so a sender that must
@@ -135,13 +148,20 @@ impl Session {
         if !message.is_ascii() {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
+        let mail = Mail::new(Some(from.clone()), params);
+        let rcpt = Rcpt::new(to.clone(), Vec::new());
         let result = async {
-            set(Stage::MailFrom);
-            self.conn.command(Mail::new(Some(from.clone()), params)).await.map_err(|e| (Stage::MailFrom, e))?;
-            set(Stage::RcptTo);
-            self.conn.command(Rcpt::new(to.clone(), Vec::new())).await.map_err(|e| (Stage::RcptTo, e))?;
-            set(Stage::Data);
-            self.conn.command(Data).await.map_err(|e| (Stage::Data, e))?;
+            if self.pipelining {
+                set(Stage::MailFrom);
+                self.pipelined(&mail, &rcpt).await?;
+            } else {
+                set(Stage::MailFrom);
+                self.conn.command(mail).await.map_err(|e| (Stage::MailFrom, e))?;
+                set(Stage::RcptTo);
+                self.conn.command(rcpt).await.map_err(|e| (Stage::RcptTo, e))?;
+                set(Stage::Data);
+                self.conn.command(Data).await.map_err(|e| (Stage::Data, e))?;
+            }
             set(Stage::EndOfData);
             match std::str::from_utf8(message) {
                 // One write: the message dot-stuffed and its final dot (lettre's own path
@@ -150,7 +170,7 @@ impl Session {
                 Err(_) => self.conn.message(message).await,
             }
             .map_err(|e| (Stage::EndOfData, e))?;
-            Ok::<(), (Stage, lettre::transport::smtp::Error)>(())
+            Ok::<(), Refusal>(())
         }
         .await;
         match result {
@@ -165,6 +185,33 @@ impl Session {
         }
     }
 
+    /// MAIL, RCPT and DATA in one write, then their three replies; the first refusal is the
+    /// verdict (the later commands then fail as out of sequence). Should DATA be accepted even
+    /// so, the empty message is ended with its dot at once, as RFC 2920 asks.
+    async fn pipelined(&mut self, mail: &Mail, rcpt: &Rcpt) -> Result<(), Refusal> {
+        // A lost connection ends it at once; a refusal leaves the other replies to be read.
+        let mail = match self.conn.command(Pipeline(mail, rcpt)).await {
+            Err(e) if e.status().is_none() => return Err((Stage::MailFrom, e)),
+            reply => reply,
+        };
+        let rcpt = match self.conn.read_response().await {
+            Err(e) if e.status().is_none() => return Err((Stage::RcptTo, e)),
+            reply => reply,
+        };
+        let data = self.conn.read_response().await;
+        let refusal = match (mail, rcpt, data) {
+            (Ok(_), Ok(_), Ok(_)) => return Ok(()),
+            (Err(e), _, data) => ((Stage::MailFrom, e), data),
+            (Ok(_), Err(e), data) => ((Stage::RcptTo, e), data),
+            (Ok(_), Ok(_), Err(e)) => return Err((Stage::Data, e)),
+        };
+        if let (_, Ok(_)) = &refusal {
+            // DATA accepted after a refusal: end the (empty) message without delivering it.
+            self.conn.command(EndOfData).await.map_err(|e| (Stage::Data, e)).ok();
+        }
+        Err(refusal.0)
+    }
+
     pub fn is_usable(&self) -> bool {
         !self.broken && !self.conn.has_broken()
     }
@@ -174,6 +221,24 @@ impl Session {
         if self.is_usable() {
             let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.quit()).await;
         }
+    }
+}
+
+/// MAIL, RCPT and DATA as one write.
+struct Pipeline<'a>(&'a Mail, &'a Rcpt);
+
+impl std::fmt::Display for Pipeline<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}{}", self.0, self.1, Data)
+    }
+}
+
+/// The final dot alone.
+struct EndOfData;
+
+impl std::fmt::Display for EndOfData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(".\r\n")
     }
 }
 

@@ -62,6 +62,28 @@ async fn every_reader_gets_one_message_when_a_fifth_of_commands_fail(backend: Ba
     assert_eq!(seen.len(), 200);
     assert_eq!(app.outbox_counts().await, BTreeMap::from([("sent".to_owned(), 200)]));
     assert!(sink.stats().temp_failures > 50, "{:?}", sink.stats());
+    assert!(sink.stats().pipelined > 200, "MAIL, RCPT and DATA go in one write: {:?}", sink.stats());
+}
+
+/// A relay that does not offer PIPELINING gets one command at a time, and its refusals at every
+/// stage are read as well.
+#[tokio::test]
+async fn a_relay_without_pipelining_gets_one_command_at_a_time() {
+    let policy = Policy { temp_fail_rate: 0.2, seed: 11, pipelining: false, ..Policy::default() };
+    let mail = "retry_first_seconds = 0.05\nretry_max_seconds = 0.2";
+    let Some((sink, app)) = with_sink(Backend::Sqlite, policy, mail).await else { return };
+    let ids = app.readers(60, &["داعش"], |i| i == 7).await;
+    app.collect().await;
+    app.send_digest(now()).await;
+    deliver_until_done(&app, 200).await;
+    let seen = arrivals(&sink.messages());
+    assert_eq!(seen.len(), 59);
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+    assert_eq!(app.outbox_counts().await, BTreeMap::from([("sent".to_owned(), 59), ("bounced".to_owned(), 1)]));
+    assert_eq!(ids.len(), 60);
+    let stats = sink.stats();
+    assert!(stats.temp_failures > 10, "{stats:?}");
+    assert_eq!(stats.pipelined, 0, "{stats:?}");
 }
 
 async fn refused_addresses_are_suppressed_and_skipped_by_the_next_edition(backend: Backend) {

@@ -5,8 +5,8 @@
 //! integration tests, `examples/smtp_sink.rs` and the benchmarks, so it depends on nothing but std
 //! and tokio (features `rt`, `net`, `time`, `sync`, `io-util`).
 //!
-//! What it speaks: the greeting, `EHLO`/`HELO` (advertising `SIZE`, `8BITMIME`, `SMTPUTF8` unless
-//! the policy says otherwise, and `ENHANCEDSTATUSCODES`), `MAIL FROM:<…> [SIZE= BODY= SMTPUTF8]`,
+//! What it speaks: the greeting, `EHLO`/`HELO` (advertising `SIZE`, `8BITMIME`, `PIPELINING` and
+//! `SMTPUTF8` unless the policy says otherwise, and `ENHANCEDSTATUSCODES`), `MAIL FROM:<…> [SIZE= BODY= SMTPUTF8]`,
 //! `RCPT TO:<…>`, `DATA` (dot-unstuffing, `<CRLF>.<CRLF>` ends it), `RSET`, `NOOP`, `VRFY` (252),
 //! `QUIT`. Unknown commands get 500, known but unimplemented ones (`STARTTLS`, `AUTH`, `BDAT`, …)
 //! 502, commands out of sequence 503. Command lines longer than 2048 octets get 500 and the session
@@ -81,6 +81,9 @@ pub struct Stats {
     pub perm_failures: u64,
     /// Connections greeted with 421 because of [`Policy::max_sessions`].
     pub too_many_connections: u64,
+    /// Command lines that came before the reply to the one ahead of them was written: a client
+    /// pipelining (improper where [`Policy::pipelining`] is off).
+    pub pipelined: u64,
 }
 
 /// How the sink behaves; [`SmtpSink::set_policy`] changes it while it runs.
@@ -98,6 +101,9 @@ pub struct Policy {
     pub seed: u64,
     /// Whether EHLO advertises SMTPUTF8. When false, `MAIL FROM:<..> SMTPUTF8` gets `555 5.5.4 SMTPUTF8 not supported`.
     pub smtputf8: bool,
+    /// Whether EHLO advertises PIPELINING (RFC 2920). Either way pipelined commands are answered
+    /// in order and counted in [`Stats::pipelined`].
+    pub pipelining: bool,
     /// Whether [`Received::data`] keeps the message; when false only the envelope and the
     /// Message-ID are kept, so that a million messages fit in memory.
     pub keep_bodies: bool,
@@ -113,6 +119,7 @@ impl Default for Policy {
             data_delay: Duration::ZERO,
             seed: 1,
             smtputf8: true,
+            pipelining: true,
             keep_bodies: true,
         }
     }
@@ -127,6 +134,7 @@ impl fmt::Debug for Policy {
             .field("data_delay", &self.data_delay)
             .field("seed", &self.seed)
             .field("smtputf8", &self.smtputf8)
+            .field("pipelining", &self.pipelining)
             .field("keep_bodies", &self.keep_bodies)
             .finish()
     }
@@ -178,6 +186,7 @@ impl SmtpSink {
             commands: AtomicU64::new(0),
             temp_failures: AtomicU64::new(0),
             perm_failures: AtomicU64::new(0),
+            pipelined: AtomicU64::new(0),
         });
         shared.listen(&mut shared.lock(), listener);
         Ok(SmtpSink { shared })
@@ -251,6 +260,7 @@ impl SmtpSink {
             temp_failures: self.shared.temp_failures.load(Ordering::Relaxed),
             perm_failures: self.shared.perm_failures.load(Ordering::Relaxed),
             too_many_connections: state.too_many,
+            pipelined: self.shared.pipelined.load(Ordering::Relaxed),
         }
     }
 
@@ -295,6 +305,7 @@ struct Shared {
     commands: AtomicU64,
     temp_failures: AtomicU64,
     perm_failures: AtomicU64,
+    pipelined: AtomicU64,
 }
 
 struct State {
@@ -578,7 +589,11 @@ impl Session {
                     if let [rest @ .., b'\r'] = line {
                         line = rest;
                     }
-                    match self.smtp.command(line) {
+                    let next = self.smtp.command(line);
+                    if self.start < self.end {
+                        self.smtp.shared.pipelined.fetch_add(1, Ordering::Relaxed);
+                    }
+                    match next {
                         Next::Command => {}
                         Next::Data => self.mode = Mode::Data,
                         Next::Quit => return false,
@@ -647,6 +662,9 @@ impl Smtp {
             let client: String = String::from_utf8_lossy(arg).chars().filter(|c| !c.is_control()).collect();
             let _ = write!(self.out, "250-{HOSTNAME} Hello {client}\r\n");
             let _ = write!(self.out, "250-SIZE {MAX_MESSAGE_SIZE}\r\n250-8BITMIME\r\n");
+            if self.policy.pipelining {
+                self.reply("250-PIPELINING");
+            }
             if self.policy.smtputf8 {
                 self.reply("250-SMTPUTF8");
             }
