@@ -3,8 +3,8 @@
 //! renewer that keeps the run's lease alive. Everything runs concurrently on the caller's task;
 //! nothing outlives the run except SMTP sessions returned to the idle pool.
 //!
-//! A lane sends its next message while the outcome of the previous one is being written, but
-//! not the one after: so at any instant a lane has at most two messages whose acceptance is not
+//! A lane takes and composes its next message while the one before is on the wire, and sends it
+//! while the outcome of the previous one is being written, but not the one after: so at any instant a lane has at most two messages whose acceptance is not
 //! yet recorded (one on the wire, one being written). After a crash, those — at most twice the
 //! number of connections — are the only messages that can go out twice.
 
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::policy::{Failure, Stage, backoff, classify_lost, jitter};
 use super::transport::Connection;
-use super::{Compose, SendReport, Sender, build_message, envelope_address};
+use super::{Compose, Composed, SendReport, Sender, build_message, envelope_address};
 use crate::store::{Claimed, DeliveryId, Outcome, QueuePlace, StoreError, StoreResult};
 
 /// The most messages claimed at once.
@@ -61,6 +61,8 @@ struct Queue {
 /// An outcome to record, and who to tell once it is (true) or cannot be (false).
 type Record = (DeliveryId, Outcome, oneshot::Sender<bool>);
 type Sink = mpsc::Sender<Record>;
+/// A claimed delivery and its message (or why it could not be composed).
+type Ahead = (Claimed, Result<Composed, String>);
 
 impl<'a, C: Compose> Run<'a, C> {
     pub(super) fn new(
@@ -135,6 +137,8 @@ impl<'a, C: Compose> Run<'a, C> {
         // Outcomes sent to the recorder and not yet written: at most one while the next message
         // is on the wire.
         let mut unrecorded: VecDeque<oneshot::Receiver<bool>> = VecDeque::new();
+        // The next message, taken and composed while the one before it is on the wire.
+        let mut ahead: Option<Ahead> = None;
         loop {
             if self.stop.is_cancelled() || self.abort.is_cancelled() || self.relay_paused() {
                 break;
@@ -143,22 +147,34 @@ impl<'a, C: Compose> Run<'a, C> {
             if lane >= sender.relay.lock().map_or(1, |h| h.connections()) {
                 break;
             }
-            let Some(claimed) = self.next().await else { break };
+            let current = match ahead.take() {
+                Some(next) => next,
+                None => match self.next_composed().await {
+                    Some(next) => next,
+                    None => break,
+                },
+            };
             attempted = true;
-            let outcome = self.attempt(&claimed, &mut conn, &mut unrecorded).await;
+            let (outcome, next) =
+                tokio::join!(self.attempt(&current.0, current.1, &mut conn, &mut unrecorded), self.next_composed());
+            ahead = next;
             let Some(outcome) = outcome else {
                 // Abandoned mid-send at a stop: its lease runs out and it is sent again.
                 conn = None;
                 break;
             };
             let (ack, recorded) = oneshot::channel();
-            if tx.send((claimed.id, outcome, ack)).await.is_err() {
+            if tx.send((current.0.id, outcome, ack)).await.is_err() {
                 break;
             }
             unrecorded.push_back(recorded);
             if conn.as_ref().is_some_and(|c| !c.is_usable()) {
                 conn = None;
             }
+        }
+        if let Some((claimed, _)) = ahead {
+            let (ack, _) = oneshot::channel();
+            let _ = tx.send((claimed.id, Outcome::Released, ack)).await;
         }
         if let Some(c) = conn {
             c.finish(&sender.idle).await;
@@ -167,6 +183,13 @@ impl<'a, C: Compose> Run<'a, C> {
             let _ = recorded.await;
         }
         attempted
+    }
+
+    /// The next claimed delivery and its message; `None` when nothing more is due.
+    async fn next_composed(&self) -> Option<Ahead> {
+        let claimed = self.next().await?;
+        let composed = self.composer.compose(&claimed).await;
+        Some((claimed, composed))
     }
 
     /// Waits until at most `keep` of this lane's outcomes are unrecorded; false if one could
@@ -182,16 +205,17 @@ impl<'a, C: Compose> Run<'a, C> {
         true
     }
 
-    /// Composes and sends one message; `None` if it was abandoned in flight at a stop.
+    /// Sends one composed message; `None` if it was abandoned in flight at a stop.
     async fn attempt(
         &self,
         claimed: &Claimed,
+        composed: Result<Composed, String>,
         conn: &mut Option<Connection>,
         unrecorded: &mut VecDeque<oneshot::Receiver<bool>>,
     ) -> Option<Outcome> {
         let sender = self.sender;
         let domain = claimed.recipient.rsplit('@').next().unwrap_or_default();
-        let composed = match self.composer.compose(claimed).await {
+        let composed = match composed {
             Ok(c) => c,
             Err(reason) => {
                 tracing::error!(delivery = claimed.id, "cannot compose the message: {reason}");
