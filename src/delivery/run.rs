@@ -99,10 +99,13 @@ impl<'a, C: Compose> Run<'a, C> {
         let done = CancellationToken::new();
         let totals = Mutex::new(std::mem::take(report));
         let lanes_done = CancellationToken::new();
+        let fed = CancellationToken::new();
         let attempted = {
             let send = async {
                 let attempted: Vec<bool> = join_all((0..lanes).map(|lane| self.lane(lane, tx.clone()))).await;
                 lanes_done.cancel();
+                // The feeder's last claim, if one was under way, is in the queue once it ends.
+                fed.cancelled().await;
                 // What was claimed and not attempted goes back to the queue.
                 let leftover: Vec<Claimed> = match self.queue.lock() {
                     Ok(mut q) => q.items.drain(..).collect(),
@@ -119,7 +122,11 @@ impl<'a, C: Compose> Run<'a, C> {
                 self.record(rx, &totals, progress).await;
                 done.cancel();
             };
-            let (attempted, (), (), ()) = tokio::join!(send, record, self.renew(&done), self.feed(lanes, &lanes_done));
+            let feed = async {
+                self.feed(lanes, &lanes_done).await;
+                fed.cancel();
+            };
+            let (attempted, (), (), ()) = tokio::join!(send, record, self.renew(&done), feed);
             attempted
         };
         *report = totals.into_inner().unwrap_or_default();
@@ -155,26 +162,39 @@ impl<'a, C: Compose> Run<'a, C> {
                 },
             };
             attempted = true;
-            let (outcome, next) =
-                tokio::join!(self.attempt(&current.0, current.1, &mut conn, &mut unrecorded), self.next_composed());
+            // The outcome goes to the recorder as soon as it is known, not when the next message
+            // is ready.
+            let (sent, next) = tokio::join!(
+                async {
+                    let Some(outcome) = self.attempt(&current.0, current.1, &mut conn, &mut unrecorded).await else {
+                        // Abandoned mid-send at a stop: its lease runs out and it is sent again.
+                        conn = None;
+                        return false;
+                    };
+                    let (ack, recorded) = oneshot::channel();
+                    if tx.send((current.0.id, outcome, ack)).await.is_err() {
+                        return false;
+                    }
+                    unrecorded.push_back(recorded);
+                    true
+                },
+                self.next_composed()
+            );
             ahead = next;
-            let Some(outcome) = outcome else {
-                // Abandoned mid-send at a stop: its lease runs out and it is sent again.
-                conn = None;
-                break;
-            };
-            let (ack, recorded) = oneshot::channel();
-            if tx.send((current.0.id, outcome, ack)).await.is_err() {
+            if !sent {
                 break;
             }
-            unrecorded.push_back(recorded);
             if conn.as_ref().is_some_and(|c| !c.is_usable()) {
                 conn = None;
             }
         }
+        // What this lane took and did not send goes back to the queue, for the other lanes (or,
+        // once they are done too, back to the database).
         if let Some((claimed, _)) = ahead {
-            let (ack, _) = oneshot::channel();
-            let _ = tx.send((claimed.id, Outcome::Released, ack)).await;
+            if let Ok(mut q) = self.queue.lock() {
+                q.items.push_front(claimed);
+            }
+            self.filled.notify_waiters();
         }
         if let Some(c) = conn {
             c.finish(&sender.idle).await;
@@ -185,8 +205,12 @@ impl<'a, C: Compose> Run<'a, C> {
         attempted
     }
 
-    /// The next claimed delivery and its message; `None` when nothing more is due.
+    /// The next claimed delivery and its message; `None` when nothing more is due or sending
+    /// stops.
     async fn next_composed(&self) -> Option<Ahead> {
+        if self.stop.is_cancelled() {
+            return None;
+        }
         let claimed = self.next().await?;
         let composed = self.composer.compose(&claimed).await;
         Some((claimed, composed))

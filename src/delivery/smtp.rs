@@ -152,8 +152,7 @@ impl Session {
         let rcpt = Rcpt::new(to.clone(), Vec::new());
         let result = async {
             if self.pipelining {
-                set(Stage::MailFrom);
-                self.pipelined(&mail, &rcpt).await?;
+                self.pipelined(&mail, &rcpt, set).await?;
             } else {
                 set(Stage::MailFrom);
                 self.conn.command(mail).await.map_err(|e| (Stage::MailFrom, e))?;
@@ -186,30 +185,40 @@ impl Session {
     }
 
     /// MAIL, RCPT and DATA in one write, then their three replies; the first refusal is the
-    /// verdict (the later commands then fail as out of sequence). Should DATA be accepted even
-    /// so, the empty message is ended with its dot at once, as RFC 2920 asks.
-    async fn pipelined(&mut self, mail: &Mail, rcpt: &Rcpt) -> Result<(), Refusal> {
-        // A lost connection ends it at once; a refusal leaves the other replies to be read.
-        let mail = match self.conn.command(Pipeline(mail, rcpt)).await {
-            Err(e) if e.status().is_none() => return Err((Stage::MailFrom, e)),
-            reply => reply,
+    /// verdict (the later commands then fail as out of sequence). A lost connection or a 421
+    /// (the relay closing the session) ends it at once, the verdict still the first refusal.
+    /// Should DATA be accepted after a refusal, the empty message is ended with its dot at once,
+    /// as RFC 2920 asks.
+    async fn pipelined(&mut self, mail: &Mail, rcpt: &Rcpt, set: impl Fn(Stage)) -> Result<(), Refusal> {
+        type Reply = Result<(), lettre::transport::smtp::Error>;
+        let closes = |e: &lettre::transport::smtp::Error| e.status().is_none_or(|c| c.to_string() == "421");
+        // The first refusal among the replies read so far, else this one.
+        let verdict = |before: Vec<(Stage, Reply)>, stage: Stage, e| {
+            before.into_iter().find_map(|(s, r)| r.err().map(|e| (s, e))).unwrap_or((stage, e))
         };
-        let rcpt = match self.conn.read_response().await {
-            Err(e) if e.status().is_none() => return Err((Stage::RcptTo, e)),
-            reply => reply,
-        };
-        let data = self.conn.read_response().await;
-        let refusal = match (mail, rcpt, data) {
-            (Ok(_), Ok(_), Ok(_)) => return Ok(()),
-            (Err(e), _, data) => ((Stage::MailFrom, e), data),
-            (Ok(_), Err(e), data) => ((Stage::RcptTo, e), data),
-            (Ok(_), Ok(_), Err(e)) => return Err((Stage::Data, e)),
-        };
-        if let (_, Ok(_)) = &refusal {
-            // DATA accepted after a refusal: end the (empty) message without delivering it.
-            self.conn.command(EndOfData).await.map_err(|e| (Stage::Data, e)).ok();
+        let mut replies: Vec<(Stage, Reply)> = Vec::with_capacity(3);
+        for stage in [Stage::MailFrom, Stage::RcptTo, Stage::Data] {
+            set(stage);
+            let reply = match stage {
+                Stage::MailFrom => self.conn.command(Pipeline(mail, rcpt)).await,
+                _ => self.conn.read_response().await,
+            };
+            match reply {
+                Err(e) if closes(&e) => return Err(verdict(replies, stage, e)),
+                reply => replies.push((stage, reply.map(drop))),
+            }
         }
-        Err(refusal.0)
+        let data_accepted = replies.last().is_some_and(|(_, r)| r.is_ok());
+        match replies.into_iter().find_map(|(s, r)| r.err().map(|e| (s, e))) {
+            None => Ok(()),
+            Some(refusal) => {
+                if data_accepted {
+                    // DATA accepted after a refusal: end the (empty) message, delivered to nobody.
+                    let _ = self.conn.command(EndOfData).await;
+                }
+                Err(refusal)
+            }
+        }
     }
 
     pub fn is_usable(&self) -> bool {

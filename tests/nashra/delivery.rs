@@ -65,6 +65,27 @@ async fn every_reader_gets_one_message_when_a_fifth_of_commands_fail(backend: Ba
     assert!(sink.stats().pipelined > 200, "MAIL, RCPT and DATA go in one write: {:?}", sink.stats());
 }
 
+/// A relay that closes with 421 at MAIL (the rest of the pipelined commands unanswered) is read
+/// as the relay going away, not as a lost connection: the messages wait, nothing is lost.
+#[tokio::test]
+async fn a_relay_closing_at_mail_keeps_the_messages_waiting() {
+    let policy = Policy { closing_at_mail: true, ..Policy::default() };
+    let mail = "retry_first_seconds = 0.05\nretry_max_seconds = 0.2";
+    let Some((sink, app)) = with_sink(Backend::Sqlite, policy, mail).await else { return };
+    app.readers(10, &["داعش"], |_| false).await;
+    app.collect().await;
+    let (_, sent) = app.send_digest(now()).await;
+    assert_eq!((sent.sent, sent.failed, sent.bounced), (0, 0, 0), "{sent:?}");
+    let reason = sent.relay_down.unwrap_or_default();
+    assert!(reason.contains("421") && reason.contains("4.3.2"), "{reason}");
+    assert_eq!(sink.count(), 0);
+    sink.set_policy(Policy::default());
+    deliver_until_done(&app, 100).await;
+    let seen = arrivals(&sink.messages());
+    assert_eq!(seen.len(), 10);
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+}
+
 /// A relay that does not offer PIPELINING gets one command at a time, and its refusals at every
 /// stage are read as well.
 #[tokio::test]

@@ -35,6 +35,15 @@ fn nashra(app: &TestApp, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// What every child started by [`nashra`] logged, for a failure's message.
+fn child_logs(app: &TestApp) -> String {
+    let mut logs: Vec<_> = std::fs::read_dir(app.dir.path())
+        .map(|dir| dir.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".log")).collect())
+        .unwrap_or_default();
+    logs.sort();
+    logs.iter().map(|p| format!("--- {}\n{}", p.display(), std::fs::read_to_string(p).unwrap_or_default())).collect()
+}
+
 /// Runs `nashra ARGS` to its end: (success, standard output, standard error).
 fn nashra_output(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_nashra"))
@@ -151,8 +160,10 @@ async fn two_senders_at_once_send_nothing_twice(backend: Backend) {
     let Some((sink, app, readers)) = edition(backend, 2000, 1).await else { return };
     let mut a = nashra(&app, &["digest", "send", "--now", NOW]);
     let mut b = nashra(&app, &["digest", "send", "--now", NOW]);
-    assert!(wait(&mut a, Duration::from_secs(120)).await.success());
-    assert!(wait(&mut b, Duration::from_secs(120)).await.success());
+    let status = wait(&mut a, Duration::from_secs(120)).await;
+    assert!(status.success(), "{status:?}\n{}", child_logs(&app));
+    let status = wait(&mut b, Duration::from_secs(120)).await;
+    assert!(status.success(), "{status:?}\n{}", child_logs(&app));
     send_until_done(&app).await;
     assert_eq!(duplicates(&app, &sink, &readers), 0);
     assert_eq!(sink.count(), 2000);
@@ -170,14 +181,16 @@ async fn a_sender_with_a_future_now_beside_serve_sends_nothing_twice(backend: Ba
     tokio::time::sleep(Duration::from_millis(300)).await;
     let tomorrow = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
     let mut send = nashra(&app, &["digest", "send", "--now", &tomorrow]);
-    assert!(wait(&mut send, Duration::from_secs(120)).await.success());
+    let status = wait(&mut send, Duration::from_secs(120)).await;
+    assert!(status.success(), "{status:?}\n{}", child_logs(&app));
     // serve sends what is left on its heartbeat (every 10 s).
     let started = Instant::now();
     while sink.count() < 1500 && started.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     signal(&serve, "TERM");
-    assert!(wait(&mut serve, Duration::from_secs(15)).await.success());
+    let status = wait(&mut serve, Duration::from_secs(15)).await;
+    assert!(status.success(), "{status:?}\n{}", child_logs(&app));
     // Each reader's articles went in one of the two editions, once.
     let seen = arrivals(&sink.messages());
     assert_eq!(sink.count(), 1500, "{:?}", app.outbox_counts().await);
@@ -193,7 +206,7 @@ async fn a_stopped_sender_exits_within_seconds_and_its_restart_sends_nothing_twi
     tokio::time::sleep(Duration::from_millis(150)).await;
     signal(&early, "TERM");
     let status = wait(&mut early, Duration::from_secs(10)).await;
-    assert!(status.success() || status.code().is_none(), "{status:?}");
+    assert!(status.success() || status.code().is_none(), "{status:?}\n{}", child_logs(&app));
     let mut child = nashra(&app, &["digest", "send", "--now", NOW]);
     let started = Instant::now();
     while sink.count() < 300 && started.elapsed() < Duration::from_secs(60) {
@@ -203,7 +216,7 @@ async fn a_stopped_sender_exits_within_seconds_and_its_restart_sends_nothing_twi
     signal(&child, "TERM");
     let status = wait(&mut child, Duration::from_secs(10)).await;
     let took = asked.elapsed();
-    assert!(status.success(), "{status:?}");
+    assert!(status.success(), "{status:?}\n{}", child_logs(&app));
     assert!(took < Duration::from_secs(5), "took {took:?} to stop");
     let counts = app.outbox_counts().await;
     assert!(!counts.contains_key("sending"), "nothing left claimed: {counts:?}");

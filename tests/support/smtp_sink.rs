@@ -104,6 +104,9 @@ pub struct Policy {
     /// Whether EHLO advertises PIPELINING (RFC 2920). Either way pipelined commands are answered
     /// in order and counted in [`Stats::pipelined`].
     pub pipelining: bool,
+    /// MAIL is answered `421 4.3.2 Service shutting down` and the session closed, as a relay
+    /// going down for maintenance does.
+    pub closing_at_mail: bool,
     /// Whether [`Received::data`] keeps the message; when false only the envelope and the
     /// Message-ID are kept, so that a million messages fit in memory.
     pub keep_bodies: bool,
@@ -120,6 +123,7 @@ impl Default for Policy {
             seed: 1,
             smtputf8: true,
             pipelining: true,
+            closing_at_mail: false,
             keep_bodies: true,
         }
     }
@@ -135,6 +139,7 @@ impl fmt::Debug for Policy {
             .field("seed", &self.seed)
             .field("smtputf8", &self.smtputf8)
             .field("pipelining", &self.pipelining)
+            .field("closing_at_mail", &self.closing_at_mail)
             .field("keep_bodies", &self.keep_bodies)
             .finish()
     }
@@ -670,6 +675,10 @@ impl Smtp {
             }
             self.reply("250 ENHANCEDSTATUSCODES");
         } else if is("MAIL") {
+            if self.policy.closing_at_mail {
+                self.reply("421 4.3.2 Service shutting down, closing transmission channel");
+                return Next::Quit;
+            }
             self.mail(arg);
         } else if is("RCPT") {
             self.rcpt(arg);
