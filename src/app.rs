@@ -17,6 +17,7 @@ use crate::feeds::{BuildReport, Publisher};
 use crate::keywords::{self, Vocabularies};
 use crate::store::Store;
 use crate::store::{NewArticle, Upserted};
+use crate::subscribers::Links;
 
 pub struct App {
     pub config: Arc<Config>,
@@ -30,6 +31,8 @@ pub struct App {
     pub templates: Arc<Templates>,
     pub sender: Sender,
     pub composer: Composer,
+    /// Subscribers' signed links.
+    pub links: Arc<Links>,
     /// Cancelled when the process is asked to stop: long jobs end at their next safe point.
     pub shutdown: CancellationToken,
     /// This process's id in the leases it takes (planning editions).
@@ -96,7 +99,8 @@ impl App {
         let publisher = Publisher::new(config.clone(), store.clone());
         let templates = Arc::new(templates);
         let sender = Sender::new(store.clone(), transport, Settings::from_config(&config.mail), Utc::now);
-        let composer = Composer::new(store.clone(), config.clone(), templates.clone());
+        let links = Arc::new(Links::load(&config, &store, Utc::now()).await.map_err(anyhow::Error::msg)?);
+        let composer = Composer::new(store.clone(), config.clone(), templates.clone(), links.clone());
         Ok(Self {
             config,
             declared_synced: tokio::sync::OnceCell::new(),
@@ -107,6 +111,7 @@ impl App {
             templates,
             sender,
             composer,
+            links,
             shutdown: CancellationToken::new(),
             owner: crate::store::new_owner_id(),
             compacted: std::sync::Mutex::new(None),

@@ -99,6 +99,9 @@ pub struct Site {
     pub base_url: Url,
     pub language: String,
     pub time_zone: Tz,
+    /// Keys that sign subscribers' links (the first signs, all verify); none configured: a
+    /// random key kept in the database.
+    pub secrets: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -381,6 +384,20 @@ mod tests {
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
+    }
+
+    #[test]
+    fn link_secrets_are_long_and_never_echoed() {
+        let short = "tooshort-but-secret";
+        let err = load("", &[("NASHRA_SITE__SECRETS", short)]).unwrap_err();
+        let problem = &err.problems()[0];
+        assert_eq!(problem.key, "site.secrets[0]");
+        assert!(!problem.to_string().contains(short), "{problem}");
+        assert!(!err.to_string().contains(short), "{err}");
+        let long = "0123456789abcdef0123456789abcdef";
+        let c = load("", &[("NASHRA_SITE__SECRETS", &format!("{long} old{long}"))]).unwrap();
+        assert_eq!(c.site.secrets, [long.to_owned(), format!("old{long}")]);
+        assert!(load("", &[]).unwrap().site.secrets.is_empty());
     }
 
     #[test]

@@ -44,6 +44,32 @@ pub struct RawSite {
     #[serde(default = "default_language")]
     pub language: String,
     pub time_zone: String,
+    /// Keys that sign subscribers' links; the first signs, all verify. A list, or one string
+    /// of keys separated by spaces (as an environment override gives it).
+    #[serde(default)]
+    pub secrets: Secrets,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Secrets {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl Default for Secrets {
+    fn default() -> Self {
+        Secrets::List(Vec::new())
+    }
+}
+
+impl Secrets {
+    pub fn keys(&self) -> Vec<String> {
+        match self {
+            Secrets::List(keys) => keys.iter().map(|k| k.trim().to_owned()).collect(),
+            Secrets::Text(text) => text.split_whitespace().map(str::to_owned).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -139,6 +139,7 @@ pub(super) fn validate(
     let resolve = |p: &str| -> PathBuf { base_dir.join(p.trim()) };
 
     // [site]
+    const MIN_SECRET_CHARS: usize = 32;
     let title = c.non_empty("site.title", &raw.site.title);
     // Links are made by joining paths onto the base: it must end with '/', or its last segment
     // would be dropped (https://example.org/nashra + feeds/all.atom → https://example.org/feeds/…).
@@ -151,6 +152,17 @@ pub(super) fn validate(
     });
     let site_tz = c.time_zone("site.time_zone", &raw.site.time_zone);
     let language = c.non_empty("site.language", &raw.site.language);
+    let secrets = raw.site.secrets.keys();
+    for (i, secret) in secrets.iter().enumerate() {
+        // The value is a secret: never echoed.
+        if secret.chars().count() < MIN_SECRET_CHARS {
+            c.report(
+                format!("site.secrets[{i}]"),
+                "***",
+                format!("is shorter than {MIN_SECRET_CHARS} characters (e.g. `openssl rand -hex 32`)"),
+            );
+        }
+    }
 
     // [database]
     let (db_key, db_value, db_base) = match &database_url_override {
@@ -328,6 +340,7 @@ pub(super) fn validate(
                 base_url: base_url?,
                 language: language?,
                 time_zone: site_tz?,
+                secrets,
             },
             database: Database { url: database_url?, max_connections: max_connections? },
             http: Http { listen: listen? },

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::delivery::{Compose, Composed};
 use crate::feeds::{FeedKey, feed_url};
 use crate::store::{ArticleId, Claimed, ContentId, DigestArticle, Keyword, KeywordId, Store};
+use crate::subscribers::{Links, Purpose};
 
 /// Renderings kept, by total size (bytes of subject, HTML and text).
 const CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -26,6 +27,8 @@ pub struct Composer {
     store: Store,
     config: Arc<Config>,
     templates: Arc<Templates>,
+    /// Makes each reader's signed unsubscribe link.
+    links: Arc<Links>,
     cache: Mutex<Cache>,
     /// The articles and keywords contents name, kept between contents (an edition's contents
     /// share a few hundred articles at most).
@@ -80,11 +83,12 @@ impl Cache {
 }
 
 impl Composer {
-    pub fn new(store: Store, config: Arc<Config>, templates: Arc<Templates>) -> Self {
+    pub fn new(store: Store, config: Arc<Config>, templates: Arc<Templates>, links: Arc<Links>) -> Self {
         Self {
             store,
             config,
             templates,
+            links,
             cache: Mutex::default(),
             articles: Mutex::default(),
             keywords: Mutex::default(),
@@ -252,7 +256,7 @@ impl Compose for Composer {
         self.keep_fresh();
         let content = claimed.content_id.ok_or("this message was planned without a content")?;
         let prepared = self.prepared(content, claimed).await?;
-        let unsubscribe_url = unsubscribe_url(&self.config, &claimed.token)?;
+        let unsubscribe_url = self.links.url(Purpose::Unsubscribe, claimed.subscriber_id, &claimed.token, None);
         let email = match &prepared.merged {
             Some(merged) => self.templates.merge(merged, &claimed.recipient, &unsubscribe_url),
             None => {
@@ -277,12 +281,4 @@ impl Compose for Composer {
 pub fn message_id(config: &Config, schedule: &str, tick: DateTime<Utc>, subscriber: i64) -> String {
     let host = config.site.base_url.host_str().unwrap_or("nashra.invalid");
     format!("<digest.{schedule}.{}.{subscriber}@{host}>", tick.format("%Y%m%dT%H%M%SZ"))
-}
-
-/// The reader's one-click unsubscribe link.
-pub fn unsubscribe_url(config: &Config, token: &str) -> Result<String, String> {
-    let base = &config.site.base_url;
-    base.join(&format!("unsubscribe/{token}"))
-        .map(|u| u.to_string())
-        .map_err(|e| format!("site.base_url {base} cannot make the unsubscribe link: {e}"))
 }

@@ -26,7 +26,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
 
-pub use compose::{Composer, message_id, unsubscribe_url};
+pub use compose::{Composer, message_id};
 pub use plan::{Section, content_key, parse_content_key, sections};
 pub use render::{
     ArticleContext, DigestContext, EditionContext, RenderError, RenderedEmail, SectionContext, SiteContext,

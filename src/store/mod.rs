@@ -17,6 +17,7 @@ mod jobs;
 mod keywords;
 mod leases;
 mod outbox;
+mod secrets;
 mod sources;
 mod subscribers;
 mod suppressions;

@@ -194,6 +194,16 @@ impl Store {
         .context("cannot read subscriber")
     }
 
+    pub async fn subscriber_by_id(&self, id: SubscriberId) -> StoreResult<Option<Subscriber>> {
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+        .context("cannot read subscriber")
+    }
+
     pub async fn subscriber_by_email(&self, email: &str) -> StoreResult<Option<Subscriber>> {
         on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.email = $1"

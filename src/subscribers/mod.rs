@@ -3,6 +3,7 @@
 
 mod export;
 mod import;
+pub mod links;
 
 use std::fmt;
 
@@ -15,6 +16,7 @@ use crate::store::{Keyword, KeywordOrigin, Refusal, Saved, Store, StoreError, Su
 
 pub use export::{EXPORT_HEADER, ExportError, export};
 pub use import::{BATCH, ImportError, ImportOptions, ImportReport, import};
+pub use links::{LinkError, Links, Purpose, Token};
 
 /// A subscriber's address, validated and lower-cased (one subscriber per mailbox).
 #[derive(Debug, Clone, PartialEq, Eq)]

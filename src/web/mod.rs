@@ -21,7 +21,8 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
-use crate::store::SubscriberStatus;
+use crate::store::{Subscriber, SubscriberStatus};
+use crate::subscribers::{LinkError, Purpose, Token};
 use error::{WebError, WebResult};
 
 pub fn router(app: Arc<App>) -> Router {
@@ -93,7 +94,7 @@ async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
 }
 
 async fn unsubscribe_page(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {
-    let subscriber = app.store.subscriber_by_token(&token).await?.ok_or_else(unknown_link)?;
+    let subscriber = subscriber_for(&app, &token, Purpose::Unsubscribe).await?;
     if subscriber.status() == SubscriberStatus::Unsubscribed {
         return Ok(pages::message("إلغاء الاشتراك", "اشتراكك ملغى بالفعل، ولن تصلك رسائل أخرى."));
     }
@@ -105,8 +106,27 @@ async fn unsubscribe_page(State(app): State<Arc<App>>, Path(token): Path<String>
 
 /// The form's POST and the RFC 8058 one-click POST (`List-Unsubscribe=One-Click`) both land here.
 async fn unsubscribe(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {
-    app.store.unsubscribe(&token, Utc::now()).await?.ok_or_else(unknown_link)?;
+    let subscriber = subscriber_for(&app, &token, Purpose::Unsubscribe).await?;
+    app.store.unsubscribe(&subscriber.token, Utc::now()).await?.ok_or_else(unknown_link)?;
     Ok(pages::message("تم إلغاء الاشتراك", "لن تصلك رسائل أخرى من هذه النشرة."))
+}
+
+/// The subscriber a link is for, checked for `purpose`. Unsubscribe links sent before links were
+/// signed (the reader's bare random token) keep working.
+async fn subscriber_for(app: &App, text: &str, purpose: Purpose) -> WebResult<Subscriber> {
+    if let Some(token) = Token::parse(text) {
+        let subscriber = app.store.subscriber_by_id(token.subscriber).await?.ok_or_else(unknown_link)?;
+        return match app.links.verify(&token, purpose, &subscriber.token, Utc::now()) {
+            Ok(()) => Ok(subscriber),
+            Err(LinkError::Expired) => Err(WebError::NotFound("انتهت صلاحية هذا الرابط.".into())),
+            Err(LinkError::Forged | LinkError::WrongPurpose) => Err(unknown_link()),
+        };
+    }
+    let legacy = text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    if purpose == Purpose::Unsubscribe && legacy {
+        return app.store.subscriber_by_token(text).await?.ok_or_else(unknown_link);
+    }
+    Err(unknown_link())
 }
 
 fn unknown_link() -> WebError {

@@ -5,6 +5,7 @@ use chrono::{Duration, SubsecRound};
 use mail_parser::{Message, MessageParser, MimeHeaders};
 use scraper::{Html, Selector};
 
+use crate::delivery::add_article;
 use crate::helpers::{TestApp, now};
 use crate::on_both_backends;
 
@@ -101,22 +102,56 @@ async fn no_email_is_sent_when_nothing_matched(app: TestApp) {
 async fn unsubscribed_readers_receive_no_digest(app: TestApp) {
     app.subscribe("reader@example.org", &["داعش"]).await;
     app.collect().await;
-    let token = app.app.store.subscriber_by_email("reader@example.org").await.unwrap().unwrap().token;
-    let page = app.get(&format!("/unsubscribe/{token}")).await.text().await.unwrap();
+    app.send_digest(now()).await;
+    // The link the digest carries: signed, for unsubscribing only.
+    let messages = app.outbox_messages();
+    let m = parse(&messages[0]);
+    let link = m.header_raw("List-Unsubscribe").unwrap().trim().trim_matches(['<', '>']).to_owned();
+    let path = link.strip_prefix(&app.url("")).unwrap().to_owned();
+    assert!(path.starts_with("/unsubscribe/u"), "{path}");
+    let page = app.get(&path).await.text().await.unwrap();
     assert!(page.contains("reader@example.org") && page.contains(r#"dir="rtl""#));
+    // Altered, or made for another page, it is refused.
+    let token = path.rsplit('/').next().unwrap();
+    let mut altered = token.to_owned();
+    let last = if altered.ends_with('0') { "1" } else { "0" };
+    altered.replace_range(altered.len() - 1.., last);
+    let id = token[1..].split('.').next().unwrap();
+    let other = token.replacen(&format!("u{id}."), &format!("u{}.", id.parse::<i64>().unwrap() + 1), 1);
+    let preferences = token.replacen('u', "p", 1);
+    for bad in [altered.as_str(), other.as_str(), preferences.as_str(), "not-a-token"] {
+        assert_eq!(app.get(&format!("/unsubscribe/{bad}")).await.status(), reqwest::StatusCode::NOT_FOUND, "{bad}");
+    }
     // RFC 8058 one-click POST.
     let r = app
         .http
-        .post(app.url(&format!("/unsubscribe/{token}")))
+        .post(&link)
         .header("content-type", "application/x-www-form-urlencoded")
         .body("List-Unsubscribe=One-Click")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::OK);
-    app.send_digest(now()).await;
-    assert!(app.outbox_messages().is_empty());
-    assert_eq!(app.get("/unsubscribe/not-a-token").await.status(), reqwest::StatusCode::NOT_FOUND);
+    let reader = app.app.store.subscriber_by_email("reader@example.org").await.unwrap().unwrap();
+    assert_eq!(reader.status(), nashra::store::SubscriberStatus::Unsubscribed);
+    add_article(&app, "2026-11-30-lake-chad", "بحيرة تشاد");
+    app.app.collect(None, now() + Duration::hours(3)).await.unwrap();
+    let (_, sent) = app.send_digest(now() + Duration::days(1)).await;
+    assert_eq!(sent.sent, 0);
+    assert_eq!(app.outbox_messages().len(), 1);
+}
+
+/// Digests sent before links were signed carried the reader's bare token: those links still
+/// unsubscribe.
+async fn unsubscribe_links_of_older_digests_still_work(app: TestApp) {
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    let token = app.app.store.subscriber_by_email("reader@example.org").await.unwrap().unwrap().token;
+    let page = app.get(&format!("/unsubscribe/{token}")).await.text().await.unwrap();
+    assert!(page.contains("reader@example.org"));
+    let r = app.http.post(app.url(&format!("/unsubscribe/{token}"))).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let reader = app.app.store.subscriber_by_email("reader@example.org").await.unwrap().unwrap();
+    assert_eq!(reader.status(), nashra::store::SubscriberStatus::Unsubscribed);
 }
 
 async fn the_next_edition_only_has_what_was_collected_since(app: TestApp) {
@@ -188,6 +223,7 @@ on_both_backends!(
     running_an_edition_again_sends_nothing_twice,
     no_email_is_sent_when_nothing_matched,
     unsubscribed_readers_receive_no_digest,
+    unsubscribe_links_of_older_digests_still_work,
     the_next_edition_only_has_what_was_collected_since,
     a_reader_who_joins_after_an_edition_with_no_readers_still_gets_the_news,
     a_dry_run_sends_nothing_and_plans_nothing,
