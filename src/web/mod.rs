@@ -21,6 +21,9 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
+use crate::arabic::format_datetime;
+use crate::feeds::{FeedKey, Format, feed_url};
+use crate::store::ArticleFilter;
 use crate::store::{Subscriber, SubscriberStatus};
 use crate::subscribers::{LinkError, Purpose, Token};
 use error::{WebError, WebResult};
@@ -55,6 +58,27 @@ struct FeedLink {
     path: String,
 }
 
+/// A `<link rel="alternate">` for feed autodiscovery.
+#[derive(Serialize)]
+struct Alternate {
+    title: String,
+    #[serde(rename = "type")]
+    media_type: &'static str,
+    href: String,
+}
+
+#[derive(Serialize)]
+struct LatestArticle {
+    title: String,
+    url: String,
+    /// The publication time in the site's time zone, in Arabic.
+    when: String,
+    summary: Option<String>,
+}
+
+/// Articles the home page lists.
+const HOME_ARTICLES: u32 = 10;
+
 #[derive(Serialize)]
 struct KeywordLink {
     name: String,
@@ -80,11 +104,40 @@ async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
         .into_iter()
         .map(|k| KeywordLink { path: utf8_percent_encode(&k.slug, NON_ALPHANUMERIC).to_string(), name: k.name })
         .collect();
+    let alternates: Vec<Alternate> = app
+        .config
+        .feeds
+        .declared
+        .iter()
+        .flat_map(|f| {
+            let title = if f.title.is_empty() { site.title.clone() } else { f.title.clone() };
+            let base = feed_url(&site.base_url, &FeedKey::Declared(f.id.clone()));
+            Format::ALL.into_iter().map(move |format| Alternate {
+                title: format!("{title} ({})", format.extension().to_uppercase()),
+                media_type: format.content_type().split(';').next().unwrap_or_default(),
+                href: format!("{base}.{}", format.extension()),
+            })
+        })
+        .collect();
+    let latest: Vec<LatestArticle> = app
+        .store
+        .latest_articles(ArticleFilter::All, HOME_ARTICLES)
+        .await?
+        .into_iter()
+        .map(|a| LatestArticle {
+            when: format_datetime(&a.published_at.with_timezone(&site.time_zone)),
+            title: a.title,
+            url: a.url,
+            summary: a.summary.filter(|s| !s.trim().is_empty()),
+        })
+        .collect();
     Ok(pages::render(
         "home.html.j2",
         minijinja::context! {
             title => &site.title,
             description => &site.description,
+            alternates,
+            latest,
             feeds,
             keywords,
             formats => ["rss", "atom", "json"],

@@ -161,7 +161,36 @@ async fn unknown_feeds_are_not_found(app: TestApp) {
     }
 }
 
+/// The home page lists the newest articles and lets a browser or a feed reader discover every
+/// declared feed (`<link rel="alternate">` in its head), each of which answers in its format.
+async fn the_home_page_shows_the_latest_articles_and_announces_the_feeds(app: TestApp) {
+    let empty = app.get("/").await.text().await.unwrap();
+    assert!(empty.contains("لا توجد مقالات بعد"), "{empty}");
+    app.collect().await;
+    let html = app.get("/").await.text().await.unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let select = |css: &str| scraper::Selector::parse(css).unwrap();
+    let root = doc.select(&select("html")).next().unwrap();
+    assert_eq!((root.attr("lang"), root.attr("dir")), (Some("ar"), Some("rtl")));
+    let latest: Vec<String> =
+        doc.select(&select("ol.latest li a")).map(|a| a.text().collect::<String>().trim().to_owned()).collect();
+    assert_eq!(latest.len(), 10, "the ten newest of 11");
+    assert_eq!(latest[0], "الدبلوماسية الخليجية.. وساطات هادئة لاحتواء أزمات الإقليم", "newest first");
+    let alternates: Vec<_> = doc.select(&select(r#"head link[rel="alternate"]"#)).collect();
+    assert_eq!(alternates.len(), 3 * app.app.config.feeds.declared.len(), "{html}");
+    for link in alternates {
+        let (href, media_type) = (link.attr("href").unwrap(), link.attr("type").unwrap());
+        assert!(link.attr("title").is_some_and(|t| !t.is_empty()));
+        let path = href.strip_prefix(&app.url("")).unwrap_or_else(|| panic!("{href} is not on this site"));
+        let (headers, body) = fetch(&app, path).await;
+        assert!(headers[CONTENT_TYPE].to_str().unwrap().starts_with(media_type), "{href}");
+        // A feed that an independent parser reads.
+        parse(&body);
+    }
+}
+
 on_both_backends!(
+    the_home_page_shows_the_latest_articles_and_announces_the_feeds,
     the_all_feed_lists_every_article_in_three_formats,
     keyword_feeds_are_served_under_their_arabic_name,
     a_declared_topical_feed_lists_its_keywords_articles,
