@@ -17,7 +17,7 @@ use crate::feeds::{BuildReport, Publisher};
 use crate::keywords::{self, Vocabularies};
 use crate::store::Store;
 use crate::store::{NewArticle, Upserted};
-use crate::subscribers::Links;
+use crate::subscribers::{Links, SignUpLimits};
 
 pub struct App {
     pub config: Arc<Config>,
@@ -33,6 +33,8 @@ pub struct App {
     pub composer: Composer,
     /// Subscribers' signed links.
     pub links: Arc<Links>,
+    /// How often the web sign-up form may be used.
+    pub signups: SignUpLimits,
     /// Cancelled when the process is asked to stop: long jobs end at their next safe point.
     pub shutdown: CancellationToken,
     /// This process's id in the leases it takes (planning editions).
@@ -112,6 +114,7 @@ impl App {
             sender,
             composer,
             links,
+            signups: SignUpLimits::default(),
             shutdown: CancellationToken::new(),
             owner: crate::store::new_owner_id(),
             compacted: std::sync::Mutex::new(None),

@@ -13,6 +13,7 @@ pub struct Composed {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// The reader's one-click unsubscribe link; empty for a message that is not a list's.
     pub unsubscribe_url: String,
     /// `<…@…>`, the same for every attempt of this message.
     pub message_id: String,
@@ -36,15 +37,21 @@ pub fn build(composed: &Composed, to: &Address, from: &Mailbox, date: DateTime<U
     let sender = from.email.to_string();
     let from = mail_builder::headers::address::Address::new_address(from.name.as_deref(), sender.as_str());
     let message_id = composed.message_id.trim_start_matches('<').trim_end_matches('>');
-    MessageBuilder::new()
+    let mut message = MessageBuilder::new()
         .from(from)
         .to(to.to_string())
         .subject(composed.subject.as_str())
         .message_id(message_id)
         .date(date.timestamp())
-        .header("Content-Language", Raw::new("ar"))
-        .header("List-Unsubscribe", Raw::new(format!("<{}>", composed.unsubscribe_url)))
-        .header("List-Unsubscribe-Post", Raw::new("List-Unsubscribe=One-Click"))
+        .header("Content-Language", Raw::new("ar"));
+    // A list's message carries its one-click unsubscribe; a transactional one (a sign-up's
+    // confirmation) has none.
+    if !composed.unsubscribe_url.is_empty() {
+        message = message
+            .header("List-Unsubscribe", Raw::new(format!("<{}>", composed.unsubscribe_url)))
+            .header("List-Unsubscribe-Post", Raw::new("List-Unsubscribe=One-Click"));
+    }
+    message
         .text_body(composed.text.as_str())
         .html_body(composed.html.as_str())
         .write_to_vec()

@@ -219,6 +219,23 @@ impl Sender {
         Ok(report)
     }
 
+    /// Sends one message now, outside the outbox (a sign-up's confirmation): a connection from
+    /// the idle pool or a new one, bounded by `send_timeout`. The error says what went wrong.
+    pub async fn send_one(&self, composed: &Composed, recipient: &str) -> Result<(), String> {
+        let to = envelope_address(recipient)?;
+        let bytes = build_message(composed, &to, &self.settings.from, (self.clock)())?;
+        let stage = Mutex::new(policy::Stage::Session);
+        let attempt = async {
+            let mut conn = self.transport.connect(&self.idle).await.map_err(|f| f.reason().to_owned())?;
+            let sent = conn.send(self.sender_address(), &to, &composed.message_id, &bytes, &stage).await;
+            conn.finish(&self.idle).await;
+            sent.map_err(|f| f.reason().to_owned())
+        };
+        tokio::time::timeout(self.settings.send_timeout, attempt)
+            .await
+            .map_err(|_| format!("no answer from the relay within {} s", self.settings.send_timeout.as_secs()))?
+    }
+
     /// Closes idle SMTP sessions (at shutdown).
     pub async fn close(&self) {
         self.idle.close_all().await;

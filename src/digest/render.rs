@@ -16,6 +16,9 @@ use crate::config::Problem;
 pub const SUBJECT: &str = "digest/subject.txt.j2";
 pub const BODY_TEXT: &str = "digest/body.txt.j2";
 pub const BODY_HTML: &str = "digest/body.html.j2";
+pub const CONFIRM_SUBJECT: &str = "confirm/subject.txt.j2";
+pub const CONFIRM_TEXT: &str = "confirm/body.txt.j2";
+pub const CONFIRM_HTML: &str = "confirm/body.html.j2";
 /// `BODY_HTML` with its CSS inlined once, at load (see `inline`).
 const BODY_HTML_INLINED: &str = "digest/body.inlined.html.j2";
 
@@ -41,6 +44,16 @@ pub struct DigestContext {
     pub sections: Vec<SectionContext>,
     pub article_count: usize,
     pub unsubscribe_url: String,
+}
+
+/// What the confirmation email of a sign-up shows. Nothing the visitor typed: a form cannot
+/// make nashra mail a stranger someone else's words.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfirmContext {
+    pub site: SiteContext,
+    pub confirm_url: String,
+    /// Until when the link works, in Arabic, in the site's time zone.
+    pub expires: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,7 +126,7 @@ impl Templates {
                 problems.push(Problem::new(format!("{}/{name}", dir.display()), "", crate::errors::chain(&e)));
             }
         }
-        for required in [SUBJECT, BODY_TEXT, BODY_HTML] {
+        for required in [SUBJECT, BODY_TEXT, BODY_HTML, CONFIRM_SUBJECT, CONFIRM_TEXT, CONFIRM_HTML] {
             if env.get_template(required).is_err() && !problems.iter().any(|p| p.key.ends_with(required)) {
                 problems.push(Problem::new(
                     "mail.templates_dir",
@@ -146,6 +159,13 @@ impl Templates {
                 )]);
             }
         };
+        if let Err(e) = templates.render_confirmation(&sample_confirmation()) {
+            return Err(vec![Problem::new(
+                format!("{}/{}", dir.display(), e.template),
+                "",
+                format!("fails on sample data: {}", e.reason),
+            )]);
+        }
         let sample = sample();
         templates.mergeable = templates
             .render_digest(&sample.with_merge_fields())
@@ -194,7 +214,16 @@ impl Templates {
         self.inlined
     }
 
-    fn render(&self, name: &str, ctx: &DigestContext) -> Result<String, RenderError> {
+    /// The email that asks a new reader to confirm their sign-up.
+    pub fn render_confirmation(&self, ctx: &ConfirmContext) -> Result<RenderedEmail, RenderError> {
+        let subject = self.render(CONFIRM_SUBJECT, ctx)?.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = self.render(CONFIRM_TEXT, ctx)?;
+        let html = self.render(CONFIRM_HTML, ctx)?;
+        let html = inline_css(&html).map_err(|reason| RenderError { template: CONFIRM_HTML.into(), reason })?;
+        Ok(RenderedEmail { subject, html, text: tidy_text(&text) })
+    }
+
+    fn render<C: Serialize>(&self, name: &str, ctx: &C) -> Result<String, RenderError> {
         self.env
             .get_template(name)
             .and_then(|t| t.render(ctx))
@@ -346,6 +375,16 @@ fn rich_sample() -> DigestContext {
 }
 
 /// Sample data for the start-up check, with the characters that break careless templates.
+pub fn sample_confirmation() -> ConfirmContext {
+    ConfirmContext {
+        site: SiteContext {
+            title: "نشرة «تجريبية» & <اختبار>".into(), url: "https://example.org/".into()
+        },
+        confirm_url: "https://example.org/confirm/c1.1893456000.00000000000000000000000000000000".into(),
+        expires: "الأربعاء 2 ديسمبر 2026 - 9:00 م".into(),
+    }
+}
+
 pub fn sample() -> DigestContext {
     DigestContext {
         site: SiteContext {
@@ -386,7 +425,9 @@ mod tests {
     fn copy_of_the_shipped_templates() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("email-templates");
-        for name in ["base.html.j2", "base.txt.j2", SUBJECT, BODY_TEXT, BODY_HTML] {
+        for name in
+            ["base.html.j2", "base.txt.j2", SUBJECT, BODY_TEXT, BODY_HTML, CONFIRM_SUBJECT, CONFIRM_TEXT, CONFIRM_HTML]
+        {
             let to = dir.path().join(name);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
             std::fs::copy(src.join(name), to).unwrap();
@@ -450,6 +491,20 @@ mod tests {
         let problems = Templates::load(dir.path()).unwrap_err();
         assert_eq!(problems.len(), 1);
         assert!(problems[0].key.ends_with(SUBJECT), "{problems:?}");
+    }
+
+    #[test]
+    fn the_confirmation_email_is_rtl_with_its_link_and_css_inlined() {
+        let ctx = sample_confirmation();
+        let email = templates().render_confirmation(&ctx).unwrap();
+        assert!(email.html.contains(r#"dir="rtl""#) && email.html.contains("style=\""));
+        assert!(email.html.contains("&lt;اختبار&gt;"), "the site title is escaped");
+        assert!(email.text.contains(&ctx.confirm_url) && email.text.contains(&ctx.expires));
+        assert!(!email.subject.contains('\n'));
+        let dir = copy_of_the_shipped_templates();
+        std::fs::write(dir.path().join(CONFIRM_TEXT), "{{ confirm_link }}").unwrap();
+        let problems = Templates::load(dir.path()).unwrap_err();
+        assert!(problems[0].key.ends_with(CONFIRM_TEXT), "{problems:?}");
     }
 
     #[test]

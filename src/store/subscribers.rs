@@ -71,6 +71,38 @@ struct FollowRow {
     keyword: Keyword,
 }
 
+/// What a sign-up from the web did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignedUp {
+    /// Waiting for the reader's confirmation (new, still waiting, or back after unsubscribing),
+    /// following the keywords given.
+    Pending(Subscriber),
+    /// Already confirmed: nothing was changed (their choices are changed from their
+    /// preferences page, not by whoever knows their address).
+    Active(Subscriber),
+    /// The address is suppressed: nothing is sent to it.
+    Suppressed,
+}
+
+/// Replaces the keywords subscriber `$id` follows with `$keywords`, in that order, inside the
+/// transaction `$tx`.
+macro_rules! replace_follows {
+    ($tx:ident, $id:expr, $keywords:expr) => {
+        sqlx::query("DELETE FROM subscriber_keywords WHERE subscriber_id = $1").bind($id).execute(&mut *$tx).await?;
+        for (position, keyword) in $keywords.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO subscriber_keywords (subscriber_id, keyword_id, position) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind($id)
+            .bind(keyword)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+
 const SUBSCRIBER_COLUMNS: &str = "s.id, s.email, s.status, s.token, s.created_at";
 
 impl Store {
@@ -120,27 +152,76 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-                sqlx::query("DELETE FROM subscriber_keywords WHERE subscriber_id = $1")
-                    .bind(subscriber.id)
-                    .execute(&mut *tx)
-                    .await?;
-                for (position, keyword) in keywords.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO subscriber_keywords (subscriber_id, keyword_id, position) VALUES ($1, $2, $3)
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(subscriber.id)
-                    .bind(keyword)
-                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                replace_follows!(tx, subscriber.id, keywords);
                 tx.commit().await?;
                 Ok(if subscriber.created_at == now { Saved::Added(subscriber) } else { Saved::Updated(subscriber) })
             })
         }
         .await;
         result.context("cannot save subscriber")
+    }
+
+    /// A sign-up from the web (double opt-in): a new reader, or one who has not confirmed yet
+    /// or unsubscribed, waits for confirmation following `keywords`; a confirmed reader and a
+    /// suppressed address are left as they are.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        token: &str,
+        keywords: &[KeywordId],
+        now: DateTime<Utc>,
+    ) -> StoreResult<SignedUp> {
+        let now = now.trunc_subsecs(6);
+        let result: StoreResult<SignedUp> = async {
+            begin_write!(self, |tx| {
+                let suppressed: Option<String> = sqlx::query_scalar("SELECT reason FROM suppressions WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if suppressed.is_some() {
+                    return Ok(SignedUp::Suppressed);
+                }
+                let existing: Option<Subscriber> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.email = $1"
+                )))
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(s) = existing.filter(|s| s.status() == SubscriberStatus::Active) {
+                    return Ok(SignedUp::Active(s));
+                }
+                let subscriber: Subscriber = sqlx::query_as(
+                    "INSERT INTO subscribers AS s (email, status, token, created_at)
+                     VALUES ($1, 'pending', $2, $3)
+                     ON CONFLICT (email) DO UPDATE SET status = 'pending', unsubscribed_at = NULL
+                     RETURNING id, email, status, token, created_at",
+                )
+                .bind(email)
+                .bind(token)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                replace_follows!(tx, subscriber.id, keywords);
+                tx.commit().await?;
+                Ok(SignedUp::Pending(subscriber))
+            })
+        }
+        .await;
+        result.context("cannot save the sign-up")
+    }
+
+    /// Confirms a reader's sign-up: they become active (if they were waiting; a confirmed
+    /// reader stays as they are). `None` if they unsubscribed or are gone meanwhile.
+    pub async fn confirm_subscriber(&self, id: SubscriberId, now: DateTime<Utc>) -> StoreResult<Option<Subscriber>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "UPDATE subscribers SET status = 'active', confirmed_at = COALESCE(confirmed_at, $2)
+             WHERE id = $1 AND status IN ('pending', 'active') RETURNING id, email, status, token, created_at"
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)
+        .context("cannot confirm the subscriber")
     }
 
     /// Deletes a subscriber and their delivery history. Returns whether one existed.

@@ -4,6 +4,7 @@
 mod export;
 mod import;
 pub mod links;
+mod signup;
 
 use std::fmt;
 
@@ -17,6 +18,9 @@ use crate::store::{Keyword, KeywordOrigin, Refusal, Saved, Store, StoreError, Su
 pub use export::{EXPORT_HEADER, ExportError, export};
 pub use import::{BATCH, ImportError, ImportOptions, ImportReport, import};
 pub use links::{LinkError, Links, Purpose, Token};
+pub use signup::{
+    CONFIRM_FOR, FieldError, SignUp, SignUpError, SignUpForm, SignUpLimits, confirmation, resolve_keywords, sign_up,
+};
 
 /// A subscriber's address, validated and lower-cased (one subscriber per mailbox).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,13 @@
-//! The HTTP server (axum): feeds with conditional GET, the subscriber's unsubscribe page, a home
-//! page listing the feeds, health, and the bundled demo site under `/demo/`. A driver at the edge:
+//! The HTTP server (axum): feeds with conditional GET, the reader's sign-up, confirmation and
+//! unsubscribe pages, a home page with the newest articles and the feeds, health, and the
+//! bundled demo site under `/demo/`. A driver at the edge:
 //! it calls the stages, it holds no business rules.
 
 mod api;
 mod error;
 mod feeds;
 mod pages;
+mod subscribe;
 
 use std::sync::Arc;
 
@@ -34,6 +36,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/feeds/{file}", get(feeds::declared))
         .route("/feeds/keywords/{file}", get(feeds::keyword))
+        .route("/subscribe", get(subscribe::form).post(subscribe::submit))
+        .route("/confirm/{token}", get(subscribe::confirm_page).post(subscribe::confirm))
         .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
         .route("/api/v1/articles", post(api::push_articles));
     if let Some(dir) = &app.config.demo_dir {
@@ -138,6 +142,7 @@ async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
             description => &site.description,
             alternates,
             latest,
+            subscribe_url => site.base_url.join("subscribe").map(|u| u.to_string()).unwrap_or_default(),
             feeds,
             keywords,
             formats => ["rss", "atom", "json"],
@@ -166,7 +171,7 @@ async fn unsubscribe(State(app): State<Arc<App>>, Path(token): Path<String>) -> 
 
 /// The subscriber a link is for, checked for `purpose`. Unsubscribe links sent before links were
 /// signed (the reader's bare random token) keep working.
-async fn subscriber_for(app: &App, text: &str, purpose: Purpose) -> WebResult<Subscriber> {
+pub(crate) async fn subscriber_for(app: &App, text: &str, purpose: Purpose) -> WebResult<Subscriber> {
     if let Some(token) = Token::parse(text) {
         let subscriber = app.store.subscriber_by_id(token.subscriber).await?.ok_or_else(unknown_link)?;
         return match app.links.verify(&token, purpose, &subscriber.token, Utc::now()) {
@@ -192,5 +197,8 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await
+    // The client's address: sign-ups are limited per client.
+    axum::serve(listener, router(app).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -20,5 +20,6 @@ mod matching;
 mod processes;
 mod push;
 mod schedule;
+mod signup;
 mod smtp;
 mod sources;

@@ -1,0 +1,219 @@
+//! A reader's sign-up from the web, with double opt-in: the form is checked field by field (an
+//! Arabic message for each bad one), the reader waits for confirmation following the keywords
+//! they chose among the site's, and the confirmation email is made for them. Whatever the
+//! address — new, waiting, confirmed, suppressed — the visitor is told the same thing, so the
+//! form does not tell who is subscribed.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::{Links, Purpose, SubscriberEmail};
+use crate::arabic::format_datetime;
+use crate::config::Config;
+use crate::delivery::Composed;
+use crate::digest::{ConfirmContext, SiteContext, Templates};
+use crate::keywords::{self, KeywordName};
+use crate::store::{Keyword, SignedUp, Store, StoreError, Subscriber};
+
+/// How long a confirmation link works.
+pub const CONFIRM_FOR: Duration = Duration::hours(48);
+/// The most keywords one sign-up may follow.
+pub const MAX_KEYWORDS: usize = 50;
+
+/// The form as it came: the address, and the keywords ticked or typed.
+#[derive(Debug, Clone, Default)]
+pub struct SignUpForm {
+    pub email: String,
+    pub keywords: Vec<String>,
+}
+
+/// A field of the form and what is wrong with it, in Arabic, for the page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignUpError {
+    #[error("the form has {} bad field(s)", .0.len())]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Ours, not the visitor's: no secure token, or a template that fails.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What the sign-up did; the visitor sees the same page whatever it is.
+#[derive(Debug)]
+pub enum SignUp {
+    /// A confirmation email to send to this reader.
+    Confirm { subscriber: Subscriber, email: Box<Composed> },
+    /// Already confirmed, or suppressed: nothing to send.
+    Nothing,
+}
+
+/// The keywords a visitor chose, each resolved to one of the site's keywords (any spelling the
+/// matcher takes as the same, or an alias); unknown ones are reported, never added.
+pub async fn resolve_keywords(store: &Store, config: &Config, chosen: &[String]) -> Result<Vec<Keyword>, SignUpError> {
+    let mut errors = Vec::new();
+    let mut found: Vec<Keyword> = Vec::new();
+    let wanted: Vec<&str> =
+        chosen.iter().flat_map(|k| k.split([',', '،'])).map(str::trim).filter(|k| !k.is_empty()).collect();
+    if wanted.is_empty() {
+        errors.push(FieldError {
+            field: "keywords", message: "اختر موضوعًا واحدًا على الأقل.".into()
+        });
+    }
+    if wanted.len() > MAX_KEYWORDS {
+        errors.push(FieldError {
+            field: "keywords", message: format!("اختر {MAX_KEYWORDS} موضوعًا على الأكثر.")
+        });
+        return Err(SignUpError::Invalid(errors));
+    }
+    for text in wanted {
+        let keyword = match KeywordName::parse(text) {
+            Ok(name) => {
+                let name = keywords::canonical(&config.keywords, name);
+                store.keyword_by_normalized(name.normalized()).await?.filter(|k| k.origin().in_vocabulary())
+            }
+            Err(_) => None,
+        };
+        match keyword {
+            Some(k) if !found.iter().any(|f| f.id == k.id) => found.push(k),
+            Some(_) => {}
+            None => errors
+                .push(FieldError {
+                    field: "keywords", message: format!("«{}» ليس من موضوعات الموقع.", shorten(text))
+                }),
+        }
+    }
+    if errors.is_empty() { Ok(found) } else { Err(SignUpError::Invalid(errors)) }
+}
+
+/// Checks the form and records the sign-up; returns the confirmation email to send, if any.
+pub async fn sign_up(
+    store: &Store,
+    config: &Config,
+    links: &Links,
+    templates: &Templates,
+    form: &SignUpForm,
+    now: DateTime<Utc>,
+) -> Result<SignUp, SignUpError> {
+    let email = SubscriberEmail::parse(&form.email).map_err(|_| FieldError {
+        field: "email",
+        message: "اكتب عنوان بريد إلكتروني صحيحًا، مثل name@example.com.".into(),
+    });
+    let keywords = resolve_keywords(store, config, &form.keywords).await;
+    let (email, keywords) = match (email, keywords) {
+        (Ok(e), Ok(k)) => (e, k),
+        (email, keywords) => {
+            let mut errors: Vec<FieldError> = email.err().into_iter().collect();
+            match keywords {
+                Err(SignUpError::Invalid(more)) => errors.extend(more),
+                Err(store_error) => return Err(store_error),
+                Ok(_) => {}
+            }
+            return Err(SignUpError::Invalid(errors));
+        }
+    };
+    let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();
+    let token = super::new_token().map_err(|e| SignUpError::Internal(e.to_string()))?;
+    match store.sign_up(email.as_str(), &token, &ids, now).await? {
+        SignedUp::Pending(subscriber) => {
+            tracing::info!(domain = email.domain(), keywords = ids.len(), "sign-up waiting for confirmation");
+            let email = confirmation(config, links, templates, &subscriber, now)
+                .map_err(|reason| SignUpError::Internal(format!("cannot render the confirmation email: {reason}")))?;
+            Ok(SignUp::Confirm { subscriber, email: Box::new(email) })
+        }
+        SignedUp::Active(_) | SignedUp::Suppressed => {
+            tracing::info!(
+                domain = email.domain(),
+                "sign-up for an address already confirmed or suppressed: nothing sent"
+            );
+            Ok(SignUp::Nothing)
+        }
+    }
+}
+
+/// The confirmation email of a reader waiting to be confirmed.
+pub fn confirmation(
+    config: &Config,
+    links: &Links,
+    templates: &Templates,
+    subscriber: &Subscriber,
+    now: DateTime<Utc>,
+) -> Result<Composed, String> {
+    let expires = now + CONFIRM_FOR;
+    let ctx = ConfirmContext {
+        site: SiteContext { title: config.site.title.clone(), url: config.site.base_url.to_string() },
+        confirm_url: links.url(Purpose::Confirm, subscriber.id, &subscriber.token, Some(expires)),
+        expires: format_datetime(&expires.with_timezone(&config.site.time_zone)),
+    };
+    let rendered = templates.render_confirmation(&ctx).map_err(|e| e.to_string())?;
+    let host = config.site.base_url.host_str().unwrap_or("nashra.invalid");
+    Ok(Composed {
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+        unsubscribe_url: String::new(),
+        message_id: format!("<confirm.{}.{}@{host}>", subscriber.id, now.timestamp_millis()),
+    })
+}
+
+/// Sign-ups per client address and confirmation emails per mailbox, so the form cannot be used
+/// to flood a list or someone's inbox. Kept in memory by each instance.
+pub struct SignUpLimits {
+    per_client: DefaultKeyedRateLimiter<IpAddr>,
+    per_address: DefaultKeyedRateLimiter<String>,
+    checks: AtomicU64,
+}
+
+impl Default for SignUpLimits {
+    fn default() -> Self {
+        // 20 sign-ups an hour from one client (5 at once); 3 confirmation emails an hour to one
+        // address (2 at once).
+        let per_client = Quota::per_hour(NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN));
+        let per_address = Quota::per_hour(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
+        Self {
+            per_client: RateLimiter::keyed(per_client),
+            per_address: RateLimiter::keyed(per_address),
+            checks: AtomicU64::new(0),
+        }
+    }
+}
+
+impl SignUpLimits {
+    /// Whether `client` may sign up now.
+    pub fn client_may(&self, client: IpAddr) -> bool {
+        self.forget_now_and_then();
+        self.per_client.check_key(&client).is_ok()
+    }
+
+    /// Whether a confirmation email may go to `email` now.
+    pub fn address_may(&self, email: &str) -> bool {
+        self.per_address.check_key(&email.to_lowercase()).is_ok()
+    }
+
+    /// Keys whose limit has fully recovered are forgotten now and then: memory stays bounded.
+    fn forget_now_and_then(&self) {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
+            self.per_client.retain_recent();
+            self.per_address.retain_recent();
+        }
+    }
+}
+
+/// A visitor's text as an error message quotes it: at most 40 characters.
+fn shorten(text: &str) -> String {
+    let mut chars = text.chars();
+    let short: String = chars.by_ref().take(40).collect();
+    if chars.next().is_some() { format!("{short}…") } else { short }
+}

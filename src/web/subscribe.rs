@@ -1,0 +1,128 @@
+//! The sign-up pages: the form (`/subscribe`), "check your inbox", and the confirmation link
+//! (`/confirm/{token}`: GET shows a button, POST confirms — a mail scanner that opens links
+//! confirms nothing).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::Utc;
+use serde::Serialize;
+
+use super::error::WebResult;
+use super::{pages, subscriber_for};
+use crate::app::App;
+use crate::subscribers::{FieldError, Purpose, SignUp, SignUpError, SignUpForm, sign_up};
+
+#[derive(Serialize)]
+struct Choice {
+    name: String,
+    checked: bool,
+}
+
+/// The form, with what was typed and what is wrong when it comes back.
+async fn form_page(app: &App, form: &SignUpForm, other: &str, errors: &[FieldError]) -> WebResult<Html<String>> {
+    let chosen: Vec<&str> = form.keywords.iter().map(String::as_str).collect();
+    let keywords: Vec<Choice> = app
+        .store
+        .vocabulary()
+        .await?
+        .into_iter()
+        .map(|k| Choice { checked: chosen.contains(&k.name.as_str()), name: k.name })
+        .collect();
+    Ok(pages::render(
+        "subscribe.html.j2",
+        minijinja::context! {
+            title => "الاشتراك",
+            site_title => &app.config.site.title,
+            action => app.config.site.base_url.join("subscribe").map(|u| u.to_string()).unwrap_or_default(),
+            email => &form.email,
+            email_error => errors.iter().any(|e| e.field == "email"),
+            other,
+            keywords,
+            errors,
+        },
+    ))
+}
+
+pub async fn form(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
+    form_page(&app, &SignUpForm::default(), "", &[]).await
+}
+
+pub async fn submit(
+    State(app): State<Arc<App>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> WebResult<Response> {
+    if !app.signups.client_may(client.ip()) {
+        let page = pages::message("محاولات كثيرة", "وصلنا عدد كبير من طلبات الاشتراك من جهازك. حاول مرة أخرى بعد قليل.");
+        return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
+    }
+    let mut form = SignUpForm::default();
+    let mut other = String::new();
+    for (key, value) in url::form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "email" => form.email = value.into_owned(),
+            "keywords" => form.keywords.push(value.into_owned()),
+            "other" => other = value.into_owned(),
+            _ => {}
+        }
+    }
+    let mut wanted = form.clone();
+    wanted.keywords.push(other.clone());
+    let now = Utc::now();
+    match sign_up(&app.store, &app.config, &app.links, &app.templates, &wanted, now).await {
+        Ok(SignUp::Confirm { subscriber, email }) => {
+            if app.signups.address_may(&subscriber.email) {
+                if let Err(e) = app.sender.send_one(&email, &subscriber.email).await {
+                    tracing::error!(subscriber = subscriber.id, "cannot send the confirmation email: {e}");
+                    let page = pages::message("تعذر الإرسال", "تعذر إرسال رسالة التأكيد الآن. حاول مرة أخرى بعد قليل.");
+                    return Ok((StatusCode::SERVICE_UNAVAILABLE, page).into_response());
+                }
+            } else {
+                tracing::warn!(
+                    subscriber = subscriber.id,
+                    "confirmation emails to this address are coming too fast: none sent"
+                );
+            }
+            Ok(check_your_inbox().into_response())
+        }
+        Ok(SignUp::Nothing) => Ok(check_your_inbox().into_response()),
+        Err(SignUpError::Invalid(errors)) => {
+            let page = form_page(&app, &form, &other, &errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(SignUpError::Store(e)) => Err(e.into()),
+        Err(SignUpError::Internal(e)) => Err(anyhow::Error::msg(e).into()),
+    }
+}
+
+/// The same answer whether the address is new, waiting, confirmed or suppressed.
+fn check_your_inbox() -> Html<String> {
+    pages::message(
+        "تحقق من بريدك",
+        "إن كان العنوان صحيحًا فستصلك رسالة فيها رابط لتأكيد الاشتراك. لن تصلك النشرة قبل أن تؤكده.",
+    )
+}
+
+pub async fn confirm_page(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {
+    let subscriber = subscriber_for(&app, &token, Purpose::Confirm).await?;
+    Ok(pages::render(
+        "confirm.html.j2",
+        minijinja::context! { title => "تأكيد الاشتراك", email => subscriber.email, site_title => &app.config.site.title },
+    ))
+}
+
+pub async fn confirm(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {
+    let subscriber = subscriber_for(&app, &token, Purpose::Confirm).await?;
+    match app.store.confirm_subscriber(subscriber.id, Utc::now()).await? {
+        Some(_) => {
+            tracing::info!(subscriber = subscriber.id, "sign-up confirmed");
+            Ok(pages::message("تم تأكيد اشتراكك", "ستصلك النشرة بأحدث المقالات في الموضوعات التي اخترتها."))
+        }
+        None => Ok(pages::message("الاشتراك ملغى", "ألغيت اشتراكك بعد طلبه. يمكنك الاشتراك من جديد من صفحة الاشتراك.")),
+    }
+}
