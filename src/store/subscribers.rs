@@ -74,8 +74,8 @@ struct FollowRow {
 /// What a sign-up from the web did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignedUp {
-    /// Waiting for the reader's confirmation (new, still waiting, or back after unsubscribing),
-    /// following the keywords given.
+    /// Waiting for the reader's confirmation (new, still waiting, or asking to come back after
+    /// unsubscribing — still unsubscribed until they confirm), following the keywords given.
     Pending(Subscriber),
     /// Already confirmed: nothing was changed (their choices are changed from their
     /// preferences page, not by whoever knows their address).
@@ -161,9 +161,11 @@ impl Store {
         result.context("cannot save subscriber")
     }
 
-    /// A sign-up from the web (double opt-in): a new reader, or one who has not confirmed yet
-    /// or unsubscribed, waits for confirmation following `keywords`; a confirmed reader and a
-    /// suppressed address are left as they are.
+    /// A sign-up from the web (double opt-in). A new reader waits for confirmation; one still
+    /// waiting, or who unsubscribed, gets `token` as their new random token (so only the newest
+    /// confirmation link works, and it confirms the topics it was sent for) and follows
+    /// `keywords` — an unsubscribed reader stays unsubscribed until they confirm. A confirmed
+    /// reader and a suppressed address are left as they are.
     pub async fn sign_up(
         &self,
         email: &str,
@@ -181,26 +183,28 @@ impl Store {
                 if suppressed.is_some() {
                     return Ok(SignedUp::Suppressed);
                 }
-                let existing: Option<Subscriber> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.email = $1"
-                )))
-                .bind(email)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(s) = existing.filter(|s| s.status() == SubscriberStatus::Active) {
-                    return Ok(SignedUp::Active(s));
-                }
-                let subscriber: Subscriber = sqlx::query_as(
-                    "INSERT INTO subscribers AS s (email, status, token, created_at)
-                     VALUES ($1, 'pending', $2, $3)
-                     ON CONFLICT (email) DO UPDATE SET status = 'pending', unsubscribed_at = NULL
+                // One statement, so a confirmation landing meanwhile is never overwritten.
+                let subscriber: Option<Subscriber> = sqlx::query_as(
+                    "INSERT INTO subscribers AS s (email, status, token, created_at, requested_at)
+                     VALUES ($1, 'pending', $2, $3, $3)
+                     ON CONFLICT (email) DO UPDATE SET token = excluded.token, requested_at = excluded.requested_at
+                     WHERE s.status <> 'active'
                      RETURNING id, email, status, token, created_at",
                 )
                 .bind(email)
                 .bind(token)
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+                let Some(subscriber) = subscriber else {
+                    let active: Subscriber = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.email = $1"
+                    )))
+                    .bind(email)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    return Ok(SignedUp::Active(active));
+                };
                 replace_follows!(tx, subscriber.id, keywords);
                 tx.commit().await?;
                 Ok(SignedUp::Pending(subscriber))
@@ -210,12 +214,18 @@ impl Store {
         result.context("cannot save the sign-up")
     }
 
-    /// Confirms a reader's sign-up: they become active (if they were waiting; a confirmed
-    /// reader stays as they are). `None` if they unsubscribed or are gone meanwhile.
+    /// Confirms a reader's sign-up: they become active and their consent is dated now. Only a
+    /// request made after their last unsubscribe counts, and never for a suppressed address;
+    /// `None` otherwise (or if they are gone). A confirmed reader stays as they are.
     pub async fn confirm_subscriber(&self, id: SubscriberId, now: DateTime<Utc>) -> StoreResult<Option<Subscriber>> {
         on_pool!(self, |pool| sqlx::query_as(
-            "UPDATE subscribers SET status = 'active', confirmed_at = COALESCE(confirmed_at, $2)
-             WHERE id = $1 AND status IN ('pending', 'active') RETURNING id, email, status, token, created_at"
+            "UPDATE subscribers AS s SET status = 'active', unsubscribed_at = NULL,
+                 confirmed_at = CASE WHEN s.status = 'active' THEN s.confirmed_at ELSE $2 END
+             WHERE s.id = $1
+               AND (s.status IN ('pending', 'active')
+                    OR (s.status = 'unsubscribed' AND s.requested_at > s.unsubscribed_at))
+               AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
+             RETURNING id, email, status, token, created_at"
         )
         .bind(id)
         .bind(now)

@@ -4,7 +4,7 @@
 //! address — new, waiting, confirmed, suppressed — the visitor is told the same thing, so the
 //! form does not tell who is subscribed.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -102,6 +102,7 @@ pub async fn sign_up(
     config: &Config,
     links: &Links,
     templates: &Templates,
+    limits: &SignUpLimits,
     form: &SignUpForm,
     now: DateTime<Utc>,
 ) -> Result<SignUp, SignUpError> {
@@ -122,6 +123,11 @@ pub async fn sign_up(
             return Err(SignUpError::Invalid(errors));
         }
     };
+    if !limits.address_may(email.as_str()) {
+        // Nothing is written either: a flood cannot change what the reader will confirm.
+        tracing::warn!(domain = email.domain(), "sign-ups for this address are coming too fast: ignored");
+        return Ok(SignUp::Nothing);
+    }
     let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();
     let token = super::new_token().map_err(|e| SignUpError::Internal(e.to_string()))?;
     match store.sign_up(email.as_str(), &token, &ids, now).await? {
@@ -191,23 +197,42 @@ impl Default for SignUpLimits {
 }
 
 impl SignUpLimits {
-    /// Whether `client` may sign up now.
+    /// Whether `client` may sign up now. An IPv6 client is counted by its /64 network (one
+    /// host can use any address in it).
     pub fn client_may(&self, client: IpAddr) -> bool {
         self.forget_now_and_then();
-        self.per_client.check_key(&client).is_ok()
+        let key = match client {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+            },
+            v4 => v4,
+        };
+        self.per_client.check_key(&key).is_ok()
     }
 
-    /// Whether a confirmation email may go to `email` now.
+    /// Whether a sign-up (and its confirmation email) for `email` may be taken now. Counted by
+    /// mailbox: `name+anything@domain` is `name@domain`.
     pub fn address_may(&self, email: &str) -> bool {
-        self.per_address.check_key(&email.to_lowercase()).is_ok()
+        self.per_address.check_key(&mailbox(email)).is_ok()
     }
 
     /// Keys whose limit has fully recovered are forgotten now and then: memory stays bounded.
     fn forget_now_and_then(&self) {
+        // (Called for every sign-up: the per-address limiter is pruned with the other.)
         if self.checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
             self.per_client.retain_recent();
             self.per_address.retain_recent();
         }
+    }
+}
+
+/// The mailbox an address reaches: lower-cased, without a `+tag`.
+fn mailbox(email: &str) -> String {
+    let email = email.to_lowercase();
+    match email.rsplit_once('@') {
+        Some((local, domain)) => format!("{}@{domain}", local.split('+').next().unwrap_or(local)),
+        None => email,
     }
 }
 
@@ -216,4 +241,26 @@ fn shorten(text: &str) -> String {
     let mut chars = text.chars();
     let short: String = chars.by_ref().take(40).collect();
     if chars.next().is_some() { format!("{short}…") } else { short }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_count_mailboxes_and_ipv6_networks() {
+        let limits = SignUpLimits::default();
+        assert!(limits.address_may("Victim@example.org"));
+        assert!(limits.address_may("victim+1@example.org"));
+        assert!(!limits.address_may("victim+2@EXAMPLE.org"), "the same mailbox, a third time at once");
+        assert!(limits.address_may("other@example.org"));
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::ffff:1234".parse().unwrap();
+        let elsewhere: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        for _ in 0..5 {
+            assert!(limits.client_may(a));
+        }
+        assert!(!limits.client_may(b), "the same /64");
+        assert!(limits.client_may(elsewhere));
+    }
 }

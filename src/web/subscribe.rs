@@ -74,20 +74,16 @@ pub async fn submit(
     let mut wanted = form.clone();
     wanted.keywords.push(other.clone());
     let now = Utc::now();
-    match sign_up(&app.store, &app.config, &app.links, &app.templates, &wanted, now).await {
+    match sign_up(&app.store, &app.config, &app.links, &app.templates, &app.signups, &wanted, now).await {
         Ok(SignUp::Confirm { subscriber, email }) => {
-            if app.signups.address_may(&subscriber.email) {
-                if let Err(e) = app.sender.send_one(&email, &subscriber.email).await {
+            // Sent apart from the answer, so its time and outcome tell the visitor nothing
+            // about the address.
+            let sender = app.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sender.sender.send_one(&email, &subscriber.email).await {
                     tracing::error!(subscriber = subscriber.id, "cannot send the confirmation email: {e}");
-                    let page = pages::message("تعذر الإرسال", "تعذر إرسال رسالة التأكيد الآن. حاول مرة أخرى بعد قليل.");
-                    return Ok((StatusCode::SERVICE_UNAVAILABLE, page).into_response());
                 }
-            } else {
-                tracing::warn!(
-                    subscriber = subscriber.id,
-                    "confirmation emails to this address are coming too fast: none sent"
-                );
-            }
+            });
             Ok(check_your_inbox().into_response())
         }
         Ok(SignUp::Nothing) => Ok(check_your_inbox().into_response()),
@@ -110,9 +106,16 @@ fn check_your_inbox() -> Html<String> {
 
 pub async fn confirm_page(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {
     let subscriber = subscriber_for(&app, &token, Purpose::Confirm).await?;
+    // What is confirmed is shown: the topics this link was sent for.
+    let topics: Vec<String> = app.store.subscriber_keywords(subscriber.id).await?.into_iter().map(|k| k.name).collect();
     Ok(pages::render(
         "confirm.html.j2",
-        minijinja::context! { title => "تأكيد الاشتراك", email => subscriber.email, site_title => &app.config.site.title },
+        minijinja::context! {
+            title => "تأكيد الاشتراك",
+            email => subscriber.email,
+            site_title => &app.config.site.title,
+            topics,
+        },
     ))
 }
 
@@ -123,6 +126,9 @@ pub async fn confirm(State(app): State<Arc<App>>, Path(token): Path<String>) -> 
             tracing::info!(subscriber = subscriber.id, "sign-up confirmed");
             Ok(pages::message("تم تأكيد اشتراكك", "ستصلك النشرة بأحدث المقالات في الموضوعات التي اخترتها."))
         }
-        None => Ok(pages::message("الاشتراك ملغى", "ألغيت اشتراكك بعد طلبه. يمكنك الاشتراك من جديد من صفحة الاشتراك.")),
+        None => Ok(pages::message(
+            "لا يمكن التأكيد",
+            "لم يعد هذا الطلب قائمًا (ألغي الاشتراك بعده). يمكنك الاشتراك من جديد من صفحة الاشتراك.",
+        )),
     }
 }

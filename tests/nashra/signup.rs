@@ -21,6 +21,35 @@ async fn post_form(app: &TestApp, fields: &[(&str, &str)]) -> (StatusCode, Strin
     (r.status(), r.text().await.unwrap())
 }
 
+/// Waits (at most 5 s) until the outbox holds `n` messages — confirmations are sent apart from
+/// the answer — and returns them.
+async fn outbox_with(app: &TestApp, n: usize) -> Vec<Vec<u8>> {
+    for _ in 0..100 {
+        let messages = app.outbox_messages();
+        if messages.len() >= n {
+            return messages;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the outbox holds {} message(s), not {n}", app.outbox_messages().len());
+}
+
+/// The confirmation link of the newest message in the outbox.
+async fn confirmation_link(app: &TestApp, n: usize) -> String {
+    let messages = outbox_with(app, n).await;
+    // Message-IDs are `confirm.{reader}.{milliseconds}`: the newest is the latest request of
+    // the latest reader (the Date header counts whole seconds only).
+    let order = |m: &mail_parser::Message| -> (i64, i64) {
+        let id = m.message_id().unwrap_or_default();
+        let mut parts = id.trim_start_matches("confirm.").split(['.', '@']);
+        let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or_default();
+        (next(), next())
+    };
+    let newest = messages.iter().map(|m| MessageParser::default().parse(m).unwrap()).max_by_key(|m| order(m));
+    let text = newest.unwrap().body_text(0).unwrap().into_owned();
+    text.split_whitespace().find(|w| w.starts_with(&app.url("/confirm/"))).unwrap().to_owned()
+}
+
 fn status_of(subscriber: &Option<nashra::store::Subscriber>) -> Option<nashra::store::SubscriberStatus> {
     subscriber.as_ref().map(nashra::store::Subscriber::status)
 }
@@ -57,7 +86,7 @@ async fn a_reader_signs_up_confirms_and_gets_the_next_digest(app: TestApp) {
     assert_eq!(follows, ["الإرهاب", "داعش"]);
 
     // The confirmation email: to the reader, no list headers, a link and nothing typed.
-    let messages = app.outbox_messages();
+    let messages = outbox_with(&app, 1).await;
     assert_eq!(messages.len(), 1);
     let m = MessageParser::default().parse(&messages[0]).unwrap();
     assert_eq!(m.to().unwrap().first().unwrap().address(), Some("reader@example.org"));
@@ -80,7 +109,8 @@ async fn a_reader_signs_up_confirms_and_gets_the_next_digest(app: TestApp) {
     // Opening the link (as a mail scanner does) confirms nothing; the button does.
     let page = app.http.get(&link).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("reader@example.org"));
+    let page = page.text().await.unwrap();
+    assert!(page.contains("reader@example.org") && page.contains("داعش"), "the topics confirmed are shown: {page}");
     let reader = app.app.store.subscriber_by_email("reader@example.org").await.unwrap();
     assert_eq!(status_of(&reader), Some(nashra::store::SubscriberStatus::Pending));
     let done = app.http.post(&link).send().await.unwrap();
@@ -111,7 +141,12 @@ async fn the_form_answers_alike_for_every_address_and_names_each_bad_field(app: 
     let (status, answer) = post_form(&app, &[("email", "known@example.org"), ("keywords", "الإرهاب")]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(answer.contains("تحقق من بريدك"));
-    assert!(app.outbox_messages().is_empty(), "a confirmed reader is not written to");
+    app.app.store.suppress("gone@example.org", "550 5.1.1 no such user", now()).await.unwrap();
+    let (status, answer) = post_form(&app, &[("email", "gone@example.org"), ("keywords", "الإرهاب")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(answer.contains("تحقق من بريدك"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(app.outbox_messages().is_empty(), "a confirmed reader or a suppressed address is not written to");
     let known = app.app.store.subscriber_by_email("known@example.org").await.unwrap().unwrap();
     let follows = app.app.store.subscriber_keywords(known.id).await.unwrap();
     assert_eq!(follows.len(), 1, "nor are their choices changed by whoever knows their address");
@@ -140,6 +175,8 @@ async fn the_form_cannot_flood_an_inbox_or_the_list(app: TestApp) {
         let (status, _) = post_form(&app, &[("email", "target@example.org"), ("keywords", "داعش")]).await;
         assert_eq!(status, StatusCode::OK);
     }
+    outbox_with(&app, 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(app.outbox_messages().len(), 2);
     // After five sign-ups in a burst from one client, the next is refused.
     let (status, _) = post_form(&app, &[("email", "y@example.org"), ("keywords", "داعش")]).await;
@@ -150,7 +187,57 @@ async fn the_form_cannot_flood_an_inbox_or_the_list(app: TestApp) {
     assert!(app.app.store.subscriber_by_email("x@example.org").await.unwrap().is_none());
 }
 
+/// Whoever knows an address can ask again: only the newest link works, and it confirms what it
+/// was sent for. A reader who unsubscribed stays out until they confirm a new request, and an
+/// old confirmation link cannot bring them back.
+async fn only_the_newest_request_confirms_and_an_unsubscribe_holds(app: TestApp) {
+    app.collect().await;
+    post_form(&app, &[("email", "r@example.org"), ("keywords", "الإرهاب")]).await;
+    let first = confirmation_link(&app, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    post_form(&app, &[("email", "r@example.org"), ("keywords", "داعش")]).await;
+    let second = confirmation_link(&app, 2).await;
+    assert_ne!(first, second);
+    assert_eq!(app.http.post(&first).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.http.post(&second).send().await.unwrap().status(), StatusCode::OK);
+    let r = app.app.store.subscriber_by_email("r@example.org").await.unwrap().unwrap();
+    let topics: Vec<String> =
+        app.app.store.subscriber_keywords(r.id).await.unwrap().into_iter().map(|k| k.name).collect();
+    assert_eq!(topics, ["داعش"]);
+
+    // Unsubscribed, then asked for again (another reader: two requests an hour per mailbox):
+    // still unsubscribed until the new request is confirmed.
+    post_form(&app, &[("email", "s@example.org"), ("keywords", "داعش")]).await;
+    let old = confirmation_link(&app, 3).await;
+    assert_eq!(app.http.post(&old).send().await.unwrap().status(), StatusCode::OK);
+    let s_token = app.app.store.subscriber_by_email("s@example.org").await.unwrap().unwrap().token;
+    app.app.store.unsubscribe(&s_token, chrono::Utc::now()).await.unwrap();
+    let again = app.http.post(&old).send().await.unwrap().text().await.unwrap();
+    assert!(again.contains("لا يمكن التأكيد"), "{again}");
+    let s = app.app.store.subscriber_by_email("s@example.org").await.unwrap();
+    assert_eq!(status_of(&s), Some(nashra::store::SubscriberStatus::Unsubscribed), "an old link does not undo it");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    post_form(&app, &[("email", "s@example.org"), ("keywords", "الإرهاب")]).await;
+    let new = confirmation_link(&app, 4).await;
+    let s = app.app.store.subscriber_by_email("s@example.org").await.unwrap();
+    assert_eq!(status_of(&s), Some(nashra::store::SubscriberStatus::Unsubscribed));
+    let refused = nashra::subscribers::add(
+        &app.app.store,
+        &app.app.config,
+        &nashra::subscribers::SubscriberEmail::parse("s@example.org").unwrap(),
+        &["داعش".to_owned()],
+        now(),
+        false,
+    )
+    .await;
+    assert!(refused.is_err(), "the command line still needs --resubscribe");
+    assert_eq!(app.http.post(&new).send().await.unwrap().status(), StatusCode::OK);
+    let s = app.app.store.subscriber_by_email("s@example.org").await.unwrap();
+    assert_eq!(status_of(&s), Some(nashra::store::SubscriberStatus::Active));
+}
+
 on_both_backends!(
+    only_the_newest_request_confirms_and_an_unsubscribe_holds,
     a_reader_signs_up_confirms_and_gets_the_next_digest,
     the_form_answers_alike_for_every_address_and_names_each_bad_field,
     the_form_cannot_flood_an_inbox_or_the_list,
