@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::plan::parse_content_key;
-use super::render::{ArticleContext, DigestContext, EditionContext, RenderedEmail, SectionContext, SiteContext};
+use super::render::{
+    ArticleContext, DigestContext, EditionContext, ReaderFields, RenderedEmail, SectionContext, SiteContext,
+};
 use super::{SubscriberContext, Templates};
 use crate::arabic::{format_date, format_datetime};
 use crate::config::Config;
@@ -209,6 +211,7 @@ impl Composer {
             article_count: sections.iter().map(|s| s.articles.len()).sum(),
             sections,
             unsubscribe_url: String::new(),
+            preferences_url: String::new(),
         })
     }
 }
@@ -257,12 +260,19 @@ impl Compose for Composer {
         let content = claimed.content_id.ok_or("this message was planned without a content")?;
         let prepared = self.prepared(content, claimed).await?;
         let unsubscribe_url = self.links.url(Purpose::Unsubscribe, claimed.subscriber_id, &claimed.token, None);
+        let preferences_url = self.links.url(Purpose::Preferences, claimed.subscriber_id, &claimed.token, None);
+        let reader = ReaderFields {
+            email: &claimed.recipient,
+            unsubscribe_url: &unsubscribe_url,
+            preferences_url: &preferences_url,
+        };
         let email = match &prepared.merged {
-            Some(merged) => self.templates.merge(merged, &claimed.recipient, &unsubscribe_url),
+            Some(merged) => self.templates.merge(merged, &reader),
             None => {
                 let mut ctx = prepared.context.clone();
                 ctx.subscriber.email = claimed.recipient.clone();
                 ctx.unsubscribe_url = unsubscribe_url.clone();
+                ctx.preferences_url = preferences_url.clone();
                 self.templates.render_digest(&ctx).map_err(|e| e.to_string())?
             }
         };

@@ -29,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 pub use compose::{Composer, message_id};
 pub use plan::{Section, content_key, parse_content_key, sections};
 pub use render::{
-    ArticleContext, ConfirmContext, DigestContext, EditionContext, RenderError, RenderedEmail, SectionContext,
-    SiteContext, SubscriberContext, Templates,
+    ArticleContext, ConfirmContext, DigestContext, EditionContext, ReaderFields, RenderError, RenderedEmail,
+    SectionContext, SiteContext, SubscriberContext, Templates,
 };
 
 use crate::config::{Config, Edition as EditionConfig};

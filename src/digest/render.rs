@@ -44,6 +44,16 @@ pub struct DigestContext {
     pub sections: Vec<SectionContext>,
     pub article_count: usize,
     pub unsubscribe_url: String,
+    /// The reader's page to change their topics or unsubscribe.
+    pub preferences_url: String,
+}
+
+/// A reader's own values in their digest, filled into one rendering shared by every reader.
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderFields<'a> {
+    pub email: &'a str,
+    pub unsubscribe_url: &'a str,
+    pub preferences_url: &'a str,
 }
 
 /// What the confirmation email of a sign-up shows. Nothing the visitor typed: a form cannot
@@ -169,7 +179,7 @@ impl Templates {
         let sample = sample();
         templates.mergeable = templates
             .render_digest(&sample.with_merge_fields())
-            .is_ok_and(|merged| templates.merge(&merged, &sample.subscriber.email, &sample.unsubscribe_url) == direct);
+            .is_ok_and(|merged| templates.merge(&merged, &sample.reader()) == direct);
         if !templates.mergeable {
             tracing::warn!(
                 "the email templates transform the reader's address or links: each digest is rendered on its own (slower)"
@@ -236,6 +246,7 @@ impl Templates {
 /// inlining changes them.
 const EMAIL_FIELD: &str = "\u{E000}nashra:email\u{E001}";
 const UNSUBSCRIBE_FIELD: &str = "\u{E000}nashra:unsubscribe\u{E001}";
+const PREFERENCES_FIELD: &str = "\u{E000}nashra:preferences\u{E001}";
 
 impl DigestContext {
     /// This context with the reader's own fields replaced by merge fields.
@@ -243,14 +254,24 @@ impl DigestContext {
         let mut ctx = self.clone();
         ctx.subscriber.email = EMAIL_FIELD.into();
         ctx.unsubscribe_url = UNSUBSCRIBE_FIELD.into();
+        ctx.preferences_url = PREFERENCES_FIELD.into();
         ctx
+    }
+
+    /// This context's own reader fields.
+    pub fn reader(&self) -> ReaderFields<'_> {
+        ReaderFields {
+            email: &self.subscriber.email,
+            unsubscribe_url: &self.unsubscribe_url,
+            preferences_url: &self.preferences_url,
+        }
     }
 }
 
 impl Templates {
     /// Fills the merge fields of `rendered` with one reader's values, escaped in the HTML part as
     /// the rendering would have escaped them.
-    pub fn merge(&self, rendered: &RenderedEmail, email: &str, unsubscribe_url: &str) -> RenderedEmail {
+    pub fn merge(&self, rendered: &RenderedEmail, reader: &ReaderFields<'_>) -> RenderedEmail {
         let escape = |s: &str| {
             if self.inlined {
                 // Rendered from the template inlined once: minijinja's own escaping.
@@ -261,12 +282,10 @@ impl Templates {
             }
         };
         let fill = |s: &str, html: bool| {
-            let (email, url) = if html {
-                (escape(email), escape(unsubscribe_url))
-            } else {
-                (email.to_owned(), unsubscribe_url.to_owned())
-            };
-            s.replace(EMAIL_FIELD, &email).replace(UNSUBSCRIBE_FIELD, &url)
+            let value = |v: &str| if html { escape(v) } else { v.to_owned() };
+            s.replace(EMAIL_FIELD, &value(reader.email))
+                .replace(UNSUBSCRIBE_FIELD, &value(reader.unsubscribe_url))
+                .replace(PREFERENCES_FIELD, &value(reader.preferences_url))
         };
         RenderedEmail {
             subject: fill(&rendered.subject, false),
@@ -410,6 +429,7 @@ pub fn sample() -> DigestContext {
         }],
         article_count: 1,
         unsubscribe_url: "https://example.org/unsubscribe/token".into(),
+        preferences_url: "https://example.org/preferences/token".into(),
     }
 }
 
@@ -455,7 +475,8 @@ mod tests {
         ctx.subscriber.email = "o'neil&co@example.org".into();
         ctx.unsubscribe_url = "https://example.org/unsubscribe/abc?x=1&y=2".into();
         let rendered = t.render_digest(&ctx.with_merge_fields()).unwrap();
-        let merged = t.merge(&rendered, &ctx.subscriber.email, &ctx.unsubscribe_url);
+        ctx.preferences_url = "https://example.org/preferences/p1.0.abc?x=1&y=2".into();
+        let merged = t.merge(&rendered, &ctx.reader());
         assert_eq!(merged, t.render_digest(&ctx).unwrap());
         assert!(merged.html.contains("o&#x27;neil&amp;co@example.org"), "escaped in HTML");
         assert!(!merged.html.contains('\u{E000}'));

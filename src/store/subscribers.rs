@@ -214,6 +214,27 @@ impl Store {
         result.context("cannot save the sign-up")
     }
 
+    /// Replaces the keywords reader `id` follows (from their preferences page). Returns whether
+    /// they exist.
+    pub async fn set_subscriber_keywords(&self, id: SubscriberId, keywords: &[KeywordId]) -> StoreResult<bool> {
+        let result: StoreResult<bool> = async {
+            begin_write!(self, |tx| {
+                let exists: Option<SubscriberId> = sqlx::query_scalar("SELECT id FROM subscribers WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if exists.is_none() {
+                    return Ok(false);
+                }
+                replace_follows!(tx, id, keywords);
+                tx.commit().await?;
+                Ok(true)
+            })
+        }
+        .await;
+        result.context("cannot save the reader's keywords")
+    }
+
     /// Confirms a reader's sign-up: they become active and their consent is dated now. Only a
     /// request made after their last unsubscribe counts, and never for a suppressed address;
     /// `None` otherwise (or if they are gone). A confirmed reader stays as they are.

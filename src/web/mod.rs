@@ -38,6 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/feeds/keywords/{file}", get(feeds::keyword))
         .route("/subscribe", get(subscribe::form).post(subscribe::submit))
         .route("/confirm/{token}", get(subscribe::confirm_page).post(subscribe::confirm))
+        .route("/preferences/{token}", get(subscribe::preferences).post(subscribe::save_preferences))
         .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
         .route("/api/v1/articles", post(api::push_articles));
     if let Some(dir) = &app.config.demo_dir {

@@ -16,6 +16,7 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("unsubscribe.html.j2", include_str!("templates/unsubscribe.html.j2")),
         ("subscribe.html.j2", include_str!("templates/subscribe.html.j2")),
         ("confirm.html.j2", include_str!("templates/confirm.html.j2")),
+        ("preferences.html.j2", include_str!("templates/preferences.html.j2")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             tracing::error!("page template {name} is broken: {e:#}");
@@ -45,7 +46,9 @@ mod tests {
         let html = message("عنوان", "نص <b>");
         assert!(html.0.contains(r#"<html lang="ar" dir="rtl">"#));
         assert!(html.0.contains("نص &lt;b&gt;"));
-        for name in ["home.html.j2", "unsubscribe.html.j2", "subscribe.html.j2", "confirm.html.j2"] {
+        for name in
+            ["home.html.j2", "unsubscribe.html.j2", "subscribe.html.j2", "confirm.html.j2", "preferences.html.j2"]
+        {
             assert!(PAGES.get_template(name).is_ok(), "{name}");
         }
     }

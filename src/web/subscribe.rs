@@ -1,6 +1,6 @@
-//! The sign-up pages: the form (`/subscribe`), "check your inbox", and the confirmation link
-//! (`/confirm/{token}`: GET shows a button, POST confirms — a mail scanner that opens links
-//! confirms nothing).
+//! The reader's pages: the sign-up form (`/subscribe`), "check your inbox", the confirmation
+//! link (`/confirm/{token}`: GET shows a button, POST confirms — a mail scanner that opens links
+//! confirms nothing), and their preferences (`/preferences/{token}`: their topics, and a way out).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +15,8 @@ use serde::Serialize;
 use super::error::WebResult;
 use super::{pages, subscriber_for};
 use crate::app::App;
-use crate::subscribers::{FieldError, Purpose, SignUp, SignUpError, SignUpForm, sign_up};
+use crate::store::{Subscriber, SubscriberStatus};
+use crate::subscribers::{FieldError, Purpose, SignUp, SignUpError, SignUpForm, resolve_keywords, sign_up};
 
 #[derive(Serialize)]
 struct Choice {
@@ -25,14 +26,7 @@ struct Choice {
 
 /// The form, with what was typed and what is wrong when it comes back.
 async fn form_page(app: &App, form: &SignUpForm, other: &str, errors: &[FieldError]) -> WebResult<Html<String>> {
-    let chosen: Vec<&str> = form.keywords.iter().map(String::as_str).collect();
-    let keywords: Vec<Choice> = app
-        .store
-        .vocabulary()
-        .await?
-        .into_iter()
-        .map(|k| Choice { checked: chosen.contains(&k.name.as_str()), name: k.name })
-        .collect();
+    let keywords = choices(app, &form.keywords).await?;
     Ok(pages::render(
         "subscribe.html.j2",
         minijinja::context! {
@@ -61,16 +55,7 @@ pub async fn submit(
         let page = pages::message("محاولات كثيرة", "وصلنا عدد كبير من طلبات الاشتراك من جهازك. حاول مرة أخرى بعد قليل.");
         return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
     }
-    let mut form = SignUpForm::default();
-    let mut other = String::new();
-    for (key, value) in url::form_urlencoded::parse(&body) {
-        match key.as_ref() {
-            "email" => form.email = value.into_owned(),
-            "keywords" => form.keywords.push(value.into_owned()),
-            "other" => other = value.into_owned(),
-            _ => {}
-        }
-    }
+    let (form, other) = read_form(&body);
     let mut wanted = form.clone();
     wanted.keywords.push(other.clone());
     let now = Utc::now();
@@ -89,6 +74,103 @@ pub async fn submit(
         Ok(SignUp::Nothing) => Ok(check_your_inbox().into_response()),
         Err(SignUpError::Invalid(errors)) => {
             let page = form_page(&app, &form, &other, &errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(SignUpError::Store(e)) => Err(e.into()),
+        Err(SignUpError::Internal(e)) => Err(anyhow::Error::msg(e).into()),
+    }
+}
+
+/// The form's fields: the address and ticked topics, and the free field apart (to show it back).
+fn read_form(body: &[u8]) -> (SignUpForm, String) {
+    let mut form = SignUpForm::default();
+    let mut other = String::new();
+    for (key, value) in url::form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "email" => form.email = value.into_owned(),
+            "keywords" => form.keywords.push(value.into_owned()),
+            "other" => other = value.into_owned(),
+            _ => {}
+        }
+    }
+    (form, other)
+}
+
+/// The vocabulary as choices, those in `chosen` ticked.
+async fn choices(app: &App, chosen: &[String]) -> WebResult<Vec<Choice>> {
+    Ok(app
+        .store
+        .vocabulary()
+        .await?
+        .into_iter()
+        .map(|k| Choice { checked: chosen.contains(&k.name), name: k.name })
+        .collect())
+}
+
+/// The preferences page of `subscriber`.
+async fn preferences_page(
+    app: &App,
+    subscriber: &Subscriber,
+    chosen: &[String],
+    other: &str,
+    errors: &[FieldError],
+    saved: bool,
+) -> WebResult<Html<String>> {
+    Ok(pages::render(
+        "preferences.html.j2",
+        minijinja::context! {
+            title => "اختياراتك",
+            site_title => &app.config.site.title,
+            email => &subscriber.email,
+            keywords => choices(app, chosen).await?,
+            other,
+            errors,
+            saved,
+            unsubscribe_url => app.links.url(Purpose::Unsubscribe, subscriber.id, &subscriber.token, None),
+        },
+    ))
+}
+
+/// A reader whose preferences may be shown: not unsubscribed.
+async fn reader(app: &App, token: &str) -> WebResult<Result<Subscriber, Html<String>>> {
+    let subscriber = subscriber_for(app, token, Purpose::Preferences).await?;
+    if subscriber.status() == SubscriberStatus::Unsubscribed {
+        return Ok(Err(pages::message("اشتراكك ملغى", "لا تصلك النشرة. يمكنك الاشتراك من جديد من صفحة الاشتراك.")));
+    }
+    Ok(Ok(subscriber))
+}
+
+pub async fn preferences(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {
+    let subscriber = match reader(&app, &token).await? {
+        Ok(s) => s,
+        Err(page) => return Ok(page),
+    };
+    let chosen: Vec<String> = app.store.subscriber_keywords(subscriber.id).await?.into_iter().map(|k| k.name).collect();
+    preferences_page(&app, &subscriber, &chosen, "", &[], false).await
+}
+
+pub async fn save_preferences(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> WebResult<Response> {
+    let subscriber = match reader(&app, &token).await? {
+        Ok(s) => s,
+        Err(page) => return Ok(page.into_response()),
+    };
+    let (form, other) = read_form(&body);
+    let mut wanted = form.keywords.clone();
+    wanted.push(other.clone());
+    match resolve_keywords(&app.store, &app.config, &wanted).await {
+        Ok(keywords) => {
+            let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();
+            app.store.set_subscriber_keywords(subscriber.id, &ids).await?;
+            tracing::info!(subscriber = subscriber.id, keywords = ids.len(), "reader changed their topics");
+            let chosen: Vec<String> = keywords.into_iter().map(|k| k.name).collect();
+            Ok(preferences_page(&app, &subscriber, &chosen, "", &[], true).await?.into_response())
+        }
+        Err(SignUpError::Invalid(errors)) => {
+            let page = preferences_page(&app, &subscriber, &form.keywords, &other, &errors, false).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(SignUpError::Store(e)) => Err(e.into()),

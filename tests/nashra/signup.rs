@@ -236,7 +236,55 @@ async fn only_the_newest_request_confirms_and_an_unsubscribe_holds(app: TestApp)
     assert_eq!(status_of(&s), Some(nashra::store::SubscriberStatus::Active));
 }
 
+/// Every digest links to the reader's preferences: their topics, changed there, and a way out.
+async fn a_reader_changes_their_topics_from_the_link_in_each_digest(app: TestApp) {
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    app.collect().await;
+    app.send_digest(now()).await;
+    let messages = app.outbox_messages();
+    let m = MessageParser::default().parse(&messages[0]).unwrap();
+    let text = m.body_text(0).unwrap().into_owned();
+    let link = text.split_whitespace().find(|w| w.starts_with(&app.url("/preferences/"))).unwrap().to_owned();
+    assert!(m.body_html(0).unwrap().contains("تغيير الموضوعات"));
+
+    let page = scraper::Html::parse_document(&app.http.get(&link).send().await.unwrap().text().await.unwrap());
+    let checked: Vec<String> = page
+        .select(&scraper::Selector::parse("input[type=checkbox][checked]").unwrap())
+        .filter_map(|i| i.attr("value").map(str::to_owned))
+        .collect();
+    assert_eq!(checked, ["داعش"]);
+
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        app.http.post(&link).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+    };
+    let bad = post(vec![("keywords", "داعش"), ("other", "كرة القدم")]).await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("«كرة القدم» ليس من موضوعات الموقع"));
+    let reader = app.app.store.subscriber_by_email("reader@example.org").await.unwrap().unwrap();
+    let names = |keywords: Vec<nashra::store::Keyword>| keywords.into_iter().map(|k| k.name).collect::<Vec<_>>();
+    assert_eq!(names(app.app.store.subscriber_keywords(reader.id).await.unwrap()), ["داعش"]);
+    let ok = post(vec![("keywords", "الإرهاب"), ("other", "تنظيم الدولة")]).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.text().await.unwrap().contains("حُفظت اختياراتك"));
+    assert_eq!(names(app.app.store.subscriber_keywords(reader.id).await.unwrap()), ["الإرهاب", "داعش"]);
+
+    // The page's way out is the reader's signed unsubscribe link; the preferences link is not one.
+    let token = link.rsplit('/').next().unwrap();
+    assert_eq!(app.get(&format!("/unsubscribe/{}", token.replacen('p', "u", 1))).await.status(), StatusCode::NOT_FOUND);
+    let page = scraper::Html::parse_document(&app.http.get(&link).send().await.unwrap().text().await.unwrap());
+    let out = page
+        .select(&scraper::Selector::parse("form[action]").unwrap())
+        .filter_map(|f| f.attr("action").map(str::to_owned))
+        .find(|a| a.contains("/unsubscribe/"))
+        .unwrap();
+    assert_eq!(app.http.post(&out).send().await.unwrap().status(), StatusCode::OK);
+    let page = app.http.get(&link).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("اشتراكك ملغى"), "{page}");
+}
+
 on_both_backends!(
+    a_reader_changes_their_topics_from_the_link_in_each_digest,
     only_the_newest_request_confirms_and_an_unsubscribe_holds,
     a_reader_signs_up_confirms_and_gets_the_next_digest,
     the_form_answers_alike_for_every_address_and_names_each_bad_field,
