@@ -209,6 +209,18 @@ async fn keyword_ids(store: &Store) -> Vec<KeywordId> {
 
 /// Seconds for the bare insert of `rows` into `store`: per batch one transaction, and statements
 /// per table as the import writes them (multi-row on SQLite, over arrays on PostgreSQL).
+/// (subscriber, keyword, position) of every row of `batch`, by the ids its insert returned.
+fn follows(batch: &[Row], inserted: &[(i64, String)], ids_of: &[KeywordId]) -> Vec<(i64, i64, i64)> {
+    let by_email: HashMap<&str, i64> = inserted.iter().map(|(id, e)| (e.as_str(), *id)).collect();
+    batch
+        .iter()
+        .flat_map(|r| {
+            let id = by_email[r.email.as_str()];
+            r.keywords.iter().enumerate().map(move |(p, &k)| (id, ids_of[k], p as i64))
+        })
+        .collect()
+}
+
 async fn time_bare(store: &Store, rows: &[Row]) -> f64 {
     let ids = keyword_ids(store).await;
     let ids_of = ids.as_slice();
@@ -231,14 +243,7 @@ async fn time_bare(store: &Store, rows: &[Row]) -> f64 {
                 });
                 q.push(" RETURNING id, email");
                 let inserted: Vec<(i64, String)> = q.build_query_as().fetch_all(&mut *tx).await.unwrap();
-                let by_email: HashMap<&str, i64> = inserted.iter().map(|(id, e)| (e.as_str(), *id)).collect();
-                let follows: Vec<(i64, i64, i64)> = batch
-                    .iter()
-                    .flat_map(|r| {
-                        let id = by_email[r.email.as_str()];
-                        r.keywords.iter().enumerate().map(move |(p, &k)| (id, ids_of[k], p as i64))
-                    })
-                    .collect();
+                let follows = follows(batch, &inserted, ids_of);
                 for chunk in follows.chunks(10_000) {
                     let mut q = sqlx::QueryBuilder::new(
                         "INSERT INTO subscriber_keywords (subscriber_id, keyword_id, position) ",
@@ -269,14 +274,7 @@ async fn time_bare(store: &Store, rows: &[Row]) -> f64 {
                     .unwrap();
                     inserted.extend(page);
                 }
-                let by_email: HashMap<&str, i64> = inserted.iter().map(|(id, e)| (e.as_str(), *id)).collect();
-                let follows: Vec<(i64, i64, i64)> = batch
-                    .iter()
-                    .flat_map(|r| {
-                        let id = by_email[r.email.as_str()];
-                        r.keywords.iter().enumerate().map(move |(p, &k)| (id, ids_of[k], p as i64))
-                    })
-                    .collect();
+                let follows = follows(batch, &inserted, ids_of);
                 for chunk in follows.chunks(300) {
                     sqlx::query(
                         "INSERT INTO subscriber_keywords (subscriber_id, keyword_id, position)
