@@ -146,7 +146,7 @@ impl Links {
     pub fn token(&self, purpose: Purpose, id: SubscriberId, nonce: &str, expires: Option<DateTime<Utc>>) -> String {
         let expiry = expires.map_or(0, |t| t.timestamp().max(1));
         let mac = mac(self.keys[0].clone(), purpose, id, expiry, nonce);
-        format!("{}{id}.{expiry}.{}", purpose.letter(), to_hex(&mac))
+        format!("{}{id}.{expiry}.{}", purpose.letter(), crate::store::hex_digest(&mac))
     }
 
     /// The full link.
@@ -191,10 +191,6 @@ fn mac(mut m: HmacSha256, purpose: Purpose, id: SubscriberId, expiry: i64, nonce
     let mut out = [0u8; MAC_BYTES];
     out.copy_from_slice(&full[..MAC_BYTES]);
     out
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    crate::store::hex_digest(bytes)
 }
 
 fn from_hex(text: &str) -> Option<[u8; MAC_BYTES]> {

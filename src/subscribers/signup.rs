@@ -217,9 +217,9 @@ impl SignUpLimits {
         self.per_address.check_key(&mailbox(email)).is_ok()
     }
 
-    /// Keys whose limit has fully recovered are forgotten now and then: memory stays bounded.
+    /// Keys whose limit has fully recovered are forgotten now and then (every sign-up passes
+    /// here first): memory stays bounded.
     fn forget_now_and_then(&self) {
-        // (Called for every sign-up: the per-address limiter is pruned with the other.)
         if self.checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
             self.per_client.retain_recent();
             self.per_address.retain_recent();

@@ -109,16 +109,12 @@ async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
         .into_iter()
         .map(|k| KeywordLink { path: utf8_percent_encode(&k.slug, NON_ALPHANUMERIC).to_string(), name: k.name })
         .collect();
-    let alternates: Vec<Alternate> = app
-        .config
-        .feeds
-        .declared
+    let alternates: Vec<Alternate> = feeds
         .iter()
         .flat_map(|f| {
-            let title = if f.title.is_empty() { site.title.clone() } else { f.title.clone() };
-            let base = feed_url(&site.base_url, &FeedKey::Declared(f.id.clone()));
+            let base = feed_url(&site.base_url, &FeedKey::Declared(f.path.clone()));
             Format::ALL.into_iter().map(move |format| Alternate {
-                title: format!("{title} ({})", format.extension().to_uppercase()),
+                title: format!("{} ({})", f.title, format.extension().to_uppercase()),
                 media_type: format.content_type().split(';').next().unwrap_or_default(),
                 href: format!("{base}.{}", format.extension()),
             })

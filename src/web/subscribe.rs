@@ -76,8 +76,7 @@ pub async fn submit(
             let page = form_page(&app, &form, &other, &errors).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
-        Err(SignUpError::Store(e)) => Err(e.into()),
-        Err(SignUpError::Internal(e)) => Err(anyhow::Error::msg(e).into()),
+        Err(ours) => Err(ours.into()),
     }
 }
 
@@ -173,8 +172,7 @@ pub async fn save_preferences(
             let page = preferences_page(&app, &subscriber, &form.keywords, &other, &errors, false).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
-        Err(SignUpError::Store(e)) => Err(e.into()),
-        Err(SignUpError::Internal(e)) => Err(anyhow::Error::msg(e).into()),
+        Err(ours) => Err(ours.into()),
     }
 }
 
