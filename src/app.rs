@@ -225,16 +225,18 @@ impl App {
         Ok(self.sender.send_due(&self.composer, &self.shutdown, progress).await?)
     }
 
-    /// Deletes finished messages older than `mail.keep_days`, at most once an hour.
-    pub async fn compact_outbox(&self, now: DateTime<Utc>) -> anyhow::Result<u64> {
+    /// At most once an hour: deletes finished messages older than `mail.keep_days`, and
+    /// sign-ups whose confirmation link has expired unused. Returns how many of each.
+    pub async fn housekeeping(&self, now: DateTime<Utc>) -> anyhow::Result<(u64, u64)> {
         let due = self.compacted.lock().map(|last| last.is_none_or(|t| t.elapsed().as_secs() >= 3600)).unwrap_or(true);
         if !due {
-            return Ok(0);
+            return Ok((0, 0));
         }
-        let deleted = self.store.compact_outbox(now - self.config.mail.keep).await?;
+        let messages = self.store.compact_outbox(now - self.config.mail.keep).await?;
+        let sign_ups = self.store.expire_unconfirmed(now - crate::subscribers::CONFIRM_FOR).await?;
         if let Ok(mut last) = self.compacted.lock() {
             *last = Some(std::time::Instant::now());
         }
-        Ok(deleted)
+        Ok((messages, sign_ups))
     }
 }

@@ -239,7 +239,7 @@ async fn plan_pages(run: &EditionRun<'_>, edition: &Edition, lease: PlanLease<'_
         if run.stop.is_cancelled() {
             return Ok(false);
         }
-        let readers = run.store.readers_after(&edition.schedule, after, PAGE).await?;
+        let readers = run.store.readers_after(&edition.schedule, edition.window_end, after, PAGE).await?;
         let Some(last) = readers.last().map(|r| r.id) else { break };
         let messages = readers
             .iter()
@@ -270,7 +270,7 @@ async fn dry_run(run: &EditionRun<'_>) -> Result<EditionOutcome, DigestError> {
     let mut messages = 0;
     let mut after = 0;
     loop {
-        let readers = run.store.readers_after(schedule, after, PAGE).await?;
+        let readers = run.store.readers_after(schedule, end, after, PAGE).await?;
         let Some(last) = readers.last().map(|r| r.id) else { break };
         messages += readers.iter().filter(|r| !window.sections(&r.follows, r.covered_until).is_empty()).count();
         after = last;

@@ -160,7 +160,7 @@ pub async fn run_job_with(
 }
 
 /// One heartbeat: runs every job whose latest tick at or before `now` is not claimed, then
-/// sends the deliveries that are due and compacts the outbox. `claimed` remembers, per job, the latest tick that ran
+/// sends the deliveries that are due and does the housekeeping. `claimed` remembers, per job, the latest tick that ran
 /// or was claimed elsewhere, so quiet beats cost no queries; a tick whose run failed is not
 /// remembered, so it is claimed again once the store allows a retry.
 pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<String, DateTime<Utc>>) {
@@ -192,10 +192,16 @@ pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<Stri
         Ok(_) => {}
         Err(e) => tracing::error!("outbox: {e:#}"),
     }
-    match app.compact_outbox(now).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!("outbox: {n} finished message(s) past mail.keep_days deleted"),
-        Err(e) => tracing::error!("outbox: {e:#}"),
+    match app.housekeeping(now).await {
+        Ok((messages, sign_ups)) => {
+            if messages > 0 {
+                tracing::info!("outbox: {messages} finished message(s) past mail.keep_days deleted");
+            }
+            if sign_ups > 0 {
+                tracing::info!("subscribers: {sign_ups} sign-up(s) never confirmed deleted (their links expired)");
+            }
+        }
+        Err(e) => tracing::error!("housekeeping: {e:#}"),
     }
 }
 

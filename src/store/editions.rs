@@ -151,23 +151,48 @@ impl Store {
         .context("cannot read digest cursors")
     }
 
-    /// Up to `limit` active, unsuppressed readers with an id above `after`, in id order, with
-    /// what they follow and their cursor for `schedule`.
-    pub async fn readers_after(&self, schedule: &str, after: SubscriberId, limit: u32) -> StoreResult<Vec<Reader>> {
-        let rows: Vec<(SubscriberId, Option<DateTime<Utc>>)> = on_pool!(self, |pool| sqlx::query_as(
+    /// Up to `limit` active, unsuppressed readers of `schedule` with an id above `after`, in id
+    /// order, with what they follow and their cursor for `schedule`; readers paused at `at` are
+    /// left out, and for one whose pause has ended the cursor starts no earlier than its end.
+    pub async fn readers_after(
+        &self,
+        schedule: &str,
+        at: DateTime<Utc>,
+        after: SubscriberId,
+        limit: u32,
+    ) -> StoreResult<Vec<Reader>> {
+        type Row = (SubscriberId, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(
             "SELECT s.id,
-                    (SELECT c.covered_until FROM digest_cursors c WHERE c.subscriber_id = s.id AND c.schedule = $1)
+                    (SELECT c.covered_until FROM digest_cursors c WHERE c.subscriber_id = s.id AND c.schedule = $1),
+                    s.paused_until
              FROM subscribers s
              WHERE s.id > $2 AND s.status = 'active'
+               AND (s.paused_until IS NULL OR s.paused_until <= $4)
+               AND (NOT EXISTS (SELECT 1 FROM subscriber_editions e WHERE e.subscriber_id = s.id)
+                    OR EXISTS (SELECT 1 FROM subscriber_editions e WHERE e.subscriber_id = s.id AND e.schedule = $1))
                AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
              ORDER BY s.id LIMIT $3"
         )
         .bind(schedule)
         .bind(after)
         .bind(i64::from(limit))
+        .bind(at)
         .fetch_all(pool)
         .await)
         .context("cannot read the readers of an edition")?;
+        let rows: Vec<(SubscriberId, Option<DateTime<Utc>>)> = rows
+            .into_iter()
+            .map(|(id, covered, paused)| {
+                (
+                    id,
+                    match (covered, paused) {
+                        (Some(c), Some(p)) => Some(c.max(p)),
+                        (c, p) => c.or(p),
+                    },
+                )
+            })
+            .collect();
         let Some(last) = rows.last().map(|(id, _)| *id) else { return Ok(Vec::new()) };
         let follows: Vec<(SubscriberId, KeywordId)> = on_pool!(self, |pool| sqlx::query_as(
             "SELECT subscriber_id, keyword_id FROM subscriber_keywords

@@ -3,6 +3,7 @@
 //! `slug` names its feed. The origin says why it exists: an operator declared it, a subscriber
 //! follows it (both make it part of the matching vocabulary), or a page's keyword block used it.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -136,6 +137,20 @@ impl Store {
         .fetch_all(pool)
         .await)
         .context("cannot read the keyword vocabulary")
+    }
+
+    /// How many stored articles carry each keyword of the vocabulary (those with none are
+    /// absent).
+    pub async fn vocabulary_article_counts(&self) -> StoreResult<HashMap<KeywordId, i64>> {
+        let rows: Vec<(KeywordId, i64)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT ak.keyword_id, COUNT(*) FROM article_keywords ak
+             JOIN keywords k ON k.id = ak.keyword_id
+             WHERE k.origin IN ('operator', 'subscriber') GROUP BY ak.keyword_id"
+        )
+        .fetch_all(pool)
+        .await)
+        .context("cannot count the articles of each keyword")?;
+        Ok(rows.into_iter().collect())
     }
 
     pub async fn keyword_by_slug(&self, slug: &str) -> StoreResult<Option<Keyword>> {

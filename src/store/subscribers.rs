@@ -25,6 +25,8 @@ pub struct Subscriber {
     /// The secret in the subscriber's links (unsubscribe, preferences).
     pub token: String,
     pub created_at: DateTime<Utc>,
+    /// No digest is planned for them before this time.
+    pub paused_until: Option<DateTime<Utc>>,
 }
 
 impl SubscriberStatus {
@@ -44,6 +46,11 @@ impl Subscriber {
             "unsubscribed" => SubscriberStatus::Unsubscribed,
             _ => SubscriberStatus::Pending,
         }
+    }
+
+    /// Whether their digests are paused at `now`.
+    pub fn paused_at(&self, now: DateTime<Utc>) -> bool {
+        self.paused_until.is_some_and(|until| until > now)
     }
 }
 
@@ -103,7 +110,23 @@ macro_rules! replace_follows {
     };
 }
 
-const SUBSCRIBER_COLUMNS: &str = "s.id, s.email, s.status, s.token, s.created_at";
+/// Replaces the editions subscriber `$id` receives with `$editions` inside the transaction `$tx`.
+macro_rules! replace_editions {
+    ($tx:ident, $id:expr, $editions:expr) => {
+        sqlx::query("DELETE FROM subscriber_editions WHERE subscriber_id = $1").bind($id).execute(&mut *$tx).await?;
+        for schedule in $editions.iter() {
+            sqlx::query(
+                "INSERT INTO subscriber_editions (subscriber_id, schedule) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind($id)
+            .bind(schedule)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+
+const SUBSCRIBER_COLUMNS: &str = "s.id, s.email, s.status, s.token, s.created_at, s.paused_until";
 
 impl Store {
     /// Adds an active subscriber, or updates one, and replaces the keywords they follow. A
@@ -145,7 +168,7 @@ impl Store {
                      VALUES ($1, 'active', $2, $3, $3)
                      ON CONFLICT (email) DO UPDATE SET status = 'active', unsubscribed_at = NULL,
                          confirmed_at = COALESCE(s.confirmed_at, excluded.confirmed_at)
-                     RETURNING id, email, status, token, created_at",
+                     RETURNING id, email, status, token, created_at, paused_until",
                 )
                 .bind(email)
                 .bind(token)
@@ -164,13 +187,15 @@ impl Store {
     /// A sign-up from the web (double opt-in). A new reader waits for confirmation; one still
     /// waiting, or who unsubscribed, gets `token` as their new random token (so only the newest
     /// confirmation link works, and it confirms the topics it was sent for) and follows
-    /// `keywords` — an unsubscribed reader stays unsubscribed until they confirm. A confirmed
+    /// `keywords` and `editions` (empty: all) — an unsubscribed reader stays unsubscribed until
+    /// they confirm. A confirmed
     /// reader and a suppressed address are left as they are.
     pub async fn sign_up(
         &self,
         email: &str,
         token: &str,
         keywords: &[KeywordId],
+        editions: &[String],
         now: DateTime<Utc>,
     ) -> StoreResult<SignedUp> {
         let now = now.trunc_subsecs(6);
@@ -187,9 +212,10 @@ impl Store {
                 let subscriber: Option<Subscriber> = sqlx::query_as(
                     "INSERT INTO subscribers AS s (email, status, token, created_at, requested_at)
                      VALUES ($1, 'pending', $2, $3, $3)
-                     ON CONFLICT (email) DO UPDATE SET token = excluded.token, requested_at = excluded.requested_at
+                     ON CONFLICT (email) DO UPDATE SET token = excluded.token, requested_at = excluded.requested_at,
+                         paused_until = NULL
                      WHERE s.status <> 'active'
-                     RETURNING id, email, status, token, created_at",
+                     RETURNING id, email, status, token, created_at, paused_until",
                 )
                 .bind(email)
                 .bind(token)
@@ -206,6 +232,7 @@ impl Store {
                     return Ok(SignedUp::Active(active));
                 };
                 replace_follows!(tx, subscriber.id, keywords);
+                replace_editions!(tx, subscriber.id, editions);
                 tx.commit().await?;
                 Ok(SignedUp::Pending(subscriber))
             })
@@ -246,7 +273,7 @@ impl Store {
                AND (s.status IN ('pending', 'active')
                     OR (s.status = 'unsubscribed' AND s.requested_at > s.unsubscribed_at))
                AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
-             RETURNING id, email, status, token, created_at"
+             RETURNING id, email, status, token, created_at, paused_until"
         )
         .bind(id)
         .bind(now)
@@ -273,7 +300,7 @@ impl Store {
             begin_write!(self, |tx| {
                 let subscriber: Option<Subscriber> = sqlx::query_as(
                     "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = COALESCE(unsubscribed_at, $2)
-                     WHERE token = $1 RETURNING id, email, status, token, created_at",
+                     WHERE token = $1 RETURNING id, email, status, token, created_at, paused_until",
                 )
                 .bind(token)
                 .bind(now)
@@ -294,6 +321,60 @@ impl Store {
         }
         .await;
         result.context("cannot unsubscribe")
+    }
+
+    /// The editions reader `id` chose (schedule names); empty: every edition.
+    pub async fn subscriber_editions(&self, id: SubscriberId) -> StoreResult<Vec<String>> {
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT schedule FROM subscriber_editions WHERE subscriber_id = $1 ORDER BY schedule"
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await)
+        .context("cannot read the reader's editions")
+    }
+
+    /// Replaces the editions reader `id` receives (empty: every edition) and their pause (none:
+    /// not paused). Returns whether they exist.
+    pub async fn set_subscriber_delivery(
+        &self,
+        id: SubscriberId,
+        editions: &[String],
+        paused_until: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        let paused_until = paused_until.map(|t| t.trunc_subsecs(0));
+        let result: StoreResult<bool> = async {
+            begin_write!(self, |tx| {
+                let found = sqlx::query("UPDATE subscribers SET paused_until = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(paused_until)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if found == 0 {
+                    return Ok(false);
+                }
+                replace_editions!(tx, id, editions);
+                tx.commit().await?;
+                Ok(true)
+            })
+        }
+        .await;
+        result.context("cannot save the reader's editions")
+    }
+
+    /// Deletes web sign-ups never confirmed and last requested before `before` (their
+    /// confirmation links have expired). Readers imported as pending, who never asked here, are
+    /// kept. Returns how many.
+    pub async fn expire_unconfirmed(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        on_pool!(self, |pool| sqlx::query(
+            "DELETE FROM subscribers WHERE status = 'pending' AND confirmed_at IS NULL AND requested_at < $1"
+        )
+        .bind(before)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .context("cannot delete expired sign-ups")
     }
 
     pub async fn subscriber_by_token(&self, token: &str) -> StoreResult<Option<Subscriber>> {

@@ -180,6 +180,29 @@ impl Links {
     }
 }
 
+impl Links {
+    /// The anti-forgery token of a form, for the browser whose cookie holds `nonce` (a random
+    /// value): a page on another site can neither read the cookie nor compute the token.
+    pub fn form_token(&self, nonce: &str) -> String {
+        let mut m = self.keys[0].clone();
+        m.update(b"nashra-form-v1\0");
+        m.update(nonce.as_bytes());
+        let full = m.finalize().into_bytes();
+        crate::store::hex_digest(&full[..MAC_BYTES])
+    }
+
+    /// Whether `token` is the form token of `nonce` (under any key), in constant time.
+    pub fn check_form_token(&self, nonce: &str, token: &str) -> bool {
+        let Some(mac) = from_hex(token) else { return false };
+        self.keys.iter().any(|key| {
+            let mut m = key.clone();
+            m.update(b"nashra-form-v1\0");
+            m.update(nonce.as_bytes());
+            m.verify_truncated_left(&mac).is_ok()
+        })
+    }
+}
+
 fn feed(m: &mut HmacSha256, purpose: Purpose, id: SubscriberId, expiry: i64, nonce: &str) {
     m.update(format!("nashra-link-v1\0{}\0{id}\0{expiry}\0", purpose.letter()).as_bytes());
     m.update(nonce.as_bytes());
@@ -220,6 +243,20 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z").unwrap().to_utc()
+    }
+
+    #[test]
+    fn form_tokens_belong_to_their_cookie() {
+        let l = links(&["first key, long enough to be a real secret"]);
+        let token = l.form_token("cookie-a");
+        assert!(l.check_form_token("cookie-a", &token));
+        assert!(!l.check_form_token("cookie-b", &token));
+        assert!(!l.check_form_token("cookie-a", "00"));
+        assert!(!l.check_form_token("cookie-a", &"0".repeat(32)));
+        let rotated = links(&["a second key, also long enough to sign", "first key, long enough to be a real secret"]);
+        assert!(rotated.check_form_token("cookie-a", &token), "a form served before the rotation still posts");
+        // Never the same as a link's mac over similar text.
+        assert_ne!(token, l.token(Purpose::Confirm, 1, "cookie-a", None));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub const MAX_KEYWORDS: usize = 50;
 pub struct SignUpForm {
     pub email: String,
     pub keywords: Vec<String>,
+    /// The editions chosen, by name; `None`: every edition.
+    pub editions: Option<Vec<String>>,
 }
 
 /// A field of the form and what is wrong with it, in Arabic, for the page.
@@ -96,6 +98,35 @@ pub async fn resolve_keywords(store: &Store, config: &Config, chosen: &[String])
     if errors.is_empty() { Ok(found) } else { Err(SignUpError::Invalid(errors)) }
 }
 
+/// The editions a reader chose, each one of the configured editions (by name); `None` or every
+/// edition: an empty list, which means every edition, present and future.
+pub fn resolve_editions(config: &Config, chosen: Option<&[String]>) -> Result<Vec<String>, FieldError> {
+    let Some(chosen) = chosen else { return Ok(Vec::new()) };
+    let mut found: Vec<String> = Vec::new();
+    for name in chosen.iter().map(|n| n.trim()) {
+        match config.editions.iter().find(|e| e.name == name) {
+            Some(e) if !found.contains(&e.name) => found.push(e.name.clone()),
+            Some(_) => {}
+            None => {
+                return Err(FieldError {
+                    field: "editions",
+                    message: format!("«{}» ليست من نشرات الموقع.", shorten(name)),
+                });
+            }
+        }
+    }
+    if found.is_empty() {
+        return Err(FieldError {
+            field: "editions", message: "اختر نشرة واحدة على الأقل.".into()
+        });
+    }
+    if config.editions.iter().all(|e| found.contains(&e.name)) {
+        found.clear();
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// Checks the form and records the sign-up; returns the confirmation email to send, if any.
 pub async fn sign_up(
     store: &Store,
@@ -111,15 +142,17 @@ pub async fn sign_up(
         message: "اكتب عنوان بريد إلكتروني صحيحًا، مثل name@example.com.".into(),
     });
     let keywords = resolve_keywords(store, config, &form.keywords).await;
-    let (email, keywords) = match (email, keywords) {
-        (Ok(e), Ok(k)) => (e, k),
-        (email, keywords) => {
+    let editions = resolve_editions(config, form.editions.as_deref());
+    let (email, keywords, editions) = match (email, keywords, editions) {
+        (Ok(e), Ok(k), Ok(d)) => (e, k, d),
+        (email, keywords, editions) => {
             let mut errors: Vec<FieldError> = email.err().into_iter().collect();
             match keywords {
                 Err(SignUpError::Invalid(more)) => errors.extend(more),
                 Err(store_error) => return Err(store_error),
                 Ok(_) => {}
             }
+            errors.extend(editions.err());
             return Err(SignUpError::Invalid(errors));
         }
     };
@@ -130,7 +163,7 @@ pub async fn sign_up(
     }
     let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();
     let token = super::new_token().map_err(|e| SignUpError::Internal(e.to_string()))?;
-    match store.sign_up(email.as_str(), &token, &ids, now).await? {
+    match store.sign_up(email.as_str(), &token, &ids, &editions, now).await? {
         SignedUp::Pending(subscriber) => {
             tracing::info!(domain = email.domain(), keywords = ids.len(), "sign-up waiting for confirmation");
             let email = confirmation(config, links, templates, &subscriber, now)

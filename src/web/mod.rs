@@ -4,6 +4,7 @@
 //! it calls the stages, it holds no business rules.
 
 mod api;
+mod csrf;
 mod error;
 mod feeds;
 mod pages;
@@ -13,8 +14,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -40,11 +41,22 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/confirm/{token}", get(subscribe::confirm_page).post(subscribe::confirm))
         .route("/preferences/{token}", get(subscribe::preferences).post(subscribe::save_preferences))
         .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
+        .layer(axum::middleware::from_fn(same_site_posts))
         .route("/api/v1/articles", post(api::push_articles));
     if let Some(dir) = &app.config.demo_dir {
         router = router.nest_service("/demo", ServeDir::new(dir));
     }
     router.layer(TraceLayer::new_for_http()).with_state(app)
+}
+
+/// Pages' forms cannot be posted from another site (see `csrf`); the APIs, called by servers
+/// with a bearer token, are not under this layer.
+async fn same_site_posts(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.method() == Method::POST && csrf::cross_site(request.headers()) {
+        let page = pages::message("طلب مرفوض", "لا يُقبل هذا النموذج إلا من صفحات هذا الموقع.");
+        return (StatusCode::FORBIDDEN, page).into_response();
+    }
+    next.run(request).await
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> impl IntoResponse {
@@ -90,7 +102,7 @@ struct KeywordLink {
     path: String,
 }
 
-async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
+async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> WebResult<Response> {
     let site = &app.config.site;
     let feeds: Vec<FeedLink> = app
         .config
@@ -132,20 +144,22 @@ async fn home(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
             summary: a.summary.filter(|s| !s.trim().is_empty()),
         })
         .collect();
-    Ok(pages::render(
+    let token = subscribe::form_token(&app, &headers)?;
+    let form = subscribe::form_context(&app, &token, &Default::default(), &[], "").await?;
+    Ok(token.attach(pages::render(
         "home.html.j2",
         minijinja::context! {
             title => &site.title,
             description => &site.description,
             alternates,
             latest,
-            subscribe_url => site.base_url.join("subscribe").map(|u| u.to_string()).unwrap_or_default(),
+            form,
             feeds,
             keywords,
             formats => ["rss", "atom", "json"],
             articles => app.store.count_articles().await?,
         },
-    ))
+    )))
 }
 
 async fn unsubscribe_page(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {

@@ -17,6 +17,11 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("subscribe.html.j2", include_str!("templates/subscribe.html.j2")),
         ("confirm.html.j2", include_str!("templates/confirm.html.j2")),
         ("preferences.html.j2", include_str!("templates/preferences.html.j2")),
+        ("confirmed.html.j2", include_str!("templates/confirmed.html.j2")),
+        ("signup_form.html.j2", include_str!("templates/signup_form.html.j2")),
+        ("topics.html.j2", include_str!("templates/topics.html.j2")),
+        ("editions.html.j2", include_str!("templates/editions.html.j2")),
+        ("errors.html.j2", include_str!("templates/errors.html.j2")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             tracing::error!("page template {name} is broken: {e:#}");
@@ -46,9 +51,14 @@ mod tests {
         let html = message("عنوان", "نص <b>");
         assert!(html.0.contains(r#"<html lang="ar" dir="rtl">"#));
         assert!(html.0.contains("نص &lt;b&gt;"));
-        for name in
-            ["home.html.j2", "unsubscribe.html.j2", "subscribe.html.j2", "confirm.html.j2", "preferences.html.j2"]
-        {
+        for name in [
+            "home.html.j2",
+            "unsubscribe.html.j2",
+            "subscribe.html.j2",
+            "confirm.html.j2",
+            "confirmed.html.j2",
+            "preferences.html.j2",
+        ] {
             assert!(PAGES.get_template(name).is_ok(), "{name}");
         }
     }

@@ -17,6 +17,7 @@ mod feeds;
 mod fetch;
 mod import;
 mod matching;
+mod preferences;
 mod processes;
 mod push;
 mod schedule;

@@ -8,12 +8,29 @@ use crate::delivery::add_article;
 use crate::helpers::{TestApp, now};
 use crate::on_both_backends;
 
-async fn post_form(app: &TestApp, fields: &[(&str, &str)]) -> (StatusCode, String) {
-    let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+/// A browser's visit to the form: its cookie and the form's anti-forgery token.
+pub async fn visit_form(app: &TestApp) -> (String, String) {
+    let r = app.get("/subscribe").await;
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = scraper::Html::parse_document(&r.text().await.unwrap());
+    let csrf = page.select(&scraper::Selector::parse("input[name=csrf]").unwrap()).next().unwrap();
+    (cookie, csrf.attr("value").unwrap().to_owned())
+}
+
+/// Posts the sign-up form as a browser that has just opened it.
+pub async fn post_form(app: &TestApp, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let (cookie, csrf) = visit_form(app).await;
+    post_form_with(app, &cookie, &csrf, fields).await
+}
+
+pub async fn post_form_with(app: &TestApp, cookie: &str, csrf: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let body: String =
+        url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).append_pair("csrf", csrf).finish();
     let r = app
         .http
         .post(app.url("/subscribe"))
         .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie)
         .body(body)
         .send()
         .await
@@ -35,7 +52,7 @@ async fn outbox_with(app: &TestApp, n: usize) -> Vec<Vec<u8>> {
 }
 
 /// The confirmation link of the newest message in the outbox.
-async fn confirmation_link(app: &TestApp, n: usize) -> String {
+pub async fn confirmation_link(app: &TestApp, n: usize) -> String {
     let messages = outbox_with(app, n).await;
     // Message-IDs are `confirm.{reader}.{milliseconds}`: the newest is the latest request of
     // the latest reader (the Date header counts whole seconds only).
@@ -61,11 +78,11 @@ async fn a_reader_signs_up_confirms_and_gets_the_next_digest(app: TestApp) {
     assert!(page.contains(r#"name="keywords" value="داعش""#), "the vocabulary is offered: {page}");
     assert!(page.contains(r#"<label for="email">"#), "fields are labelled");
     let home = scraper::Html::parse_document(&app.get("/").await.text().await.unwrap());
-    let hrefs: Vec<String> = home
-        .select(&scraper::Selector::parse("a[href]").unwrap())
-        .filter_map(|a| a.attr("href").map(str::to_owned))
+    let actions: Vec<String> = home
+        .select(&scraper::Selector::parse("form[method=post][action]").unwrap())
+        .filter_map(|a| a.attr("action").map(str::to_owned))
         .collect();
-    assert!(hrefs.contains(&app.url("/subscribe")), "the home page leads to the form: {hrefs:?}");
+    assert_eq!(actions, [app.url("/subscribe")], "the home page has the form");
 
     // An alias typed in the free field is the keyword it stands for.
     let (status, answer) =
