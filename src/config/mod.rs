@@ -88,6 +88,7 @@ pub struct Config {
     pub schedules: Schedules,
     pub editions: Vec<Edition>,
     pub keywords: Keywords,
+    pub api: Api,
     /// Folder of the bundled demo site, served under `/demo/` when enabled.
     pub demo_dir: Option<PathBuf>,
 }
@@ -102,6 +103,22 @@ pub struct Site {
     /// Keys that sign subscribers' links (the first signs, all verify); none configured: a
     /// random key kept in the database.
     pub secrets: Vec<String>,
+    /// The publisher's postal address or contact line (empty: none), at the foot of emails.
+    pub postal_address: String,
+    /// Digests show the Hijri date beside the Gregorian one.
+    pub hijri_date: bool,
+}
+
+#[derive(Clone, Default)]
+pub struct Api {
+    /// The bearer token of the subscriber API; `None`: the API answers 401 to everyone.
+    pub subscribers_token: Option<String>,
+}
+
+impl fmt::Debug for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Api").field("subscribers_token", &self.subscribers_token.as_ref().map(|_| "***")).finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -398,6 +415,22 @@ mod tests {
         let c = load("", &[("NASHRA_SITE__SECRETS", &format!("{long} old{long}"))]).unwrap();
         assert_eq!(c.site.secrets, [long.to_owned(), format!("old{long}")]);
         assert!(load("", &[]).unwrap().site.secrets.is_empty());
+    }
+
+    #[test]
+    fn the_subscriber_api_token_is_long_and_never_echoed() {
+        let short = "short-api-token";
+        let err = load("", &[("NASHRA_API__SUBSCRIBERS_TOKEN", short)]).unwrap_err();
+        assert_eq!(err.problems()[0].key, "api.subscribers_token");
+        assert!(!err.to_string().contains(short), "{err}");
+        let long = "0123456789abcdef0123456789abcdef";
+        let c = load("", &[("NASHRA_API__SUBSCRIBERS_TOKEN", long)]).unwrap();
+        assert_eq!(c.api.subscribers_token.as_deref(), Some(long));
+        assert!(!format!("{c:?}").contains(long), "not in debug output either");
+        assert!(load("", &[]).unwrap().api.subscribers_token.is_none(), "off unless configured");
+        let err = load("", &[("NASHRA_SITE__HIJRI_DATE", "sometimes")]).unwrap_err();
+        assert_eq!(err.problems()[0].key, "site.hijri_date");
+        assert!(load("", &[("NASHRA_SITE__HIJRI_DATE", "true")]).unwrap().site.hijri_date);
     }
 
     #[test]

@@ -32,6 +32,17 @@ pub struct RawConfig {
     pub keywords: RawKeywords,
     #[serde(default)]
     pub demo: RawDemo,
+    #[serde(default)]
+    pub api: RawApi,
+}
+
+/// The publisher's own site calling nashra.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    /// The bearer token of the subscriber API (`/api/v1/subscribers`); none: the API is off.
+    #[serde(default)]
+    pub subscribers_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +59,12 @@ pub struct RawSite {
     /// of keys separated by spaces (as an environment override gives it).
     #[serde(default)]
     pub secrets: Secrets,
+    /// The publisher's postal address or contact line, printed at the foot of every email.
+    #[serde(default)]
+    pub postal_address: String,
+    /// Show the Hijri date beside the Gregorian one in digests, as Arabic newspapers print it.
+    #[serde(default = "default_false")]
+    pub hijri_date: Lenient<bool>,
 }
 
 #[derive(Debug, Deserialize)]

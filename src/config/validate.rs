@@ -164,6 +164,23 @@ pub(super) fn validate(
         }
     }
 
+    let hijri_date = c.read("site.hijri_date", &raw.site.hijri_date);
+    let postal_address = raw.site.postal_address.split_whitespace().collect::<Vec<_>>().join(" ");
+
+    // [api]
+    let subscribers_token = match raw.api.subscribers_token.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(t) if t.chars().count() >= MIN_SECRET_CHARS && !t.contains(char::is_whitespace) => Some(t.to_owned()),
+        Some(_) => {
+            c.report(
+                "api.subscribers_token",
+                "***",
+                format!("needs at least {MIN_SECRET_CHARS} characters and no spaces (e.g. `openssl rand -hex 32`)"),
+            );
+            None
+        }
+    };
+
     // [database]
     let (db_key, db_value, db_base) = match &database_url_override {
         Some(url) => ("DATABASE_URL", url.as_str(), PathBuf::from(".")),
@@ -341,7 +358,10 @@ pub(super) fn validate(
                 language: language?,
                 time_zone: site_tz?,
                 secrets,
+                postal_address,
+                hijri_date: hijri_date?,
             },
+            api: Api { subscribers_token },
             database: Database { url: database_url?, max_connections: max_connections? },
             http: Http { listen: listen? },
             collect: Collect {

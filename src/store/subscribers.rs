@@ -54,6 +54,16 @@ impl Subscriber {
     }
 }
 
+/// A subscriber and what they chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub subscriber: Subscriber,
+    /// The names of the keywords they follow, in their order.
+    pub keywords: Vec<String>,
+    /// The editions they chose; empty: every edition.
+    pub editions: Vec<String>,
+}
+
 /// What `upsert_subscriber` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Saved {
@@ -405,6 +415,60 @@ impl Store {
         .fetch_optional(pool)
         .await)
         .context("cannot read subscriber")
+    }
+
+    /// Up to `limit` subscribers with an id above `after`, in id order, each with the names of
+    /// the keywords they follow (in their order) and the editions they chose (empty: all).
+    pub async fn profiles_after(&self, after: SubscriberId, limit: u32) -> StoreResult<Vec<Profile>> {
+        let subscribers: Vec<Subscriber> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.id > $1 ORDER BY s.id LIMIT $2"
+        )))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)
+        .context("cannot read subscribers")?;
+        let Some(last) = subscribers.last().map(|s| s.id) else { return Ok(Vec::new()) };
+        let follows: Vec<(SubscriberId, String)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT sk.subscriber_id, k.name FROM subscriber_keywords sk JOIN keywords k ON k.id = sk.keyword_id
+             WHERE sk.subscriber_id > $1 AND sk.subscriber_id <= $2 ORDER BY sk.subscriber_id, sk.position"
+        )
+        .bind(after)
+        .bind(last)
+        .fetch_all(pool)
+        .await)
+        .context("cannot read the keywords subscribers follow")?;
+        let editions: Vec<(SubscriberId, String)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT subscriber_id, schedule FROM subscriber_editions
+             WHERE subscriber_id > $1 AND subscriber_id <= $2 ORDER BY subscriber_id, schedule"
+        )
+        .bind(after)
+        .bind(last)
+        .fetch_all(pool)
+        .await)
+        .context("cannot read the editions subscribers chose")?;
+        let mut profiles: Vec<Profile> = subscribers
+            .into_iter()
+            .map(|subscriber| Profile { subscriber, keywords: Vec::new(), editions: Vec::new() })
+            .collect();
+        let index: std::collections::HashMap<SubscriberId, usize> =
+            profiles.iter().enumerate().map(|(i, p)| (p.subscriber.id, i)).collect();
+        for (id, name) in follows {
+            if let Some(&i) = index.get(&id) {
+                profiles[i].keywords.push(name);
+            }
+        }
+        for (id, schedule) in editions {
+            if let Some(&i) = index.get(&id) {
+                profiles[i].editions.push(schedule);
+            }
+        }
+        Ok(profiles)
+    }
+
+    /// One subscriber's profile (see `profiles_after`).
+    pub async fn profile(&self, id: SubscriberId) -> StoreResult<Option<Profile>> {
+        Ok(self.profiles_after(id - 1, 1).await?.into_iter().find(|p| p.subscriber.id == id))
     }
 
     /// Every subscriber, by email.

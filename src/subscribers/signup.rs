@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::delivery::Composed;
 use crate::digest::{ConfirmContext, SiteContext, Templates};
 use crate::keywords::{self, KeywordName};
-use crate::store::{Keyword, SignedUp, Store, StoreError, Subscriber};
+use crate::store::{Keyword, Refusal, Saved, SignedUp, Store, StoreError, Subscriber};
 
 /// How long a confirmation link works.
 pub const CONFIRM_FOR: Duration = Duration::hours(48);
@@ -31,6 +31,9 @@ pub struct SignUpForm {
     pub keywords: Vec<String>,
     /// The editions chosen, by name; `None`: every edition.
     pub editions: Option<Vec<String>>,
+    /// The caller vouches that the reader confirmed elsewhere (the publisher's own opt-in,
+    /// through the API): they are active at once and no confirmation is sent.
+    pub confirmed: bool,
 }
 
 /// A field of the form and what is wrong with it, in Arabic, for the page.
@@ -58,6 +61,11 @@ pub enum SignUp {
     Confirm { subscriber: Subscriber, email: Box<Composed> },
     /// Already confirmed, or suppressed: nothing to send.
     Nothing,
+    /// Confirmed elsewhere (`SignUpForm::confirmed`): active now, new or updated.
+    Active { subscriber: Subscriber, created: bool },
+    /// Confirmed elsewhere, but the reader unsubscribed here or the address is suppressed: left
+    /// as it is (only the reader, or an operator, brings them back).
+    Refused(Refusal),
 }
 
 /// The keywords a visitor chose, each resolved to one of the site's keywords (any spelling the
@@ -156,13 +164,23 @@ pub async fn sign_up(
             return Err(SignUpError::Invalid(errors));
         }
     };
+    let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();
+    let token = super::new_token().map_err(|e| SignUpError::Internal(e.to_string()))?;
+    if form.confirmed {
+        let (subscriber, created) = match store.upsert_subscriber(email.as_str(), &token, &ids, now, false).await? {
+            Saved::Added(s) => (s, true),
+            Saved::Updated(s) => (s, false),
+            Saved::Refused(refusal) => return Ok(SignUp::Refused(refusal)),
+        };
+        store.set_subscriber_delivery(subscriber.id, &editions, subscriber.paused_until).await?;
+        tracing::info!(domain = email.domain(), created, "reader confirmed elsewhere saved");
+        return Ok(SignUp::Active { subscriber, created });
+    }
     if !limits.address_may(email.as_str()) {
         // Nothing is written either: a flood cannot change what the reader will confirm.
         tracing::warn!(domain = email.domain(), "sign-ups for this address are coming too fast: ignored");
         return Ok(SignUp::Nothing);
     }
-    let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();
-    let token = super::new_token().map_err(|e| SignUpError::Internal(e.to_string()))?;
     match store.sign_up(email.as_str(), &token, &ids, &editions, now).await? {
         SignedUp::Pending(subscriber) => {
             tracing::info!(domain = email.domain(), keywords = ids.len(), "sign-up waiting for confirmation");

@@ -23,12 +23,25 @@ fn problem(status: StatusCode, message: &str) -> Response {
 }
 
 /// Compares without leaking, through timing, how much of a token was right.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(super) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The token of `Authorization: Bearer <token>`.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    Some(headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")?.trim())
+}
+
+/// Whether the body is declared JSON.
+pub(super) fn json_body(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")))
+}
+
 fn source_for<'a>(app: &'a App, headers: &HeaderMap) -> Option<&'a Source> {
-    let token = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    let token = bearer(headers)?;
     app.config
         .sources
         .iter()
@@ -42,11 +55,7 @@ pub async fn push_articles(State(app): State<Arc<App>>, headers: HeaderMap, body
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return r;
     };
-    let json_body = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
-    if !json_body {
+    if !json_body(&headers) {
         return problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be application/json");
     }
     let now = Utc::now();

@@ -9,6 +9,7 @@ mod error;
 mod feeds;
 mod pages;
 mod subscribe;
+mod subscribers_api;
 
 use std::sync::Arc;
 
@@ -42,7 +43,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/preferences/{token}", get(subscribe::preferences).post(subscribe::save_preferences))
         .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
         .layer(axum::middleware::from_fn(same_site_posts))
-        .route("/api/v1/articles", post(api::push_articles));
+        .route("/api/v1/articles", post(api::push_articles))
+        .route("/api/v1/subscribers", get(subscribers_api::list).post(subscribers_api::create))
+        .route(
+            "/api/v1/subscribers/{email}",
+            get(subscribers_api::get_one).patch(subscribers_api::update).delete(subscribers_api::remove),
+        );
     if let Some(dir) = &app.config.demo_dir {
         router = router.nest_service("/demo", ServeDir::new(dir));
     }

@@ -214,17 +214,11 @@ pub async fn submit(
     let now = Utc::now();
     match sign_up(&app.store, &app.config, &app.links, &app.templates, &app.signups, &wanted, now).await {
         Ok(SignUp::Confirm { subscriber, email }) => {
-            // Sent apart from the answer, so its time and outcome tell the visitor nothing
-            // about the address.
-            let sender = app.clone();
-            tokio::spawn(async move {
-                if let Err(e) = sender.sender.send_one(&email, &subscriber.email).await {
-                    tracing::error!(subscriber = subscriber.id, "cannot send the confirmation email: {e}");
-                }
-            });
+            send_apart(&app, subscriber, *email);
             Ok(check_your_inbox().into_response())
         }
-        Ok(SignUp::Nothing) => Ok(check_your_inbox().into_response()),
+        // The form never vouches for a confirmation.
+        Ok(SignUp::Nothing | SignUp::Active { .. } | SignUp::Refused(_)) => Ok(check_your_inbox().into_response()),
         Err(SignUpError::Invalid(errors)) => {
             form_page(&app, &headers, &posted, &errors, "", StatusCode::UNPROCESSABLE_ENTITY).await
         }
@@ -377,6 +371,17 @@ pub async fn save_preferences(
     let subscriber = app.store.subscriber_by_id(subscriber.id).await?.unwrap_or(subscriber);
     let posted = stored_choices(&app, &subscriber).await?;
     Ok(preferences_page(&app, &subscriber, Shown { posted: &posted, errors: &[], saved: true }).await?.into_response())
+}
+
+/// Sends a confirmation email apart from the answer, so its time and outcome tell the visitor
+/// nothing about the address.
+pub(super) fn send_apart(app: &Arc<App>, subscriber: Subscriber, email: crate::delivery::Composed) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = app.sender.send_one(&email, &subscriber.email).await {
+            tracing::error!(subscriber = subscriber.id, "cannot send the confirmation email: {e}");
+        }
+    });
 }
 
 /// The same answer whether the address is new, waiting, confirmed or suppressed.

@@ -24,3 +24,4 @@ mod schedule;
 mod signup;
 mod smtp;
 mod sources;
+mod subscribers_api;
