@@ -6,7 +6,10 @@ mod helpers;
 mod site;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
+#[path = "../support/webdriver.rs"]
+mod webdriver;
 
+mod browser;
 mod collect;
 mod config;
 mod corpus;
