@@ -13,7 +13,7 @@ pub mod tokens;
 
 pub use clitics::proclitic_stems;
 pub use dates::{DateError, parse_arabic_date, parse_date};
-pub use display::{format_date, format_datetime};
+pub use display::{format_date, format_datetime, format_hijri_date};
 pub use matcher::{Match, Matcher};
 pub use normalize::{is_arabic_letter, normalize, strip_marks};
 pub use tokens::{Token, Tokens, is_word_char, tokens};

@@ -15,6 +15,10 @@ pub struct Composed {
     pub text: String,
     /// The reader's one-click unsubscribe link; empty for a message that is not a list's.
     pub unsubscribe_url: String,
+    /// A `mailto:` that asks to unsubscribe too (offered beside the link); empty: none.
+    pub unsubscribe_mailto: String,
+    /// The list's `List-Id` (`<label.host>`); empty for a message that is not a list's.
+    pub list_id: String,
     /// `<…@…>`, the same for every attempt of this message.
     pub message_id: String,
 }
@@ -47,9 +51,16 @@ pub fn build(composed: &Composed, to: &Address, from: &Mailbox, date: DateTime<U
     // A list's message carries its one-click unsubscribe; a transactional one (a sign-up's
     // confirmation) has none.
     if !composed.unsubscribe_url.is_empty() {
+        let mut unsubscribe = format!("<{}>", composed.unsubscribe_url);
+        if !composed.unsubscribe_mailto.is_empty() {
+            unsubscribe.push_str(&format!(", <{}>", composed.unsubscribe_mailto));
+        }
         message = message
-            .header("List-Unsubscribe", Raw::new(format!("<{}>", composed.unsubscribe_url)))
+            .header("List-Unsubscribe", Raw::new(unsubscribe))
             .header("List-Unsubscribe-Post", Raw::new("List-Unsubscribe=One-Click"));
+    }
+    if !composed.list_id.is_empty() {
+        message = message.header("List-Id", Raw::new(composed.list_id.as_str()));
     }
     message
         .text_body(composed.text.as_str())

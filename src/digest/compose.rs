@@ -15,7 +15,7 @@ use super::render::{
     ArticleContext, DigestContext, EditionContext, ReaderFields, RenderedEmail, SectionContext, SiteContext,
 };
 use super::{SubscriberContext, Templates};
-use crate::arabic::{format_date, format_datetime};
+use crate::arabic::{format_date, format_datetime, format_hijri_date};
 use crate::config::Config;
 use crate::delivery::{Compose, Composed};
 use crate::feeds::{FeedKey, feed_url};
@@ -120,7 +120,7 @@ impl Composer {
         if let Some(p) = self.cache.lock().ok().and_then(|c| c.get(content)) {
             return Ok(p);
         }
-        let context = self.load(content, claimed).await?;
+        let context = self.load(content, &claimed.schedule, claimed.tick, claimed.sections.as_deref()).await?;
         let merged = if self.templates.mergeable() {
             // Rendering is the costly part (a millisecond or so): off the sending lanes' thread.
             let (templates, ctx) = (self.templates.clone(), context.with_merge_fields());
@@ -139,10 +139,31 @@ impl Composer {
         Ok(prepared)
     }
 
-    /// The digest's context from its stored content, the articles and keywords it names.
-    async fn load(&self, content: ContentId, claimed: &Claimed) -> Result<DigestContext, String> {
-        let key = match &claimed.sections {
-            Some(key) => key.clone(),
+    /// This content as its page on the site ("view in browser"): the digest without anyone's
+    /// own lines, rendered by the same templates. `None`: no such content (any more).
+    pub async fn web_page(&self, content: ContentId) -> Result<Option<String>, String> {
+        let found = self.store.digest_content_of_edition(content).await.map_err(|e| e.to_string())?;
+        let Some((schedule, tick, key)) = found else { return Ok(None) };
+        let mut ctx = self.load(content, &schedule, tick, Some(&key)).await?;
+        ctx.web = true;
+        let templates = self.templates.clone();
+        let rendered = tokio::task::spawn_blocking(move || templates.render_digest(&ctx))
+            .await
+            .map_err(|e| format!("rendering stopped: {e}"))?;
+        Ok(Some(rendered.map_err(|e| e.to_string())?.html))
+    }
+
+    /// The digest's context from its stored content (its sections `key`, read if not given),
+    /// the articles and keywords it names, for the edition of `schedule` at `tick`.
+    async fn load(
+        &self,
+        content: ContentId,
+        schedule: &str,
+        tick: DateTime<Utc>,
+        key: Option<&str>,
+    ) -> Result<DigestContext, String> {
+        let key = match key {
+            Some(key) => key.to_owned(),
             None => self
                 .store
                 .digest_content(content)
@@ -170,7 +191,7 @@ impl Composer {
         )
         .await?;
         let config = &self.config;
-        let edition = config.editions.iter().find(|e| e.name == claimed.schedule);
+        let edition = config.editions.iter().find(|e| e.name == schedule);
         let tz = edition.map_or(config.site.time_zone, |e| e.schedule.time_zone());
         let base = &config.site.base_url;
         let sections: Vec<SectionContext> = sections
@@ -200,18 +221,23 @@ impl Composer {
         if sections.is_empty() {
             return Err("every article of this digest is gone".into());
         }
+        let day = tick.with_timezone(&tz);
+        let view = format!("digests/{content}.{}", self.links.tag("digest", &content.to_string()));
         Ok(DigestContext {
-            site: SiteContext { title: config.site.title.clone(), url: base.to_string() },
+            site: SiteContext::of(config),
             edition: EditionContext {
-                name: claimed.schedule.clone(),
-                title: edition.map_or_else(|| claimed.schedule.clone(), |e| e.title.clone()),
-                date: format_date(&claimed.tick.with_timezone(&tz)),
+                name: schedule.to_owned(),
+                title: edition.map_or_else(|| schedule.to_owned(), |e| e.title.clone()),
+                date: format_date(&day),
+                hijri_date: config.site.hijri_date.then(|| format_hijri_date(&day)).flatten(),
             },
             subscriber: SubscriberContext { email: String::new() },
             article_count: sections.iter().map(|s| s.articles.len()).sum(),
             sections,
             unsubscribe_url: String::new(),
             preferences_url: String::new(),
+            view_url: base.join(&view).map(|u| u.to_string()).unwrap_or_default(),
+            web: false,
         })
     }
 }
@@ -260,6 +286,7 @@ impl Compose for Composer {
         let content = claimed.content_id.ok_or("this message was planned without a content")?;
         let prepared = self.prepared(content, claimed).await?;
         let unsubscribe_url = self.links.url(Purpose::Unsubscribe, claimed.subscriber_id, &claimed.token, None);
+        let unsubscribe_token = self.links.token(Purpose::Unsubscribe, claimed.subscriber_id, &claimed.token, None);
         let preferences_url = self.links.url(Purpose::Preferences, claimed.subscriber_id, &claimed.token, None);
         let reader = ReaderFields {
             email: &claimed.recipient,
@@ -281,9 +308,25 @@ impl Compose for Composer {
             html: email.html,
             text: email.text,
             unsubscribe_url,
+            unsubscribe_mailto: format!(
+                "mailto:{}?subject=unsubscribe%20{unsubscribe_token}",
+                self.config.mail.from.email
+            ),
+            list_id: list_id(&self.config, &claimed.schedule),
             message_id: message_id(&self.config, &claimed.schedule, claimed.tick, claimed.subscriber_id),
         })
     }
+}
+
+/// `<{edition}.{site host}>` (RFC 2919): mail clients and filters know the list by it.
+pub fn list_id(config: &Config, schedule: &str) -> String {
+    let host = config.site.base_url.host_str().unwrap_or("nashra.invalid");
+    let label: String = schedule
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    let label = label.trim_matches('-');
+    format!("<{}.{host}>", if label.is_empty() { "digest" } else { label })
 }
 
 /// `<digest.{edition}.{tick}.{subscriber}@{site host}>`: the same for every attempt of one

@@ -46,6 +46,11 @@ pub struct DigestContext {
     pub unsubscribe_url: String,
     /// The reader's page to change their topics or unsubscribe.
     pub preferences_url: String,
+    /// This digest's page on the site ("view in browser"): the same for every reader who gets
+    /// the same digest, and free of anyone's own links.
+    pub view_url: String,
+    /// Rendered as that web page, not as an email: the reader's own lines are left out.
+    pub web: bool,
 }
 
 /// A reader's own values in their digest, filled into one rendering shared by every reader.
@@ -70,6 +75,18 @@ pub struct ConfirmContext {
 pub struct SiteContext {
     pub title: String,
     pub url: String,
+    /// The publisher's postal address or contact line (empty: none).
+    pub postal_address: String,
+}
+
+impl SiteContext {
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            title: config.site.title.clone(),
+            url: config.site.base_url.to_string(),
+            postal_address: config.site.postal_address.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,6 +95,8 @@ pub struct EditionContext {
     pub title: String,
     /// The edition's date, in Arabic, in the edition's time zone.
     pub date: String,
+    /// The same day in the Hijri calendar, when the publisher asks for it (`site.hijri_date`).
+    pub hijri_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -169,7 +188,9 @@ impl Templates {
                 )]);
             }
         };
-        if let Err(e) = templates.render_confirmation(&sample_confirmation()) {
+        let web = DigestContext { web: true, ..sample() };
+        let checks = templates.render_confirmation(&sample_confirmation()).and_then(|_| templates.render_digest(&web));
+        if let Err(e) = checks {
             return Err(vec![Problem::new(
                 format!("{}/{}", dir.display(), e.template),
                 "",
@@ -396,23 +417,28 @@ fn rich_sample() -> DigestContext {
 /// Sample data for the start-up check, with the characters that break careless templates.
 pub fn sample_confirmation() -> ConfirmContext {
     ConfirmContext {
-        site: SiteContext {
-            title: "نشرة «تجريبية» & <اختبار>".into(), url: "https://example.org/".into()
-        },
+        site: sample_site(),
         confirm_url: "https://example.org/confirm/c1.1893456000.00000000000000000000000000000000".into(),
         expires: "الأربعاء 2 ديسمبر 2026 - 9:00 م".into(),
     }
 }
 
+fn sample_site() -> SiteContext {
+    SiteContext {
+        title: "نشرة «تجريبية» & <اختبار>".into(),
+        url: "https://example.org/".into(),
+        postal_address: "شارع «المثال» 12 & <القاهرة>".into(),
+    }
+}
+
 pub fn sample() -> DigestContext {
     DigestContext {
-        site: SiteContext {
-            title: "نشرة «تجريبية» & <اختبار>".into(), url: "https://example.org/".into()
-        },
+        site: sample_site(),
         edition: EditionContext {
             name: "daily".into(),
             title: "النشرة اليومية".into(),
             date: "الأحد 29 نوفمبر 2026".into(),
+            hijri_date: Some("19 جمادى الآخرة 1448 هـ".into()),
         },
         subscriber: SubscriberContext { email: "reader@example.org".into() },
         sections: vec![SectionContext {
@@ -430,6 +456,8 @@ pub fn sample() -> DigestContext {
         article_count: 1,
         unsubscribe_url: "https://example.org/unsubscribe/token".into(),
         preferences_url: "https://example.org/preferences/token".into(),
+        view_url: "https://example.org/digests/1.00000000000000000000000000000000".into(),
+        web: false,
     }
 }
 

@@ -289,6 +289,21 @@ impl Store {
             .await)
         .with_context(|| format!("cannot read digest content {id}"))
     }
+
+    /// A digest content with the edition it belongs to: (schedule, tick, sections key).
+    pub async fn digest_content_of_edition(
+        &self,
+        id: ContentId,
+    ) -> StoreResult<Option<(String, DateTime<Utc>, String)>> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT e.schedule, e.tick, c.sections FROM digest_contents c
+             JOIN digest_editions e ON e.id = c.edition_id WHERE c.id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+        .with_context(|| format!("cannot read digest content {id}"))
+    }
 }
 
 /// The page writes, once per backend: PostgreSQL sends statements over arrays (one round trip

@@ -181,26 +181,39 @@ impl Links {
 }
 
 impl Links {
-    /// The anti-forgery token of a form, for the browser whose cookie holds `nonce` (a random
-    /// value): a page on another site can neither read the cookie nor compute the token.
-    pub fn form_token(&self, nonce: &str) -> String {
+    /// A mac over `data` for `domain` (a kind of token, so one kind is never taken for
+    /// another), hex: for tokens that belong to no reader.
+    pub fn tag(&self, domain: &str, data: &str) -> String {
         let mut m = self.keys[0].clone();
-        m.update(b"nashra-form-v1\0");
-        m.update(nonce.as_bytes());
+        tag_feed(&mut m, domain, data);
         let full = m.finalize().into_bytes();
         crate::store::hex_digest(&full[..MAC_BYTES])
     }
 
-    /// Whether `token` is the form token of `nonce` (under any key), in constant time.
-    pub fn check_form_token(&self, nonce: &str, token: &str) -> bool {
-        let Some(mac) = from_hex(token) else { return false };
+    /// Whether `tag` is the tag of `data` for `domain` (under any key), in constant time.
+    pub fn check_tag(&self, domain: &str, data: &str, tag: &str) -> bool {
+        let Some(mac) = from_hex(tag) else { return false };
         self.keys.iter().any(|key| {
             let mut m = key.clone();
-            m.update(b"nashra-form-v1\0");
-            m.update(nonce.as_bytes());
+            tag_feed(&mut m, domain, data);
             m.verify_truncated_left(&mac).is_ok()
         })
     }
+
+    /// The anti-forgery token of a form, for the browser whose cookie holds `nonce` (a random
+    /// value): a page on another site can neither read the cookie nor compute the token.
+    pub fn form_token(&self, nonce: &str) -> String {
+        self.tag("form", nonce)
+    }
+
+    pub fn check_form_token(&self, nonce: &str, token: &str) -> bool {
+        self.check_tag("form", nonce, token)
+    }
+}
+
+fn tag_feed(m: &mut HmacSha256, domain: &str, data: &str) {
+    m.update(format!("nashra-tag-v1\0{domain}\0").as_bytes());
+    m.update(data.as_bytes());
 }
 
 fn feed(m: &mut HmacSha256, purpose: Purpose, id: SubscriberId, expiry: i64, nonce: &str) {

@@ -208,7 +208,7 @@ pub fn confirmation(
 ) -> Result<Composed, String> {
     let expires = now + CONFIRM_FOR;
     let ctx = ConfirmContext {
-        site: SiteContext { title: config.site.title.clone(), url: config.site.base_url.to_string() },
+        site: SiteContext::of(config),
         confirm_url: links.url(Purpose::Confirm, subscriber.id, &subscriber.token, Some(expires)),
         expires: format_datetime(&expires.with_timezone(&config.site.time_zone)),
     };
@@ -219,6 +219,8 @@ pub fn confirmation(
         html: rendered.html,
         text: rendered.text,
         unsubscribe_url: String::new(),
+        unsubscribe_mailto: String::new(),
+        list_id: String::new(),
         message_id: format!("<confirm.{}.{}@{host}>", subscriber.id, now.timestamp_millis()),
     })
 }

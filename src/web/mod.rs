@@ -42,6 +42,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/confirm/{token}", get(subscribe::confirm_page).post(subscribe::confirm))
         .route("/preferences/{token}", get(subscribe::preferences).post(subscribe::save_preferences))
         .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
+        .route("/digests/{token}", get(digest_page))
         .layer(axum::middleware::from_fn(same_site_posts))
         .route("/api/v1/articles", post(api::push_articles))
         .route("/api/v1/subscribers", get(subscribers_api::list).post(subscribers_api::create))
@@ -177,6 +178,19 @@ async fn unsubscribe_page(State(app): State<Arc<App>>, Path(token): Path<String>
         "unsubscribe.html.j2",
         minijinja::context! { title => "إلغاء الاشتراك", email => subscriber.email },
     ))
+}
+
+/// A digest as its page on the site ("view in browser"): `/digests/{content}.{tag}`, the tag
+/// signed so that digests cannot be listed by counting.
+async fn digest_page(State(app): State<Arc<App>>, Path(token): Path<String>) -> WebResult<Html<String>> {
+    let gone = || WebError::NotFound("هذه النشرة غير موجودة أو لم تعد متاحة.".into());
+    let (id, tag) = token.split_once('.').ok_or_else(gone)?;
+    let content: i64 = id.parse().map_err(|_| gone())?;
+    if !app.links.check_tag("digest", &content.to_string(), tag) {
+        return Err(gone());
+    }
+    let page = app.composer.web_page(content).await.map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
+    page.map(Html).ok_or_else(gone)
 }
 
 /// The form's POST and the RFC 8058 one-click POST (`List-Unsubscribe=One-Click`) both land here.

@@ -299,10 +299,13 @@ async fn a_reader_signs_up_confirms_changes_topics_and_unsubscribes_in_chromium(
     run.check("11-unsubscribe-link", PHONE, &["h1", "p"]).await;
     assert_eq!(status(&app).await, nashra::store::SubscriberStatus::Active, "opening the link unsubscribes nobody");
 
-    // The preferences page's own button: out, and the page says so afterwards.
+    // The preferences page's own way out asks first too; then out, and the page says so.
     run.browser.navigate(&preferences).await;
     run.wait_for_heading("اختياراتك").await;
-    run.browser.find(r#"form[action*="/unsubscribe/"] button[type=submit]"#).await.click().await;
+    run.browser.find(r#"a[href*="/unsubscribe/"]"#).await.click().await;
+    run.wait_for_heading("إلغاء الاشتراك").await;
+    assert_eq!(status(&app).await, nashra::store::SubscriberStatus::Active, "the link alone unsubscribes nobody");
+    run.browser.find(r#"form button[type=submit]"#).await.click().await;
     run.wait_for_heading("تم إلغاء الاشتراك").await;
     run.check("12-unsubscribed", PHONE, &["h1", "p"]).await;
     assert_eq!(status(&app).await, nashra::store::SubscriberStatus::Unsubscribed);

@@ -50,7 +50,10 @@ async fn a_subscriber_gets_one_rtl_email_grouped_by_keyword(app: TestApp) {
     assert!(m.message_id().unwrap().starts_with("digest.daily.20261130T050000Z."), "{:?}", m.message_id());
     let unsubscribe = m.header_raw("List-Unsubscribe").unwrap().trim();
     assert!(unsubscribe.starts_with(&format!("<{}", app.url("/unsubscribe/"))), "{unsubscribe}");
+    let mailto = unsubscribe.split(',').nth(1).unwrap().trim();
+    assert!(mailto.starts_with("<mailto:") && mailto.contains("?subject=unsubscribe%20u"), "{unsubscribe}");
     assert_eq!(m.header_raw("List-Unsubscribe-Post").unwrap().trim(), "List-Unsubscribe=One-Click");
+    assert_eq!(m.header_raw("List-Id").unwrap().trim(), "<daily.127.0.0.1>");
 
     let html = m.body_html(0).unwrap();
     assert!(html.contains(r#"<html lang="ar" dir="rtl">"#), "{html}");
@@ -106,7 +109,8 @@ async fn unsubscribed_readers_receive_no_digest(app: TestApp) {
     // The link the digest carries: signed, for unsubscribing only.
     let messages = app.outbox_messages();
     let m = parse(&messages[0]);
-    let link = m.header_raw("List-Unsubscribe").unwrap().trim().trim_matches(['<', '>']).to_owned();
+    let header = m.header_raw("List-Unsubscribe").unwrap().trim();
+    let link = header.split(',').next().unwrap().trim().trim_matches(['<', '>']).to_owned();
     let path = link.strip_prefix(&app.url("")).unwrap().to_owned();
     assert!(path.starts_with("/unsubscribe/u"), "{path}");
     let page = app.get(&path).await.text().await.unwrap();
@@ -218,7 +222,94 @@ async fn a_digest_sent_by_hand_at_a_nanosecond_instant_goes_out_at_once(app: Tes
     assert_eq!(app.outbox_messages().len(), 1);
 }
 
+/// What a reader's inbox may ignore, from caniemail's data: features some of Gmail, Apple Mail
+/// and Outlook do not support at all must not be relied on; `dir`, which some strip from tables,
+/// is doubled by `direction` on every block.
+fn check_against_caniemail(html: &str) {
+    let data: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::helpers::repo().join("tests/fixtures/caniemail/rtl-features.json")).unwrap(),
+    )
+    .unwrap();
+    // Outlook for Windows reads what is inside its conditional comments; the others do not.
+    let outside_mso: String = html
+        .split("<!--[if mso]>")
+        .enumerate()
+        .map(|(i, part)| if i == 0 { part } else { part.split_once("<![endif]-->").map_or("", |(_, rest)| rest) })
+        .collect();
+    for feature in data["data"].as_array().unwrap() {
+        let slug = feature["slug"].as_str().unwrap();
+        let unsupported_somewhere = ["gmail", "apple-mail", "outlook"].iter().any(|family| {
+            feature["stats"][family].as_object().into_iter().flat_map(|p| p.values()).any(|versions| {
+                versions.as_object().and_then(|v| v.values().next_back()).and_then(|s| s.as_str()) == Some("n")
+            })
+        });
+        let used = match slug {
+            "html-bdi" => html.contains("<bdi"),
+            "css-margin-inline-start-end" => html.contains("margin-inline"),
+            "css-padding-inline-start-end" => html.contains("padding-inline"),
+            "css-writing-mode" => html.contains("writing-mode"),
+            "css-direction" | "css-text-align" | "html-dir" | "html-lang" => false,
+            other => panic!("caniemail feature {other} has no check here: add one"),
+        };
+        assert!(!(used && unsupported_somewhere), "the digest relies on {slug}, which a major client ignores");
+    }
+    let doc = Html::parse_document(&outside_mso);
+    for e in doc.select(&Selector::parse("table, td").unwrap()) {
+        let style = e.attr("style").unwrap_or_default().replace(' ', "");
+        assert!(style.contains("direction:rtl"), "{} without direction:rtl: {style}", e.value().name());
+        assert_eq!(e.attr("dir"), Some("rtl"));
+    }
+    for t in doc.select(&Selector::parse("table").unwrap()) {
+        assert_eq!(t.attr("lang"), Some("ar"));
+        let width = t.attr("width").unwrap_or("100%");
+        assert_eq!(width, "100%", "a fixed-width table overflows a phone's screen");
+    }
+    let css = outside_mso.replace(' ', "");
+    assert!(css.contains("max-width:600px"));
+    assert!(!css.replace("max-width:600px", "").contains("width:600px"), "only max-width may say 600");
+}
+
+async fn the_digest_fits_every_inbox_and_has_a_public_page(app: TestApp) {
+    app.subscribe("reader@example.org", &["العراق", "داعش"]).await;
+    app.collect().await;
+    app.send_digest(now()).await;
+    let messages = app.outbox_messages();
+    let m = parse(&messages[0]);
+    let html = m.body_html(0).unwrap().into_owned();
+    let text = m.body_text(0).unwrap().into_owned();
+    check_against_caniemail(&html);
+    // The edition's date beside its Hijri date, and the publisher's address, in both parts.
+    for part in [&html, &text] {
+        assert!(part.contains("الإثنين 30 نوفمبر 2026") && part.contains("جمادى الآخرة 1448 هـ"), "{part}");
+        assert!(part.contains("12 شارع النيل"), "{part}");
+    }
+
+    // "View in browser": the same digest on the site, with nobody's own address or links.
+    let doc = Html::parse_document(&html);
+    let view = doc
+        .select(&Selector::parse("a[href]").unwrap())
+        .filter_map(|a| a.attr("href"))
+        .find(|h| h.starts_with(&app.url("/digests/")))
+        .unwrap()
+        .to_owned();
+    assert!(text.contains(&view), "the text part has it too");
+    let page = app.http.get(&view).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(r#"<html lang="ar" dir="rtl">"#));
+    assert_eq!(sections(&page), sections(&html));
+    for personal in ["reader@example.org", "/unsubscribe/", "/preferences/", "/digests/"] {
+        assert!(!page.contains(personal), "the public page shows {personal}");
+    }
+    let (id, tag) = view.rsplit('/').next().unwrap().split_once('.').unwrap();
+    let next = id.parse::<i64>().unwrap() + 1;
+    for forged in [format!("{next}.{tag}"), format!("{id}.{}", "0".repeat(32)), id.to_owned()] {
+        assert_eq!(app.get(&format!("/digests/{forged}")).await.status(), reqwest::StatusCode::NOT_FOUND, "{forged}");
+    }
+}
+
 on_both_backends!(
+    the_digest_fits_every_inbox_and_has_a_public_page,
     a_subscriber_gets_one_rtl_email_grouped_by_keyword,
     running_an_edition_again_sends_nothing_twice,
     no_email_is_sent_when_nothing_matched,

@@ -317,6 +317,8 @@ title = "مرصد الضفتين"
 description = "نشرة اختبار"
 base_url = "{base}"
 time_zone = "Africa/Cairo"
+postal_address = "مرصد الضفتين، 12 شارع النيل، القاهرة"
+hijri_date = true
 
 [database]
 url = "{db_url}"

@@ -291,10 +291,11 @@ async fn a_reader_changes_their_topics_from_the_link_in_each_digest(app: TestApp
     assert_eq!(app.get(&format!("/unsubscribe/{}", token.replacen('p', "u", 1))).await.status(), StatusCode::NOT_FOUND);
     let page = scraper::Html::parse_document(&app.http.get(&link).send().await.unwrap().text().await.unwrap());
     let out = page
-        .select(&scraper::Selector::parse("form[action]").unwrap())
-        .filter_map(|f| f.attr("action").map(str::to_owned))
+        .select(&scraper::Selector::parse("a[href]").unwrap())
+        .filter_map(|f| f.attr("href").map(str::to_owned))
         .find(|a| a.contains("/unsubscribe/"))
         .unwrap();
+    assert_eq!(app.http.get(&out).send().await.unwrap().status(), StatusCode::OK, "a page that asks first");
     assert_eq!(app.http.post(&out).send().await.unwrap().status(), StatusCode::OK);
     let page = app.http.get(&link).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("اشتراكك ملغى"), "{page}");
