@@ -153,6 +153,46 @@ impl App {
         self.send_digest_with(edition, tick, now, dry_run, &|_| {}).await
     }
 
+    /// The message the edition `edition` would send now to `reader` (their own digest) or, with
+    /// `None`, a digest of every keyword with new articles — planned and rendered by the
+    /// edition's own code, recording nothing. `None` when there is nothing to send.
+    pub async fn preview_digest(
+        &self,
+        edition: &str,
+        now: DateTime<Utc>,
+        reader: Option<&crate::store::Subscriber>,
+    ) -> anyhow::Result<Option<crate::delivery::Composed>> {
+        let cfg = self
+            .config
+            .editions
+            .iter()
+            .find(|e| e.name == edition)
+            .ok_or_else(|| DigestError::UnknownEdition(edition.to_owned()))?;
+        let run = EditionRun {
+            store: &self.store,
+            config: &self.config,
+            edition: cfg,
+            tick: now,
+            now,
+            dry_run: true,
+            owner: &self.owner,
+            lease: self.config.mail.lease,
+            stop: &self.shutdown,
+        };
+        let audience = reader.map_or(digest::Audience::Everything, |r| digest::Audience::Reader(r.id));
+        let sections = digest::sections_for(&run, audience).await?;
+        if sections.is_empty() {
+            return Ok(None);
+        }
+        let recipient = reader.map(|r| digest::Recipient { id: r.id, email: &r.email, token: &r.token });
+        let composed = self
+            .composer
+            .compose_sections(edition, now, &sections, recipient)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot render the digest of edition {edition}: {e}"))?;
+        Ok(Some(composed))
+    }
+
     /// `send_digest`, with a view of the sending's progress.
     pub async fn send_digest_with(
         &self,

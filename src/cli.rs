@@ -16,7 +16,7 @@ use crate::app::{self, App};
 use crate::arabic::{self, Matcher};
 use crate::collect::{self, Fetcher};
 use crate::config::{Config, Problem};
-use crate::delivery::SendReport;
+use crate::delivery::{SendReport, build_message};
 use crate::progress::Progress;
 use crate::schedule::{self, Job, JobOutput};
 use crate::subscribers::{self, SubscriberEmail};
@@ -184,6 +184,38 @@ enum DigestCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Write what one reader would get from the next edition now — its HTML, its text and the
+    /// whole message (.eml) — rendered by the edition's own code; nothing is recorded or sent.
+    Preview {
+        /// The reader's address.
+        #[arg(long)]
+        subscriber: String,
+        /// The edition (default: the first [[editions]]).
+        #[arg(long)]
+        edition: Option<String>,
+        /// As if it were this time (RFC 3339; without an offset, in the site's time zone).
+        #[arg(long)]
+        now: Option<String>,
+        /// The folder the three files are written to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Send one real message of the next edition through the configured transport to ADDRESS:
+    /// a reader's digest (--subscriber) or every keyword with new articles. Nothing is recorded.
+    Test {
+        /// Where to send it.
+        #[arg(long)]
+        to: String,
+        /// Send this reader's digest (their links included) instead of the whole edition.
+        #[arg(long)]
+        subscriber: Option<String>,
+        /// The edition (default: the first [[editions]]).
+        #[arg(long)]
+        edition: Option<String>,
+        /// As if it were this time (RFC 3339; without an offset, in the site's time zone).
+        #[arg(long)]
+        now: Option<String>,
+    },
 }
 
 /// Parses the command line and runs the command.
@@ -261,12 +293,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Subscribers { command } => return subscribers_command(config, command, now).await,
         Command::Digest { command: DigestCommand::Send { schedule, now: at, dry_run } } => {
-            let now = match at {
-                Some(t) => {
-                    arabic::parse_date(&t, config.site.time_zone, now).with_context(|| format!("--now {t:?}"))?
-                }
-                None => now,
-            };
+            let now = time_given(&config, at, now)?;
             let app = App::new(config).await?;
             stop_on_signal(&app);
             let editions: Vec<String> = match schedule {
@@ -291,10 +318,83 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Digest { command: DigestCommand::Preview { subscriber, edition, now: at, out } } => {
+            let now = time_given(&config, at, now)?;
+            let app = App::new(config).await?;
+            let reader = reader_by_address(&app, &subscriber).await?;
+            let edition = edition_or_first(&app, edition)?;
+            let Some(composed) = app.preview_digest(&edition, now, Some(&reader)).await? else {
+                println!(
+                    "nothing to send: the {edition} edition has nothing new for {subscriber} now (or they do not get it: paused, another edition, not active)"
+                );
+                return Ok(ExitCode::SUCCESS);
+            };
+            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let to = recipient_address(&reader.email)?;
+            let eml = build_message(&composed, &to, &app.config.mail.from, now).map_err(anyhow::Error::msg)?;
+            for (extension, bytes) in
+                [("html", composed.html.as_bytes()), ("txt", composed.text.as_bytes()), ("eml", &eml)]
+            {
+                let path = out.join(format!("digest-{edition}.{extension}"));
+                std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                println!("{}", path.display());
+            }
+            app.store.close().await;
+        }
+        Command::Digest { command: DigestCommand::Test { to, subscriber, edition, now: at } } => {
+            let now = time_given(&config, at, now)?;
+            let app = App::new(config).await?;
+            let reader = match subscriber {
+                Some(address) => Some(reader_by_address(&app, &address).await?),
+                None => None,
+            };
+            let edition = edition_or_first(&app, edition)?;
+            let Some(mut composed) = app.preview_digest(&edition, now, reader.as_ref()).await? else {
+                println!("nothing to send: the {edition} edition has nothing new now");
+                return Ok(ExitCode::SUCCESS);
+            };
+            composed.subject = format!("[تجربة] {}", composed.subject);
+            app.sender
+                .send_one(&composed, &to)
+                .await
+                .map_err(|e| anyhow::anyhow!("test message to {to} not sent: {e}"))?;
+            println!("sent a test message of the {edition} edition to {to}");
+            app.sender.close().await;
+            app.store.close().await;
+        }
         Command::Outbox { command } => return outbox(config, command).await,
         Command::Jobs => jobs(config, now).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--now` as given (RFC 3339, or in the site's time zone), or the real time.
+fn time_given(config: &Config, given: Option<String>, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    match given {
+        Some(t) => arabic::parse_date(&t, config.site.time_zone, now).with_context(|| format!("--now {t:?}")),
+        None => Ok(now),
+    }
+}
+
+async fn reader_by_address(app: &App, address: &str) -> anyhow::Result<crate::store::Subscriber> {
+    let email = SubscriberEmail::parse(address)?;
+    app.store.subscriber_by_email(email.as_str()).await?.ok_or_else(|| anyhow::anyhow!("no subscriber {email}"))
+}
+
+fn edition_or_first(app: &App, edition: Option<String>) -> anyhow::Result<String> {
+    match edition {
+        Some(name) => Ok(name),
+        None => app
+            .config
+            .editions
+            .first()
+            .map(|e| e.name.clone())
+            .ok_or_else(|| anyhow::anyhow!("no [[editions]] in the configuration")),
+    }
+}
+
+fn recipient_address(email: &str) -> anyhow::Result<lettre::Address> {
+    crate::delivery::envelope_address(email).map_err(anyhow::Error::msg)
 }
 
 /// Runs a job now, recorded like a scheduled run (trigger "manual", tick = now). Other jobs

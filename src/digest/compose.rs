@@ -120,7 +120,7 @@ impl Composer {
         if let Some(p) = self.cache.lock().ok().and_then(|c| c.get(content)) {
             return Ok(p);
         }
-        let context = self.load(content, &claimed.schedule, claimed.tick, claimed.sections.as_deref()).await?;
+        let context = self.load(Some(content), &claimed.schedule, claimed.tick, claimed.sections.as_deref()).await?;
         let merged = if self.templates.mergeable() {
             // Rendering is the costly part (a millisecond or so): off the sending lanes' thread.
             let (templates, ctx) = (self.templates.clone(), context.with_merge_fields());
@@ -144,7 +144,7 @@ impl Composer {
     pub async fn web_page(&self, content: ContentId) -> Result<Option<String>, String> {
         let found = self.store.digest_content_of_edition(content).await.map_err(|e| e.to_string())?;
         let Some((schedule, tick, key)) = found else { return Ok(None) };
-        let mut ctx = self.load(content, &schedule, tick, Some(&key)).await?;
+        let mut ctx = self.load(Some(content), &schedule, tick, Some(&key)).await?;
         ctx.web = true;
         let templates = self.templates.clone();
         let rendered = tokio::task::spawn_blocking(move || templates.render_digest(&ctx))
@@ -154,24 +154,26 @@ impl Composer {
     }
 
     /// The digest's context from its stored content (its sections `key`, read if not given),
-    /// the articles and keywords it names, for the edition of `schedule` at `tick`.
+    /// the articles and keywords it names, for the edition of `schedule` at `tick`. A digest
+    /// not stored (`content` `None`, a preview) has no page on the site.
     async fn load(
         &self,
-        content: ContentId,
+        content: Option<ContentId>,
         schedule: &str,
         tick: DateTime<Utc>,
         key: Option<&str>,
     ) -> Result<DigestContext, String> {
-        let key = match key {
-            Some(key) => key.to_owned(),
-            None => self
+        let key = match (key, content) {
+            (Some(key), _) => key.to_owned(),
+            (None, None) => return Err("a digest without its sections".into()),
+            (None, Some(content)) => self
                 .store
                 .digest_content(content)
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("digest content {content} is gone"))?,
         };
-        let sections = parse_content_key(&key).ok_or_else(|| format!("digest content {content} is unreadable"))?;
+        let sections = parse_content_key(&key).ok_or_else(|| format!("digest content {content:?} is unreadable"))?;
         let keyword_ids: Vec<_> = sections.iter().map(|(k, _)| *k).collect::<HashSet<_>>().into_iter().collect();
         let article_ids: Vec<_> =
             sections.iter().flat_map(|(_, a)| a.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
@@ -222,7 +224,7 @@ impl Composer {
             return Err("every article of this digest is gone".into());
         }
         let day = tick.with_timezone(&tz);
-        let view = format!("digests/{content}.{}", self.links.tag("digest", &content.to_string()));
+        let view = content.map(|c| format!("digests/{c}.{}", self.links.tag("digest", &c.to_string())));
         Ok(DigestContext {
             site: SiteContext::of(config),
             edition: EditionContext {
@@ -236,7 +238,7 @@ impl Composer {
             sections,
             unsubscribe_url: String::new(),
             preferences_url: String::new(),
-            view_url: base.join(&view).map(|u| u.to_string()).unwrap_or_default(),
+            view_url: view.and_then(|v| base.join(&v).ok()).map(|u| u.to_string()).unwrap_or_default(),
             web: false,
         })
     }
@@ -280,41 +282,112 @@ where
     Ok(found)
 }
 
+/// The reader a message is for: their id, address and the secret of their links.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient<'a> {
+    pub id: i64,
+    pub email: &'a str,
+    pub token: &'a str,
+}
+
+/// A reader's own links.
+struct ReaderLinks {
+    unsubscribe_url: String,
+    unsubscribe_token: String,
+    preferences_url: String,
+}
+
+impl Composer {
+    fn reader_links(&self, reader: Recipient<'_>) -> ReaderLinks {
+        ReaderLinks {
+            unsubscribe_url: self.links.url(Purpose::Unsubscribe, reader.id, reader.token, None),
+            unsubscribe_token: self.links.token(Purpose::Unsubscribe, reader.id, reader.token, None),
+            preferences_url: self.links.url(Purpose::Preferences, reader.id, reader.token, None),
+        }
+    }
+
+    /// The message of a rendered digest, with the list's headers for `reader`.
+    fn message(&self, email: RenderedEmail, links: ReaderLinks, schedule: &str, message_id: String) -> Composed {
+        Composed {
+            subject: email.subject,
+            html: email.html,
+            text: email.text,
+            unsubscribe_mailto: format!(
+                "mailto:{}?subject=unsubscribe%20{}",
+                self.config.mail.from.email, links.unsubscribe_token
+            ),
+            unsubscribe_url: links.unsubscribe_url,
+            list_id: list_id(&self.config, schedule),
+            message_id,
+        }
+    }
+
+    /// What `sections` of the edition of `schedule` at `tick` make for `reader`, rendered by the
+    /// same code as the edition's messages, recording nothing: for `digest preview` (a reader's
+    /// own message) and `digest test` (`reader` `None`: the links lead to the site's home page).
+    pub async fn compose_sections(
+        &self,
+        schedule: &str,
+        tick: DateTime<Utc>,
+        sections: &[super::Section],
+        reader: Option<Recipient<'_>>,
+    ) -> Result<Composed, String> {
+        let key = super::content_key(sections);
+        let mut ctx = self.load(None, schedule, tick, Some(&key)).await?;
+        let (links, message_id) = match reader {
+            Some(r) => (self.reader_links(r), message_id(&self.config, schedule, tick, r.id)),
+            None => {
+                let home = self.config.site.base_url.to_string();
+                let host = self.config.site.base_url.host_str().unwrap_or("nashra.invalid");
+                let links = ReaderLinks {
+                    unsubscribe_url: home.clone(),
+                    unsubscribe_token: String::new(),
+                    preferences_url: home,
+                };
+                (links, format!("<test.{schedule}.{}@{host}>", Utc::now().timestamp_millis()))
+            }
+        };
+        ctx.subscriber.email = reader.map(|r| r.email.to_owned()).unwrap_or_default();
+        ctx.unsubscribe_url = links.unsubscribe_url.clone();
+        ctx.preferences_url = links.preferences_url.clone();
+        let email = self.templates.render_digest(&ctx).map_err(|e| e.to_string())?;
+        let mut composed = self.message(email, links, schedule, message_id);
+        if reader.is_none() {
+            // Not a list's message: no unsubscribe headers that lead nowhere.
+            composed.unsubscribe_url.clear();
+            composed.unsubscribe_mailto.clear();
+        }
+        Ok(composed)
+    }
+}
+
 impl Compose for Composer {
     async fn compose(&self, claimed: &Claimed) -> Result<Composed, String> {
         self.keep_fresh();
         let content = claimed.content_id.ok_or("this message was planned without a content")?;
         let prepared = self.prepared(content, claimed).await?;
-        let unsubscribe_url = self.links.url(Purpose::Unsubscribe, claimed.subscriber_id, &claimed.token, None);
-        let unsubscribe_token = self.links.token(Purpose::Unsubscribe, claimed.subscriber_id, &claimed.token, None);
-        let preferences_url = self.links.url(Purpose::Preferences, claimed.subscriber_id, &claimed.token, None);
+        let links = self.reader_links(Recipient {
+            id: claimed.subscriber_id,
+            email: &claimed.recipient,
+            token: &claimed.token,
+        });
         let reader = ReaderFields {
             email: &claimed.recipient,
-            unsubscribe_url: &unsubscribe_url,
-            preferences_url: &preferences_url,
+            unsubscribe_url: &links.unsubscribe_url,
+            preferences_url: &links.preferences_url,
         };
         let email = match &prepared.merged {
             Some(merged) => self.templates.merge(merged, &reader),
             None => {
                 let mut ctx = prepared.context.clone();
                 ctx.subscriber.email = claimed.recipient.clone();
-                ctx.unsubscribe_url = unsubscribe_url.clone();
-                ctx.preferences_url = preferences_url.clone();
+                ctx.unsubscribe_url = links.unsubscribe_url.clone();
+                ctx.preferences_url = links.preferences_url.clone();
                 self.templates.render_digest(&ctx).map_err(|e| e.to_string())?
             }
         };
-        Ok(Composed {
-            subject: email.subject,
-            html: email.html,
-            text: email.text,
-            unsubscribe_url,
-            unsubscribe_mailto: format!(
-                "mailto:{}?subject=unsubscribe%20{unsubscribe_token}",
-                self.config.mail.from.email
-            ),
-            list_id: list_id(&self.config, &claimed.schedule),
-            message_id: message_id(&self.config, &claimed.schedule, claimed.tick, claimed.subscriber_id),
-        })
+        let id = message_id(&self.config, &claimed.schedule, claimed.tick, claimed.subscriber_id);
+        Ok(self.message(email, links, &claimed.schedule, id))
     }
 }
 

@@ -18,6 +18,7 @@
 mod compose;
 mod inline;
 mod plan;
+mod preview;
 mod render;
 
 use std::collections::{HashMap, HashSet};
@@ -26,8 +27,9 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
 
-pub use compose::{Composer, message_id};
+pub use compose::{Composer, Recipient, message_id};
 pub use plan::{Section, content_key, parse_content_key, sections};
+pub use preview::{Audience, sections_for};
 pub use render::{
     ArticleContext, ConfirmContext, DigestContext, EditionContext, ReaderFields, RenderError, RenderedEmail,
     SectionContext, SiteContext, SubscriberContext, Templates,

@@ -21,6 +21,7 @@ mod fetch;
 mod import;
 mod matching;
 mod preferences;
+mod preview;
 mod processes;
 mod push;
 mod schedule;

@@ -45,7 +45,7 @@ fn child_logs(app: &TestApp) -> String {
 }
 
 /// Runs `nashra ARGS` to its end: (success, standard output, standard error).
-fn nashra_output(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+pub fn nashra_output(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_nashra"))
         .arg("--config")
         .arg(app.config_path())
