@@ -222,9 +222,11 @@ async fn a_reader_signs_up_confirms_changes_topics_and_unsubscribes_in_chromium(
     assert_eq!(topic.property("checked").await, json!(true));
     assert_eq!(run.ticked().await, ["داعش"]);
     run.check("03-subscribe-filled", PHONE, &["h1", "form", "legend"]).await;
+    run.check("03-subscribe-filled", DESKTOP, &["h1", "form", "legend"]).await;
     run.browser.find(&format!("{form} button[type=submit]")).await.click().await;
     run.wait_for_heading("تحقق من بريدك").await;
     run.check("04-check-your-inbox", PHONE, &["h1", "p"]).await;
+    run.check("04-check-your-inbox", DESKTOP, &["h1", "p"]).await;
     assert_eq!(status(&app).await, nashra::store::SubscriberStatus::Pending);
 
     // The confirmation email, from the outbox: its HTML part as a mail client shows it, and the
@@ -236,6 +238,7 @@ async fn a_reader_signs_up_confirms_changes_topics_and_unsubscribes_in_chromium(
     let confirm_link = link(&confirmation.body_text(0).unwrap(), &app.url("/confirm/"));
     run.open_email(app.dir.path(), "05-confirmation-email", &confirmation.body_html(0).unwrap()).await;
     run.check("05-confirmation-email", PHONE, &["table", "td"]).await;
+    run.check("05-confirmation-email", DESKTOP, &["table", "td"]).await;
     let in_html = run.browser.find(r#"a[href*="/confirm/"]"#).await.property("href").await;
     assert_eq!(in_html, json!(confirm_link), "the HTML part links to the same page");
 
@@ -245,10 +248,12 @@ async fn a_reader_signs_up_confirms_changes_topics_and_unsubscribes_in_chromium(
     let page = run.browser.find("body").await.text().await;
     assert!(page.contains(READER) && page.contains("داعش"), "the address and topics are shown: {page}");
     run.check("06-confirm", PHONE, &["h1", "p", "li"]).await;
+    run.check("06-confirm", DESKTOP, &["h1", "p", "li"]).await;
     assert_eq!(status(&app).await, nashra::store::SubscriberStatus::Pending, "opening the link confirms nothing");
     run.browser.find("form[method=post i] button[type=submit]").await.click().await;
     run.wait_for_heading("تم تأكيد اشتراكك").await;
     run.check("07-confirmed", PHONE, &["h1", "p"]).await;
+    run.check("07-confirmed", DESKTOP, &["h1", "p"]).await;
     assert_eq!(status(&app).await, nashra::store::SubscriberStatus::Active);
 
     // The next digest (the form used the real clock, the test's is fixed: it moves a day on, as
@@ -269,6 +274,7 @@ async fn a_reader_signs_up_confirms_changes_topics_and_unsubscribes_in_chromium(
     let unsubscribe = link(&text, &app.url("/unsubscribe/"));
     run.open_email(app.dir.path(), "08-digest", &digest.body_html(0).unwrap()).await;
     run.check("08-digest", PHONE, &["table", "td.content", "h2", "a.article-title"]).await;
+    run.check("08-digest", DESKTOP, &["table", "td.content", "h2", "a.article-title"]).await;
 
     // Its link to the preferences page: the reader's topics, changed and saved.
     run.browser.find(r#"a[href*="/preferences/"]"#).await.click().await;
@@ -278,6 +284,7 @@ async fn a_reader_signs_up_confirms_changes_topics_and_unsubscribes_in_chromium(
     run.wait_for_heading("اختياراتك").await;
     assert_eq!(run.ticked().await, ["داعش"]);
     run.check("09-preferences", PHONE, &["h1", "form", "legend"]).await;
+    run.check("09-preferences", DESKTOP, &["h1", "form", "legend"]).await;
     let save = r#"form:not([action*="/unsubscribe/"])"#;
     run.browser.find(&format!(r#"{save} input[name=keywords][value="داعش"]"#)).await.click().await;
     run.browser.find(&format!(r#"{save} input[name=keywords][value="الإرهاب"]"#)).await.click().await;
