@@ -130,6 +130,9 @@ pub struct Database {
 #[derive(Debug, Clone)]
 pub struct Http {
     pub listen: SocketAddr,
+    /// Reverse proxies in front of the server: behind one of them, the client is the address
+    /// its `X-Forwarded-For` names (the nearest hop not itself a trusted proxy).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone)]
@@ -431,6 +434,16 @@ mod tests {
         let err = load("", &[("NASHRA_SITE__HIJRI_DATE", "sometimes")]).unwrap_err();
         assert_eq!(err.problems()[0].key, "site.hijri_date");
         assert!(load("", &[("NASHRA_SITE__HIJRI_DATE", "true")]).unwrap().site.hijri_date);
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let c = load("", &[("NASHRA_HTTP__TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8 fd00::/8")]).unwrap();
+        let nets: Vec<String> = c.http.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"]);
+        let err = load("", &[("NASHRA_HTTP__TRUSTED_PROXIES", "10.0.0.0/8 proxy.example")]).unwrap_err();
+        assert_eq!(err.problems()[0].key, "http.trusted_proxies[1]");
+        assert!(load("", &[]).unwrap().http.trusted_proxies.is_empty());
     }
 
     #[test]

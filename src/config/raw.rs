@@ -58,7 +58,7 @@ pub struct RawSite {
     /// Keys that sign subscribers' links; the first signs, all verify. A list, or one string
     /// of keys separated by spaces (as an environment override gives it).
     #[serde(default)]
-    pub secrets: Secrets,
+    pub secrets: ListOrText,
     /// The publisher's postal address or contact line, printed at the foot of every email.
     #[serde(default)]
     pub postal_address: String,
@@ -67,24 +67,30 @@ pub struct RawSite {
     pub hijri_date: Lenient<bool>,
 }
 
+/// A list of strings, written as a TOML list or as one string of items separated by spaces or
+/// commas (as an environment override gives it).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum Secrets {
+pub enum ListOrText {
     List(Vec<String>),
     Text(String),
 }
 
-impl Default for Secrets {
+impl Default for ListOrText {
     fn default() -> Self {
-        Secrets::List(Vec::new())
+        ListOrText::List(Vec::new())
     }
 }
 
-impl Secrets {
-    pub fn keys(&self) -> Vec<String> {
+impl ListOrText {
+    pub fn items(&self) -> Vec<String> {
         match self {
-            Secrets::List(keys) => keys.iter().map(|k| k.trim().to_owned()).collect(),
-            Secrets::Text(text) => text.split_whitespace().map(str::to_owned).collect(),
+            ListOrText::List(keys) => keys.iter().map(|k| k.trim().to_owned()).collect(),
+            ListOrText::Text(text) => text
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }
@@ -109,11 +115,15 @@ impl Default for RawDatabase {
 pub struct RawHttp {
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or networks); a list, or
+    /// one string separated by spaces or commas (as an environment override gives it).
+    #[serde(default)]
+    pub trusted_proxies: ListOrText,
 }
 
 impl Default for RawHttp {
     fn default() -> Self {
-        Self { listen: default_listen() }
+        Self { listen: default_listen(), trusted_proxies: ListOrText::default() }
     }
 }
 

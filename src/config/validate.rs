@@ -152,7 +152,7 @@ pub(super) fn validate(
     });
     let site_tz = c.time_zone("site.time_zone", &raw.site.time_zone);
     let language = c.non_empty("site.language", &raw.site.language);
-    let secrets = raw.site.secrets.keys();
+    let secrets = raw.site.secrets.items();
     for (i, secret) in secrets.iter().enumerate() {
         // The value is a secret: never echoed.
         if secret.chars().count() < MIN_SECRET_CHARS {
@@ -203,6 +203,18 @@ pub(super) fn validate(
             None
         }
     };
+    let mut trusted_proxies = Vec::new();
+    for (i, text) in raw.http.trusted_proxies.items().iter().enumerate() {
+        let net = text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match net {
+            Ok(net) => trusted_proxies.push(net),
+            Err(_) => c.report(
+                format!("http.trusted_proxies[{i}]"),
+                text,
+                "must be an IP address or a network such as 10.0.0.0/8 or fd00::/8",
+            ),
+        }
+    }
 
     // [collect]
     let rc = &raw.collect;
@@ -363,7 +375,7 @@ pub(super) fn validate(
             },
             api: Api { subscribers_token },
             database: Database { url: database_url?, max_connections: max_connections? },
-            http: Http { listen: listen? },
+            http: Http { listen: listen?, trusted_proxies },
             collect: Collect {
                 user_agent: user_agent?,
                 connect_timeout: Duration::from_secs(connect_timeout?),

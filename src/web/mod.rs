@@ -11,6 +11,7 @@ mod pages;
 mod subscribe;
 mod subscribers_api;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -218,6 +219,36 @@ pub(crate) async fn subscriber_for(app: &App, text: &str, purpose: Purpose) -> W
     Err(unknown_link())
 }
 
+/// The client of a request: the peer, or — when the peer is one of the `trusted` reverse
+/// proxies — the nearest address in `X-Forwarded-For` that is not itself a trusted proxy (the
+/// entries further left were written by whoever sent the request, and prove nothing).
+pub(crate) fn client_ip(trusted: &[ipnet::IpNet], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut client = peer.to_canonical();
+    if !is_trusted(&client) {
+        return client;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.into_iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip.to_canonical();
+                if !is_trusted(&client) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
+}
+
 fn unknown_link() -> WebError {
     WebError::NotFound("هذا الرابط غير صالح أو منتهي الصلاحية.".into())
 }
@@ -232,4 +263,30 @@ pub async fn serve(
     axum::serve(listener, router(app).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_nearest_hop_no_trusted_proxy_wrote() {
+        let trusted: Vec<ipnet::IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.1.2.3".parse().unwrap());
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            client_ip(&trusted, proxy, &h),
+            "203.0.113.7".parse::<IpAddr>().unwrap(),
+            "6.6.6.6 is the sender's word"
+        );
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(client_ip(&trusted, stranger, &h), stranger, "only a trusted proxy's header counts");
+        assert_eq!(client_ip(&[], proxy, &h), proxy, "no proxy trusted: the peer");
+        assert_eq!(client_ip(&trusted, proxy, &HeaderMap::new()), proxy);
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(client_ip(&trusted, mapped, &h), "203.0.113.7".parse::<IpAddr>().unwrap());
+        h.insert("x-forwarded-for", "203.0.113.7, garbage".parse().unwrap());
+        assert_eq!(client_ip(&trusted, proxy, &h), proxy);
+    }
 }

@@ -205,7 +205,8 @@ pub async fn submit(
         };
         return form_page(&app, &headers, &posted, &[error], "", StatusCode::FORBIDDEN).await;
     }
-    if !app.signups.client_may(client.ip()) {
+    let client = super::client_ip(&app.config.http.trusted_proxies, client.ip(), &headers);
+    if !app.signups.client_may(client) {
         let page = pages::message("محاولات كثيرة", "وصلنا عدد كبير من طلبات الاشتراك من جهازك. حاول مرة أخرى بعد قليل.");
         return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
     }
