@@ -33,9 +33,21 @@ impl SubscriberEmail {
         if trimmed.len() > 254 {
             return Err(SubscribeError::BadEmail(input.to_owned(), "longer than 254 characters".into()));
         }
+        if trimmed.chars().any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER) {
+            return Err(SubscribeError::BadEmail(
+                input.to_owned(),
+                "holds control characters or bytes that are not text".into(),
+            ));
+        }
         let address: Address =
             trimmed.parse().map_err(|e| SubscribeError::BadEmail(input.to_owned(), format!("{e}")))?;
-        Ok(Self(address.to_string().to_lowercase()))
+        // One form per mailbox: lower case, and an internationalised domain in Unicode whether
+        // it was typed so or in punycode (it goes to the relay in punycode).
+        let (unicode, checked) = idna::domain_to_unicode(address.domain());
+        if checked.is_err() {
+            return Err(SubscribeError::BadEmail(input.to_owned(), "the domain is not a valid domain name".into()));
+        }
+        Ok(Self(format!("{}@{unicode}", address.user()).to_lowercase()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -124,6 +136,15 @@ mod tests {
         assert!(SubscriberEmail::parse("not-an-address").is_err());
         assert!(SubscriberEmail::parse("a@b@c").is_err());
         assert!(SubscriberEmail::parse("").is_err());
+    }
+
+    #[test]
+    fn an_internationalised_domain_is_one_address_in_either_form() {
+        let unicode = SubscriberEmail::parse("Reader@مثال.مصر").unwrap();
+        assert_eq!(unicode.as_str(), "reader@مثال.مصر");
+        assert_eq!(SubscriberEmail::parse("reader@XN--MGBH0FB.XN--WGBH1C").unwrap(), unicode);
+        assert!(SubscriberEmail::parse("reader@xn--zz.example").is_err(), "broken punycode");
+        assert!(SubscriberEmail::parse("\u{FFFD}\u{FFFD}@example.org").is_err(), "bytes that were not UTF-8");
     }
 
     #[test]

@@ -111,7 +111,7 @@ async fn topics_show_their_article_counts_and_can_be_searched(app: TestApp) {
     let page = scraper::Html::parse_document(&app.get("/subscribe").await.text().await.unwrap());
     let label = scraper::Selector::parse("label.choice").unwrap();
     let labels: Vec<String> = page.select(&label).map(|l| l.text().collect::<String>()).collect();
-    assert!(labels.iter().any(|l| l.contains("داعش") && l.contains(&format!("({n})"))), "{labels:?}");
+    assert!(labels.iter().any(|l| l.contains("داعش") && l.contains(&format!("({n} "))), "{labels:?}");
     let suggestions = scraper::Selector::parse("datalist#topic-names option").unwrap();
     assert!(page.select(&suggestions).count() >= labels.len(), "every topic is suggested in the free field");
 
@@ -224,6 +224,8 @@ crate::on_both_backends!(
     topics_show_their_article_counts_and_can_be_searched,
     a_paused_reader_gets_nothing_until_the_pause_ends,
     sign_ups_never_confirmed_expire,
+    expired_and_garbled_input_gets_a_clear_answer,
+    instances_starting_together_agree_on_the_link_key,
 );
 
 mod editions {
@@ -236,4 +238,57 @@ mod editions {
         };
         a_reader_gets_the_editions_they_chose,
     );
+}
+
+async fn expired_and_garbled_input_gets_a_clear_answer(app: TestApp) {
+    app.collect().await;
+    post_form(&app, &[("email", "late@example.org"), ("keywords", "داعش")]).await;
+    let reader = app.app.store.subscriber_by_email("late@example.org").await.unwrap().unwrap();
+    let expired = app.app.links.url(
+        nashra::subscribers::Purpose::Confirm,
+        reader.id,
+        &reader.token,
+        Some(Utc::now() - Duration::minutes(1)),
+    );
+    let page = app.http.get(&expired).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.text().await.unwrap().contains("انتهت صلاحية هذا الرابط"));
+    assert_eq!(app.http.post(&expired).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // Bytes that are not UTF-8 in a form: a field error, never a crash.
+    let (cookie, csrf) = visit_form(&app).await;
+    let mut body = format!("csrf={csrf}&keywords=%D8%AF%D8%A7%D8%B9%D8%B4&email=").into_bytes();
+    body.extend_from_slice(b"\xff\xfe@example.org&other=\xc3");
+    let r = app
+        .http
+        .post(app.url("/subscribe"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("اكتب عنوان بريد إلكتروني صحيحًا"), "{page}");
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    let link = preferences_link(&app, "reader@example.org").await;
+    let r = app.http.post(&link).body(b"keywords=\xff\xff".to_vec()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn instances_starting_together_agree_on_the_link_key(app: TestApp) {
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = app.app.store.clone();
+            tokio::spawn(async move { store.secret("race-key", &format!("candidate-{i}"), Utc::now()).await.unwrap() })
+        })
+        .collect();
+    let mut keys = Vec::new();
+    for t in tasks {
+        keys.push(t.await.unwrap());
+    }
+    keys.dedup();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].starts_with("candidate-"));
 }
