@@ -144,13 +144,27 @@ impl Composer {
     pub async fn web_page(&self, content: ContentId) -> Result<Option<String>, String> {
         let found = self.store.digest_content_of_edition(content).await.map_err(|e| e.to_string())?;
         let Some((schedule, tick, key)) = found else { return Ok(None) };
-        let mut ctx = self.load(Some(content), &schedule, tick, Some(&key)).await?;
+        let sections =
+            super::parse_content_key(&key).ok_or_else(|| format!("digest content {content} is unreadable"))?;
+        self.web_page_of(&schedule, tick, &sections).await.map(Some)
+    }
+
+    /// `sections` of the edition of `schedule` at `tick` as a page of the site (the archive),
+    /// rendered by the digest's templates without any reader's lines.
+    pub async fn web_page_of(
+        &self,
+        schedule: &str,
+        tick: DateTime<Utc>,
+        sections: &[super::Section],
+    ) -> Result<String, String> {
+        let key = super::content_key(sections);
+        let mut ctx = self.load(None, schedule, tick, Some(&key)).await?;
         ctx.web = true;
         let templates = self.templates.clone();
         let rendered = tokio::task::spawn_blocking(move || templates.render_digest(&ctx))
             .await
             .map_err(|e| format!("rendering stopped: {e}"))?;
-        Ok(Some(rendered.map_err(|e| e.to_string())?.html))
+        Ok(rendered.map_err(|e| e.to_string())?.html)
     }
 
     /// The digest's context from its stored content (its sections `key`, read if not given),

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use compose::{Composer, Recipient, message_id};
 pub use plan::{Section, content_key, parse_content_key, sections};
-pub use preview::{Audience, sections_for};
+pub use preview::{Audience, archived_sections, sections_for};
 pub use render::{
     ArticleContext, ConfirmContext, DigestContext, EditionContext, ReaderFields, RenderError, RenderedEmail,
     SectionContext, SiteContext, SubscriberContext, Templates,
@@ -216,13 +216,24 @@ struct Window {
 impl Window {
     async fn load(run: &EditionRun<'_>, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, DigestError> {
         let earliest = run.store.earliest_cursor(&run.edition.name).await?.unwrap_or(start).max(end - MAX_CATCH_UP);
-        let articles = run.store.digest_articles_between(earliest.min(start), end).await?;
+        Self::of(run.store, earliest.min(start), (start, end), run.edition.max_per_keyword).await
+    }
+
+    /// The articles first stored after `from` and up to the window's end; readers without a
+    /// cursor get those after the window's start.
+    async fn of(
+        store: &Store,
+        from: DateTime<Utc>,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+        max_per_keyword: u32,
+    ) -> Result<Self, DigestError> {
+        let articles = store.digest_articles_between(from, end).await?;
         let ids: Vec<ArticleId> = articles.iter().map(|a| a.id).collect();
         let mut tags: HashMap<ArticleId, HashSet<KeywordId>> = HashMap::new();
-        for (article, keyword) in run.store.article_keyword_ids(&ids).await? {
+        for (article, keyword) in store.article_keyword_ids(&ids).await? {
             tags.entry(article).or_default().insert(keyword);
         }
-        Ok(Self { articles, tags, start, end, max_per_keyword: run.edition.max_per_keyword as usize })
+        Ok(Self { articles, tags, start, end, max_per_keyword: max_per_keyword as usize })
     }
 
     /// What one reader's digest says: the articles new since their previous digest.

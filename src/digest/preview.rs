@@ -1,9 +1,11 @@
 //! What the next edition would say, planned by the same code as the edition itself but written
 //! nowhere: for one reader (`digest preview --subscriber`), or for the whole edition — every
-//! keyword of the vocabulary that has new articles — for a test send (`digest test --to`).
+//! keyword of the vocabulary that has new articles — for a test send (`digest test --to`); and
+//! what a past edition said as a whole, for the public archive.
 
 use super::{DigestError, EditionRun, Section, Window, window};
-use crate::store::{KeywordId, SubscriberId};
+use crate::config::Config;
+use crate::store::{Edition, KeywordId, Store, SubscriberId};
 
 /// Whose digest to plan.
 #[derive(Debug, Clone, Copy)]
@@ -34,4 +36,15 @@ pub async fn sections_for(run: &EditionRun<'_>, audience: Audience) -> Result<Ve
             Ok(window.sections(&follows, None))
         }
     }
+}
+
+/// What a past edition said as a whole: every keyword of the vocabulary with articles new in
+/// its window (at most `max_per_keyword` each, as in the readers' messages). Empty when the
+/// edition is not a configured one any more, or had nothing.
+pub async fn archived_sections(store: &Store, config: &Config, edition: &Edition) -> Result<Vec<Section>, DigestError> {
+    let Some(cfg) = config.editions.iter().find(|e| e.name == edition.schedule) else { return Ok(Vec::new()) };
+    let span = (edition.window_start, edition.window_end);
+    let window = Window::of(store, edition.window_start, span, cfg.max_per_keyword).await?;
+    let follows: Vec<KeywordId> = store.vocabulary().await?.into_iter().map(|k| k.id).collect();
+    Ok(window.sections(&follows, None))
 }

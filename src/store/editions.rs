@@ -142,6 +142,19 @@ impl Store {
         .context("cannot read digest editions")
     }
 
+    /// The latest planned editions, newest first: up to `limit` with a tick before `before`.
+    pub async fn planned_editions(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Edition>> {
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EDITION_COLUMNS} FROM digest_editions WHERE status = 'planned' AND tick < $1
+             ORDER BY tick DESC, id DESC LIMIT $2"
+        )))
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)
+        .context("cannot read digest editions")
+    }
+
     /// The earliest end of any reader's previous digest of `schedule`.
     pub async fn earliest_cursor(&self, schedule: &str) -> StoreResult<Option<DateTime<Utc>>> {
         on_pool!(self, |pool| sqlx::query_scalar("SELECT MIN(covered_until) FROM digest_cursors WHERE schedule = $1")

@@ -26,7 +26,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
-use crate::arabic::format_datetime;
+use crate::arabic::{format_date, format_datetime};
 use crate::feeds::{FeedKey, Format, feed_url};
 use crate::store::ArticleFilter;
 use crate::store::{Subscriber, SubscriberStatus};
@@ -44,6 +44,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/preferences/{token}", get(subscribe::preferences).post(subscribe::save_preferences))
         .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
         .route("/digests/{token}", get(digest_page))
+        .route("/archive", get(archive))
+        .route("/archive/{id}", get(archived_edition))
         .layer(axum::middleware::from_fn(same_site_posts))
         .route("/api/v1/articles", post(api::push_articles))
         .route("/api/v1/subscribers", get(subscribers_api::list).post(subscribers_api::create))
@@ -192,6 +194,62 @@ async fn digest_page(State(app): State<Arc<App>>, Path(token): Path<String>) -> 
     }
     let page = app.composer.web_page(content).await.map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
     page.map(Html).ok_or_else(gone)
+}
+
+/// Editions the archive lists.
+const ARCHIVE_EDITIONS: u32 = 60;
+
+#[derive(Serialize)]
+struct ArchivedEdition {
+    title: String,
+    date: String,
+    url: String,
+}
+
+/// The public archive: the latest editions, each as a whole (every topic), newest first.
+async fn archive(State(app): State<Arc<App>>) -> WebResult<Html<String>> {
+    let site = &app.config.site;
+    let editions: Vec<ArchivedEdition> = app
+        .store
+        .planned_editions(Utc::now(), ARCHIVE_EDITIONS)
+        .await?
+        .into_iter()
+        .filter(|e| e.articles > 0)
+        .filter_map(|e| {
+            let cfg = app.config.editions.iter().find(|c| c.name == e.schedule)?;
+            Some(ArchivedEdition {
+                title: if cfg.title.is_empty() { cfg.name.clone() } else { cfg.title.clone() },
+                date: format_date(&e.tick.with_timezone(&cfg.schedule.time_zone())),
+                url: site.base_url.join(&format!("archive/{}", e.id)).map(|u| u.to_string()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(pages::render(
+        "archive.html.j2",
+        minijinja::context! {
+            title => "أرشيف النشرات",
+            site_title => &site.title,
+            subscribe_url => site.base_url.join("subscribe").map(|u| u.to_string()).unwrap_or_default(),
+            editions,
+        },
+    ))
+}
+
+/// One past edition as a whole.
+async fn archived_edition(State(app): State<Arc<App>>, Path(id): Path<String>) -> WebResult<Html<String>> {
+    let gone = || WebError::NotFound("لا توجد نشرة بهذا الرقم في الأرشيف.".into());
+    let id: i64 = id.parse().map_err(|_| gone())?;
+    let edition = app.store.edition_by_id(id).await?.filter(|e| e.is_planned()).ok_or_else(gone)?;
+    let sections = crate::digest::archived_sections(&app.store, &app.config, &edition).await?;
+    if sections.is_empty() {
+        return Err(gone());
+    }
+    let page = app
+        .composer
+        .web_page_of(&edition.schedule, edition.tick, &sections)
+        .await
+        .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
+    Ok(Html(page))
 }
 
 /// The form's POST and the RFC 8058 one-click POST (`List-Unsubscribe=One-Click`) both land here.

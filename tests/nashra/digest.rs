@@ -306,6 +306,23 @@ async fn the_digest_fits_every_inbox_and_has_a_public_page(app: TestApp) {
     for forged in [format!("{next}.{tag}"), format!("{id}.{}", "0".repeat(32)), id.to_owned()] {
         assert_eq!(app.get(&format!("/digests/{forged}")).await.status(), reqwest::StatusCode::NOT_FOUND, "{forged}");
     }
+
+    // The public archive: the edition as a whole, every topic with news, nobody's links.
+    let archive = Html::parse_document(&app.get("/archive").await.text().await.unwrap());
+    let links: Vec<String> = archive
+        .select(&Selector::parse("ol.latest a[href]").unwrap())
+        .filter_map(|a| a.attr("href").map(str::to_owned))
+        .collect();
+    assert_eq!(links.len(), 1, "one edition so far");
+    let whole = app.http.get(&links[0]).send().await.unwrap().text().await.unwrap();
+    assert!(whole.contains(r#"<html lang="ar" dir="rtl">"#));
+    let topics: Vec<String> = sections(&whole).into_iter().map(|(h, _)| h).collect();
+    assert!(topics.len() > 2 && topics.contains(&"العراق".to_owned()), "{topics:?}");
+    for personal in ["reader@example.org", "/unsubscribe/", "/preferences/"] {
+        assert!(!whole.contains(personal), "the archive shows {personal}");
+    }
+    assert_eq!(app.get("/archive/999999").await.status(), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/archive/x").await.status(), reqwest::StatusCode::NOT_FOUND);
 }
 
 on_both_backends!(
