@@ -103,6 +103,8 @@ pub struct Site {
     /// Keys that sign subscribers' links (the first signs, all verify); none configured: a
     /// random key kept in the database.
     pub secrets: Vec<String>,
+    /// The key kept in the database still verifies links (always true without `secrets`).
+    pub stored_key_verifies: bool,
     /// The publisher's postal address or contact line (empty: none), at the foot of emails.
     pub postal_address: String,
     /// Digests show the Hijri date beside the Gregorian one.
@@ -444,6 +446,16 @@ mod tests {
         let err = load("", &[("NASHRA_HTTP__TRUSTED_PROXIES", "10.0.0.0/8 proxy.example")]).unwrap_err();
         assert_eq!(err.problems()[0].key, "http.trusted_proxies[1]");
         assert!(load("", &[]).unwrap().http.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn the_stored_key_is_retired_only_when_secrets_sign() {
+        let err = load("", &[("NASHRA_SITE__STORED_KEY_VERIFIES", "false")]).unwrap_err();
+        assert_eq!(err.problems()[0].key, "site.stored_key_verifies");
+        let long = "0123456789abcdef0123456789abcdef";
+        let c = load("", &[("NASHRA_SITE__STORED_KEY_VERIFIES", "false"), ("NASHRA_SITE__SECRETS", long)]).unwrap();
+        assert!(!c.site.stored_key_verifies);
+        assert!(load("", &[]).unwrap().site.stored_key_verifies);
     }
 
     #[test]

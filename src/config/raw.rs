@@ -59,6 +59,10 @@ pub struct RawSite {
     /// of keys separated by spaces (as an environment override gives it).
     #[serde(default)]
     pub secrets: ListOrText,
+    /// Whether the key kept in the database (made when no secrets were configured) still
+    /// verifies links; set false to retire it once `secrets` sign everything.
+    #[serde(default = "default_true")]
+    pub stored_key_verifies: Lenient<bool>,
     /// The publisher's postal address or contact line, printed at the foot of every email.
     #[serde(default)]
     pub postal_address: String,

@@ -165,6 +165,14 @@ pub(super) fn validate(
     }
 
     let hijri_date = c.read("site.hijri_date", &raw.site.hijri_date);
+    let stored_key_verifies = c.read("site.stored_key_verifies", &raw.site.stored_key_verifies);
+    if stored_key_verifies == Some(false) && secrets.is_empty() {
+        c.report(
+            "site.stored_key_verifies",
+            "false",
+            "the stored key is the only key when site.secrets is empty: configure secrets before retiring it",
+        );
+    }
     let postal_address = raw.site.postal_address.split_whitespace().collect::<Vec<_>>().join(" ");
 
     // [api]
@@ -370,6 +378,7 @@ pub(super) fn validate(
                 language: language?,
                 time_zone: site_tz?,
                 secrets,
+                stored_key_verifies: stored_key_verifies?,
                 postal_address,
                 hijri_date: hijri_date?,
             },

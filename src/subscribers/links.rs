@@ -130,7 +130,8 @@ impl Links {
 
     /// The links of the configured site: signed with the first of `site.secrets`; verified with
     /// each of them and with the key kept in the database (made on first use), so links sent
-    /// before the operator configured or rotated keys keep working.
+    /// before the operator configured or rotated keys keep working — until the operator retires
+    /// that key (`site.stored_key_verifies = false`).
     pub async fn load(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Self, String> {
         let fresh = format!(
             "{}{}",
@@ -138,7 +139,9 @@ impl Links {
             super::new_token().map_err(|e| e.to_string())?
         );
         let stored = store.secret("link-key", &fresh, now).await.map_err(|e| e.to_string())?;
-        let keys = config.site.secrets.iter().map(String::as_str).chain([stored.as_str()]);
+        // Retired by the operator once their own keys sign everything.
+        let stored = (config.site.stored_key_verifies || config.site.secrets.is_empty()).then_some(stored.as_str());
+        let keys = config.site.secrets.iter().map(String::as_str).chain(stored);
         Self::new(config.site.base_url.clone(), keys.map(|k| k.as_bytes().to_vec()).collect())
     }
 

@@ -219,7 +219,27 @@ async fn sign_ups_never_confirmed_expire(app: TestApp) {
     assert_eq!(app.http.post(&link).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 }
 
+/// Links signed by the key kept in the database keep working when the operator configures their
+/// own keys, and stop when the operator retires it.
+async fn the_operator_can_retire_the_stored_link_key(app: TestApp) {
+    use nashra::subscribers::{Links, Purpose, Token};
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    let reader = app.app.store.subscriber_by_email("reader@example.org").await.unwrap().unwrap();
+    let old = app.app.links.token(Purpose::Unsubscribe, reader.id, &reader.token, None);
+    let old = Token::parse(&old).unwrap();
+    let mut config = (*app.app.config).clone();
+    config.site.secrets = vec!["an-operator-key-of-at-least-32-characters".into()];
+    let rotated = Links::load(&config, &app.app.store, Utc::now()).await.unwrap();
+    assert!(rotated.verify(&old, Purpose::Unsubscribe, &reader.token, Utc::now()).is_ok());
+    let new = Token::parse(&rotated.token(Purpose::Unsubscribe, reader.id, &reader.token, None)).unwrap();
+    config.site.stored_key_verifies = false;
+    let retired = Links::load(&config, &app.app.store, Utc::now()).await.unwrap();
+    assert!(retired.verify(&old, Purpose::Unsubscribe, &reader.token, Utc::now()).is_err());
+    assert!(retired.verify(&new, Purpose::Unsubscribe, &reader.token, Utc::now()).is_ok());
+}
+
 crate::on_both_backends!(
+    the_operator_can_retire_the_stored_link_key,
     forms_posted_from_another_site_are_refused,
     topics_show_their_article_counts_and_can_be_searched,
     a_paused_reader_gets_nothing_until_the_pause_ends,
