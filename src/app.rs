@@ -155,12 +155,14 @@ impl App {
 
     /// The message the edition `edition` would send now to `reader` (their own digest) or, with
     /// `None`, a digest of every keyword with new articles — planned and rendered by the
-    /// edition's own code, recording nothing. `None` when there is nothing to send.
+    /// edition's own code, recording nothing. The reader's own links are in it only with
+    /// `their_links` (not when it goes to someone else). `None` when there is nothing to send.
     pub async fn preview_digest(
         &self,
         edition: &str,
         now: DateTime<Utc>,
         reader: Option<&crate::store::Subscriber>,
+        their_links: bool,
     ) -> anyhow::Result<Option<crate::delivery::Composed>> {
         let cfg = self
             .config
@@ -184,7 +186,8 @@ impl App {
         if sections.is_empty() {
             return Ok(None);
         }
-        let recipient = reader.map(|r| digest::Recipient { id: r.id, email: &r.email, token: &r.token });
+        let recipient =
+            reader.filter(|_| their_links).map(|r| digest::Recipient { id: r.id, email: &r.email, token: &r.token });
         let composed = self
             .composer
             .compose_sections(edition, now, &sections, recipient)

@@ -323,7 +323,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = App::new(config).await?;
             let reader = reader_by_address(&app, &subscriber).await?;
             let edition = edition_or_first(&app, edition)?;
-            let Some(composed) = app.preview_digest(&edition, now, Some(&reader)).await? else {
+            let Some(composed) = app.preview_digest(&edition, now, Some(&reader), true).await? else {
                 println!(
                     "nothing to send: the {edition} edition has nothing new for {subscriber} now (or they do not get it: paused, another edition, not active)"
                 );
@@ -349,7 +349,10 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => None,
             };
             let edition = edition_or_first(&app, edition)?;
-            let Some(mut composed) = app.preview_digest(&edition, now, reader.as_ref()).await? else {
+            // A reader's links go only to that reader: anyone else gets links to the home page.
+            let theirs =
+                reader.as_ref().is_some_and(|r| SubscriberEmail::parse(&to).is_ok_and(|t| t.as_str() == r.email));
+            let Some(mut composed) = app.preview_digest(&edition, now, reader.as_ref(), theirs).await? else {
                 println!("nothing to send: the {edition} edition has nothing new now");
                 return Ok(ExitCode::SUCCESS);
             };

@@ -71,8 +71,8 @@ pub struct RawSite {
     pub hijri_date: Lenient<bool>,
 }
 
-/// A list of strings, written as a TOML list or as one string of items separated by spaces or
-/// commas (as an environment override gives it).
+/// A list of strings, written as a TOML list or as one string of items separated by spaces (as
+/// an environment override gives it).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum ListOrText {

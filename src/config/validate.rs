@@ -212,7 +212,16 @@ pub(super) fn validate(
         }
     };
     let mut trusted_proxies = Vec::new();
-    for (i, text) in raw.http.trusted_proxies.items().iter().enumerate() {
+    let proxies: Vec<String> = raw
+        .http
+        .trusted_proxies
+        .items()
+        .iter()
+        .flat_map(|p| p.split(','))
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for (i, text) in proxies.iter().enumerate() {
         let net = text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
         match net {
             Ok(net) => trusted_proxies.push(net),

@@ -370,6 +370,7 @@ impl Composer {
             // Not a list's message: no unsubscribe headers that lead nowhere.
             composed.unsubscribe_url.clear();
             composed.unsubscribe_mailto.clear();
+            composed.list_id.clear();
         }
         Ok(composed)
     }

@@ -40,7 +40,7 @@ pub use keywords::{Ensured, Keyword, KeywordId, KeywordOrigin};
 pub use leases::new_owner_id;
 pub use outbox::{Claimed, DeliveryId, DeliveryRow, DeliveryStatus, Outcome, QueuePlace, Recorded};
 pub use sources::{SourceId, SourceState};
-pub use subscribers::{Profile, Refusal, Saved, SignedUp, Subscriber, SubscriberId, SubscriberStatus};
+pub use subscribers::{Preferences, Profile, Refusal, Saved, SignedUp, Subscriber, SubscriberId, SubscriberStatus};
 pub use suppressions::Suppression;
 pub use url::DatabaseUrl;
 

@@ -64,6 +64,16 @@ pub struct Profile {
     pub editions: Vec<String>,
 }
 
+/// What a reader chose, as far as it is being changed: `None` leaves that part as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Preferences<'a> {
+    pub keywords: Option<&'a [KeywordId]>,
+    /// The editions they get; empty: every edition.
+    pub editions: Option<&'a [String]>,
+    /// `Some(None)`: not paused; `Some(Some(t))`: paused until `t`.
+    pub paused_until: Option<Option<DateTime<Utc>>>,
+}
+
 /// What `upsert_subscriber` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Saved {
@@ -251,27 +261,6 @@ impl Store {
         result.context("cannot save the sign-up")
     }
 
-    /// Replaces the keywords reader `id` follows (from their preferences page). Returns whether
-    /// they exist.
-    pub async fn set_subscriber_keywords(&self, id: SubscriberId, keywords: &[KeywordId]) -> StoreResult<bool> {
-        let result: StoreResult<bool> = async {
-            begin_write!(self, |tx| {
-                let exists: Option<SubscriberId> = sqlx::query_scalar("SELECT id FROM subscribers WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if exists.is_none() {
-                    return Ok(false);
-                }
-                replace_follows!(tx, id, keywords);
-                tx.commit().await?;
-                Ok(true)
-            })
-        }
-        .await;
-        result.context("cannot save the reader's keywords")
-    }
-
     /// Confirms a reader's sign-up: they become active and their consent is dated now. Only a
     /// request made after their last unsubscribe counts, and never for a suppressed address;
     /// `None` otherwise (or if they are gone). A confirmed reader stays as they are.
@@ -344,33 +333,53 @@ impl Store {
         .context("cannot read the reader's editions")
     }
 
-    /// Replaces the editions reader `id` receives (empty: every edition) and their pause (none:
-    /// not paused). Returns whether they exist.
-    pub async fn set_subscriber_delivery(
+    /// Saves what a reader chose — only the parts given — in one transaction; a pause that
+    /// starts (`paused_until` later than `now`) cancels their messages still waiting. Returns
+    /// whether they exist.
+    pub async fn save_preferences(
         &self,
         id: SubscriberId,
-        editions: &[String],
-        paused_until: Option<DateTime<Utc>>,
+        choices: &Preferences<'_>,
+        now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let paused_until = paused_until.map(|t| t.trunc_subsecs(0));
+        let paused_until = choices.paused_until.map(|p| p.map(|t| t.trunc_subsecs(0)));
         let result: StoreResult<bool> = async {
             begin_write!(self, |tx| {
-                let found = sqlx::query("UPDATE subscribers SET paused_until = $2 WHERE id = $1")
+                let exists: Option<SubscriberId> = sqlx::query_scalar("SELECT id FROM subscribers WHERE id = $1")
                     .bind(id)
-                    .bind(paused_until)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if found == 0 {
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if exists.is_none() {
                     return Ok(false);
                 }
-                replace_editions!(tx, id, editions);
+                if let Some(keywords) = choices.keywords {
+                    replace_follows!(tx, id, keywords);
+                }
+                if let Some(editions) = choices.editions {
+                    replace_editions!(tx, id, editions);
+                }
+                if let Some(paused_until) = paused_until {
+                    sqlx::query("UPDATE subscribers SET paused_until = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(paused_until)
+                        .execute(&mut *tx)
+                        .await?;
+                    if paused_until.is_some_and(|t| t > now) {
+                        sqlx::query(
+                            "UPDATE deliveries SET status = 'cancelled', last_error = 'paused by the reader'
+                             WHERE subscriber_id = $1 AND status = 'pending'",
+                        )
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
                 tx.commit().await?;
                 Ok(true)
             })
         }
         .await;
-        result.context("cannot save the reader's editions")
+        result.context("cannot save the reader's preferences")
     }
 
     /// Deletes web sign-ups never confirmed and last requested before `before` (their

@@ -84,6 +84,15 @@ pub enum SubscribeError {
     Store(#[from] StoreError),
 }
 
+/// A reader's pause once they end it at `now`: ended now, so that what was published during
+/// it is not sent when digests resume (a pause already over stays as it was).
+pub fn resumed(paused_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match paused_until {
+        Some(until) if until > now => Some(now),
+        other => other,
+    }
+}
+
 /// A random, URL-safe secret for a subscriber's links (128 bits, hex).
 pub fn new_token() -> Result<String, SubscribeError> {
     let mut bytes = [0u8; 16];

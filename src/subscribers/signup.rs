@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::delivery::Composed;
 use crate::digest::{ConfirmContext, SiteContext, Templates};
 use crate::keywords::{self, KeywordName};
-use crate::store::{Keyword, Refusal, Saved, SignedUp, Store, StoreError, Subscriber};
+use crate::store::{Keyword, Preferences, Refusal, Saved, SignedUp, Store, StoreError, Subscriber};
 
 /// How long a confirmation link works.
 pub const CONFIRM_FOR: Duration = Duration::hours(48);
@@ -172,7 +172,9 @@ pub async fn sign_up(
             Saved::Updated(s) => (s, false),
             Saved::Refused(refusal) => return Ok(SignUp::Refused(refusal)),
         };
-        store.set_subscriber_delivery(subscriber.id, &editions, subscriber.paused_until).await?;
+        // Editions not given leave a known reader's choice as it is.
+        let given = (form.editions.is_some() || created).then_some(editions.as_slice());
+        store.save_preferences(subscriber.id, &Preferences { editions: given, ..Preferences::default() }, now).await?;
         tracing::info!(domain = email.domain(), created, "reader confirmed elsewhere saved");
         return Ok(SignUp::Active { subscriber, created });
     }

@@ -18,8 +18,13 @@ use crate::collect::parse_push;
 use crate::config::{Source, SourceKind};
 use crate::store::Upserted;
 
+/// The body of every API error that is not about fields.
+pub(super) fn error_body(message: &str) -> serde_json::Value {
+    json!({ "error": message })
+}
+
 fn problem(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+    (status, Json(error_body(message))).into_response()
 }
 
 /// Compares without leaking, through timing, how much of a token was right.

@@ -14,16 +14,22 @@ use crate::subscribers::Links;
 
 const COOKIE_NAME: &str = "nashra_form";
 
-/// Whether the browser says this request comes from a page of another site.
-pub fn cross_site(headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
+/// Whether the browser says this request comes from a page of another site: `Sec-Fetch-Site`
+/// when it sends one, else an `Origin` that is neither the site's public origin (`site`, as
+/// `site.base_url` gives it: behind a proxy the Host header may be the upstream's) nor this
+/// request's host.
+pub fn cross_site(headers: &HeaderMap, site: &url::Url) -> bool {
+    if let Some(fetch_site) = headers.get("sec-fetch-site") {
         // "none": typed or bookmarked; "same-origin": our own page.
-        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+        return !matches!(fetch_site.as_bytes(), b"same-origin" | b"none");
     }
-    let Some(origin) = headers.get(ORIGIN) else { return false };
+    let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok()) else { return false };
+    if origin == site.origin().ascii_serialization() {
+        return false;
+    }
     let host = headers.get(HOST).map(|h| h.as_bytes()).unwrap_or_default();
     // "null" (a sandboxed or privacy-sensitive context) is not this host either.
-    let origin_host = origin.as_bytes().splitn(2, |&b| b == b':').nth(1).and_then(|rest| rest.strip_prefix(b"//"));
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest.as_bytes());
     origin_host != Some(host)
 }
 
@@ -88,14 +94,19 @@ mod tests {
 
     #[test]
     fn posts_from_other_sites_are_recognised() {
-        assert!(!cross_site(&headers(&[])), "a server (one-click unsubscribe) sends no browser headers");
-        assert!(!cross_site(&headers(&[("sec-fetch-site", "same-origin"), ("origin", "https://evil.example")])));
-        assert!(cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
-        assert!(cross_site(&headers(&[("sec-fetch-site", "same-site")])));
-        assert!(!cross_site(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")])));
-        assert!(cross_site(&headers(&[("origin", "http://127.0.0.1:8081"), ("host", "127.0.0.1:8080")])));
-        assert!(cross_site(&headers(&[("origin", "null"), ("host", "news.example.org")])));
-        assert!(cross_site(&headers(&[("origin", "https://news.example.org.evil"), ("host", "news.example.org")])));
+        let site: url::Url = "https://news.example.org/nashra/".parse().unwrap();
+        let cross = |pairs: &[(&'static str, &'static str)]| cross_site(&headers(pairs), &site);
+        assert!(!cross(&[]), "a server (one-click unsubscribe) sends no browser headers");
+        assert!(!cross(&[("sec-fetch-site", "same-origin"), ("origin", "https://evil.example")]));
+        assert!(cross(&[("sec-fetch-site", "cross-site")]));
+        assert!(cross(&[("sec-fetch-site", "same-site")]));
+        assert!(!cross(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]));
+        assert!(cross(&[("origin", "http://127.0.0.1:8081"), ("host", "127.0.0.1:8080")]));
+        assert!(cross(&[("origin", "null"), ("host", "news.example.org")]));
+        assert!(cross(&[("origin", "https://news.example.org.evil"), ("host", "news.example.org")]));
+        // Behind a proxy that passes the upstream's Host: the public origin counts.
+        assert!(!cross(&[("origin", "https://news.example.org"), ("host", "127.0.0.1:8080")]));
+        assert!(cross(&[("origin", "http://news.example.org"), ("host", "127.0.0.1:8080")]), "another scheme");
     }
 
     #[test]

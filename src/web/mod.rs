@@ -46,7 +46,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/digests/{token}", get(digest_page))
         .route("/archive", get(archive))
         .route("/archive/{id}", get(archived_edition))
-        .layer(axum::middleware::from_fn(same_site_posts))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), same_site_posts))
         .route("/api/v1/articles", post(api::push_articles))
         .route("/api/v1/subscribers", get(subscribers_api::list).post(subscribers_api::create))
         .route(
@@ -61,8 +61,12 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// Pages' forms cannot be posted from another site (see `csrf`); the APIs, called by servers
 /// with a bearer token, are not under this layer.
-async fn same_site_posts(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if request.method() == Method::POST && csrf::cross_site(request.headers()) {
+async fn same_site_posts(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == Method::POST && csrf::cross_site(request.headers(), &app.config.site.base_url) {
         let page = pages::message("طلب مرفوض", "لا يُقبل هذا النموذج إلا من صفحات هذا الموقع.");
         return (StatusCode::FORBIDDEN, page).into_response();
     }
@@ -294,7 +298,9 @@ pub(crate) fn client_ip(trusted: &[ipnet::IpNet], peer: IpAddr, headers: &Header
         .map(str::trim)
         .collect();
     for hop in hops.into_iter().rev() {
-        match hop.parse::<IpAddr>() {
+        // Some proxies write a port too: `1.2.3.4:5678`, `[2001:db8::1]:443`.
+        let parsed = hop.parse::<IpAddr>().or_else(|_| hop.parse::<std::net::SocketAddr>().map(|a| a.ip()));
+        match parsed {
             Ok(ip) => {
                 client = ip.to_canonical();
                 if !is_trusted(&client) {
@@ -344,6 +350,8 @@ mod tests {
         assert_eq!(client_ip(&trusted, proxy, &HeaderMap::new()), proxy);
         let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
         assert_eq!(client_ip(&trusted, mapped, &h), "203.0.113.7".parse::<IpAddr>().unwrap());
+        h.insert("x-forwarded-for", "[2001:db8::7]:443, 10.0.0.1:5678".parse().unwrap());
+        assert_eq!(client_ip(&trusted, proxy, &h), "2001:db8::7".parse::<IpAddr>().unwrap(), "hops with ports");
         h.insert("x-forwarded-for", "203.0.113.7, garbage".parse().unwrap());
         assert_eq!(client_ip(&trusted, proxy, &h), proxy);
     }

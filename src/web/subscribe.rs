@@ -19,7 +19,7 @@ use super::{pages, subscriber_for};
 use crate::app::App;
 use crate::arabic::{format_date, normalize};
 use crate::config::Config;
-use crate::store::{Subscriber, SubscriberStatus};
+use crate::store::{Preferences, Subscriber, SubscriberStatus};
 use crate::subscribers::{
     FieldError, Purpose, SignUp, SignUpError, SignUpForm, resolve_editions, resolve_keywords, sign_up,
 };
@@ -69,8 +69,9 @@ struct EditionChoice {
     checked: bool,
 }
 
-/// The editions to choose from (none when the site has only one); `chosen` empty: all.
-fn edition_choices(config: &Config, chosen: &[String]) -> Vec<EditionChoice> {
+/// The editions to choose from (none when the site has only one), those `chosen` ticked
+/// (`None`, or an empty choice stored: every edition).
+fn edition_choices(config: &Config, chosen: Option<&[String]>) -> Vec<EditionChoice> {
     if config.editions.len() < 2 {
         return Vec::new();
     }
@@ -80,7 +81,7 @@ fn edition_choices(config: &Config, chosen: &[String]) -> Vec<EditionChoice> {
         .map(|e| EditionChoice {
             name: e.name.clone(),
             title: if e.title.is_empty() { e.name.clone() } else { e.title.clone() },
-            checked: chosen.is_empty() || chosen.contains(&e.name),
+            checked: chosen.is_none_or(|c| c.contains(&e.name)),
         })
         .collect()
 }
@@ -152,7 +153,7 @@ pub(super) async fn form_context(
         query,
         keywords,
         names,
-        editions => edition_choices(&app.config, posted.form.editions.as_deref().unwrap_or_default()),
+        editions => edition_choices(&app.config, posted.form.editions.as_deref()),
         errors,
     })
 }
@@ -197,6 +198,11 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> WebResult<Response> {
+    let client = super::client_ip(&app.config.http.trusted_proxies, client.ip(), &headers);
+    if !app.signups.client_may(client) {
+        let page = pages::message("محاولات كثيرة", "وصلنا عدد كبير من طلبات الاشتراك من جهازك. حاول مرة أخرى بعد قليل.");
+        return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
+    }
     let posted = read_form(&app.config, &body);
     if !csrf::genuine(&app.links, &headers, &posted.csrf) {
         let error = FieldError {
@@ -204,11 +210,6 @@ pub async fn submit(
             message: "انتهت صلاحية النموذج أو أُرسل من موقع آخر. راجع البيانات وأرسلها مرة أخرى.".into(),
         };
         return form_page(&app, &headers, &posted, &[error], "", StatusCode::FORBIDDEN).await;
-    }
-    let client = super::client_ip(&app.config.http.trusted_proxies, client.ip(), &headers);
-    if !app.signups.client_may(client) {
-        let page = pages::message("محاولات كثيرة", "وصلنا عدد كبير من طلبات الاشتراك من جهازك. حاول مرة أخرى بعد قليل.");
-        return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
     }
     let mut wanted = posted.form.clone();
     wanted.keywords = posted.keywords();
@@ -260,10 +261,9 @@ fn read_pause(
     current: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, FieldError> {
-    let paused = current.filter(|t| *t > now);
     match value {
-        "" | "keep" => Ok(paused.or(current)),
-        "none" => Ok(paused.map(|_| now).or(current)),
+        "" | "keep" => Ok(current),
+        "none" => Ok(crate::subscribers::resumed(current, now)),
         "7" => Ok(Some(now + Duration::days(7))),
         "30" => Ok(Some(now + Duration::days(30))),
         "always" => {
@@ -279,7 +279,7 @@ fn read_pause(
 /// The preferences page of `subscriber`.
 async fn preferences_page(app: &App, subscriber: &Subscriber, shown: Shown<'_>) -> WebResult<Html<String>> {
     let (keywords, names) = choices(app, &shown.posted.form.keywords, "").await?;
-    let chosen_editions = shown.posted.form.editions.as_deref().unwrap_or_default();
+    let chosen_editions = shown.posted.form.editions.as_deref();
     Ok(pages::render(
         "preferences.html.j2",
         minijinja::context! {
@@ -316,9 +316,13 @@ async fn reader(app: &App, token: &str) -> WebResult<Result<Subscriber, Html<Str
 
 /// The reader's stored choices, as their form shows them.
 async fn stored_choices(app: &App, subscriber: &Subscriber) -> WebResult<Posted> {
+    let profile = app.store.profile(subscriber.id).await?;
     let mut posted = Posted::default();
-    posted.form.keywords = app.store.subscriber_keywords(subscriber.id).await?.into_iter().map(|k| k.name).collect();
-    posted.form.editions = Some(app.store.subscriber_editions(subscriber.id).await?);
+    if let Some(p) = profile {
+        posted.form.keywords = p.keywords;
+        // None stored: every edition.
+        posted.form.editions = (!p.editions.is_empty()).then_some(p.editions);
+    }
     Ok(posted)
 }
 
@@ -360,8 +364,8 @@ pub async fn save_preferences(
         }
     };
     let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();
-    app.store.set_subscriber_keywords(subscriber.id, &ids).await?;
-    app.store.set_subscriber_delivery(subscriber.id, &editions, pause).await?;
+    let choices = Preferences { keywords: Some(&ids), editions: Some(&editions), paused_until: Some(pause) };
+    app.store.save_preferences(subscriber.id, &choices, now).await?;
     tracing::info!(
         subscriber = subscriber.id,
         keywords = ids.len(),

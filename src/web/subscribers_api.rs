@@ -14,6 +14,7 @@
 //! - `DELETE /api/v1/subscribers/{email}`: unsubscribes (kept, so no later import brings them
 //!   back); `?erase=true` deletes the reader and their history.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -22,12 +23,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::api::{bearer, json_body, same_secret};
 use crate::app::App;
-use crate::store::{Profile, Refusal};
+use crate::store::{Preferences, Profile, Refusal};
 use crate::subscribers::{
     FieldError, SignUp, SignUpError, SignUpForm, SubscriberEmail, resolve_editions, resolve_keywords, sign_up,
 };
@@ -54,7 +54,7 @@ impl IntoResponse for ApiError {
 type ApiResult = Result<Response, ApiError>;
 
 fn problem(status: StatusCode, message: &str) -> ApiError {
-    ApiError { status, body: json!({ "error": message }) }
+    ApiError { status, body: super::api::error_body(message) }
 }
 
 fn invalid(errors: &[FieldError]) -> ApiError {
@@ -250,18 +250,30 @@ fn accepted() -> ApiResult {
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "confirmation-sent", "message": message }))).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct Page {
-    #[serde(default)]
-    after: i64,
-    limit: Option<u32>,
+/// A query parameter, read as `T`; a bad one is a named field error.
+fn parameter<T: std::str::FromStr>(
+    query: &HashMap<String, String>,
+    name: &'static str,
+    what: &str,
+) -> Result<Option<T>, ApiError> {
+    match query.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| invalid(&[FieldError { field: name, message: format!("{name} must be {what}, not {v:?}") }])),
+    }
 }
 
-pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap, Query(page): Query<Page>) -> ApiResult {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
     allowed(&app, &headers)?;
-    let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    let profiles =
-        app.store.profiles_after(page.after, limit).await.map_err(|e| internal("cannot list subscribers", e))?;
+    let after: i64 = parameter(&query, "after", "a subscriber id")?.unwrap_or(0);
+    let limit = parameter::<u32>(&query, "limit", "a number of subscribers")?.unwrap_or(100).clamp(1, MAX_PAGE);
+    let profiles = app.store.profiles_after(after, limit).await.map_err(|e| internal("cannot list subscribers", e))?;
     let next = (profiles.len() == limit as usize).then(|| profiles.last().map(|p| p.subscriber.id)).flatten();
     let subscribers: Vec<Value> = profiles.iter().map(|p| shown(&app, p)).collect();
     Ok(Json(json!({ "subscribers": subscribers, "next": next })).into_response())
@@ -299,49 +311,42 @@ pub async fn update(
         None => None,
     };
     let editions = match editions.map(|e| resolve_editions(&app.config, Some(&e))) {
-        Some(Ok(e)) => e,
+        Some(Ok(e)) => Some(e),
         Some(Err(error)) => {
             errors.push(error);
-            Vec::new()
+            None
         }
-        None => profile.editions.clone(),
+        None => None,
     };
     if !errors.is_empty() {
         return Err(invalid(&errors));
     }
+    let now = Utc::now();
+    // `null` ends a pause as the reader's page does: now, so the pause's articles stay unsent.
+    let paused_until =
+        paused_until.map(|p| p.or_else(|| crate::subscribers::resumed(profile.subscriber.paused_until, now)));
     let id = profile.subscriber.id;
-    if let Some(ids) = keywords {
-        app.store.set_subscriber_keywords(id, &ids).await.map_err(|e| internal("cannot save keywords", e))?;
-    }
-    let paused_until = paused_until.unwrap_or(profile.subscriber.paused_until);
-    app.store
-        .set_subscriber_delivery(id, &editions, paused_until)
-        .await
-        .map_err(|e| internal("cannot save editions", e))?;
+    let choices = Preferences { keywords: keywords.as_deref(), editions: editions.as_deref(), paused_until };
+    app.store.save_preferences(id, &choices, now).await.map_err(|e| internal("cannot save the changes", e))?;
     answer_with(&app, id, StatusCode::OK).await
-}
-
-#[derive(Deserialize)]
-pub struct Removal {
-    #[serde(default)]
-    erase: bool,
 }
 
 pub async fn remove(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path(email): Path<String>,
-    Query(removal): Query<Removal>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult {
     allowed(&app, &headers)?;
+    let erase = parameter::<bool>(&query, "erase", "true or false")?.unwrap_or(false);
     let profile = find(&app, &email).await?;
     let s = &profile.subscriber;
-    let done = if removal.erase {
+    let done = if erase {
         app.store.delete_subscriber(&s.email).await.map(|_| ())
     } else {
         app.store.unsubscribe(&s.token, Utc::now()).await.map(|_| ())
     };
     done.map_err(|e| internal("cannot remove a subscriber", e))?;
-    tracing::info!(subscriber = s.id, erased = removal.erase, "subscriber removed through the API");
+    tracing::info!(subscriber = s.id, erased = erase, "subscriber removed through the API");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

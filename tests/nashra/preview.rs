@@ -44,6 +44,18 @@ async fn an_editor_previews_a_readers_digest_and_sends_a_test(app: TestApp) {
     std::fs::remove_file(app.outbox().read_dir().unwrap().next().unwrap().unwrap().path()).unwrap();
     assert!(app.outbox_counts().await.is_empty(), "nothing recorded");
 
+    // A reader's digest sent to someone else carries none of the reader's links.
+    let args = ["digest", "test", "--to", "editor@example.org", "--subscriber", "reader@example.org", "--now", AT];
+    let (ok, stdout, stderr) = nashra_output(&app, &args);
+    assert!(ok, "{stdout}{stderr}");
+    let sent = app.outbox_messages();
+    let test = MessageParser::default().parse(&sent[0]).unwrap();
+    let body = test.body_html(0).unwrap();
+    assert!(!body.contains("/unsubscribe/") && !body.contains("/preferences/"), "{body}");
+    assert!(test.header_raw("List-Unsubscribe").is_none() && test.header_raw("List-Id").is_none());
+    assert_eq!(sections(&body), sections(&html), "the reader's own topics");
+    std::fs::remove_file(app.outbox().read_dir().unwrap().next().unwrap().unwrap().path()).unwrap();
+
     // The edition itself then sends the reader what the preview showed.
     app.send_digest(now()).await;
     let real = app.outbox_messages();

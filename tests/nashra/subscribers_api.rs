@@ -100,6 +100,19 @@ async fn a_cms_manages_readers_it_vouches_for(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{reader}");
     assert_eq!(reader["keywords"], json!(["الإرهاب", "داعش"]));
     assert_eq!(reader["paused_until"], "2098-12-31T22:00:00+00:00");
+    // null ends the pause as the reader's page does: now, so its articles are not sent later.
+    let (_, reader) = call(
+        &app,
+        reqwest::Method::PATCH,
+        "/api/v1/subscribers/cms@example.org",
+        Some(json!({ "paused_until": null })),
+    )
+    .await;
+    assert_eq!(reader["paused_until"], Value::Null);
+    let stored = app.app.store.subscriber_by_email("cms@example.org").await.unwrap().unwrap();
+    let ended = stored.paused_until.expect("the pause's end is kept");
+    assert!((chrono::Utc::now() - ended).num_seconds().abs() < 60, "{ended}");
+    assert_eq!(reader["keywords"], json!(["الإرهاب", "داعش"]), "what the PATCH did not name is left alone");
     let patch = json!({ "keywords": [], "editions": ["monthly"], "paused_until": "soon" });
     let (status, errors) = call(&app, reqwest::Method::PATCH, "/api/v1/subscribers/cms@example.org", Some(patch)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
