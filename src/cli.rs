@@ -146,6 +146,14 @@ enum SubscribersCommand {
         /// Write here instead of standard output.
         file: Option<PathBuf>,
     },
+    /// Act on one unsubscribe request that arrived by mail (the `mailto:` of List-Unsubscribe),
+    /// read from FILE or standard input — pipe `mail.unsubscribe_address` here from the MTA.
+    /// Exits 0 when the message was dealt with (acted on or ignored), 75 (try again later)
+    /// when the database could not be reached.
+    UnsubscribeMail {
+        /// The message (RFC 5322); default: standard input.
+        file: Option<PathBuf>,
+    },
     /// List the suppressed addresses (refused for good by the relay) with the reply.
     Suppressed,
     /// Lift the suppression of an address, so that it is written to again.
@@ -575,6 +583,34 @@ async fn subscribers_command(
 ) -> anyhow::Result<ExitCode> {
     let app = App::new(config).await?;
     let code = match command {
+        SubscribersCommand::UnsubscribeMail { file } => {
+            let mut message = Vec::new();
+            match &file {
+                Some(path) => {
+                    message = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+                }
+                None => {
+                    std::io::stdin()
+                        .read_to_end(&mut message)
+                        .context("cannot read the message from standard input")?;
+                }
+            }
+            match subscribers::unsubscribe_by_mail(&app.store, &app.links, &message, now).await {
+                Ok(subscribers::ByMail::Unsubscribed(email)) => {
+                    println!("unsubscribed {email}");
+                    ExitCode::SUCCESS
+                }
+                Ok(subscribers::ByMail::Ignored(why)) => {
+                    println!("ignored: {why}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    // EX_TEMPFAIL: the MTA keeps the message and tries again.
+                    ExitCode::from(75)
+                }
+            }
+        }
         SubscribersCommand::Add { email, keywords, resubscribe } => {
             let email = SubscriberEmail::parse(&email)?;
             let keywords: Vec<String> = keywords.split([',', '،']).map(|k| k.trim().to_owned()).collect();

@@ -166,6 +166,9 @@ pub struct Feeds {
 pub struct Mail {
     pub transport: MailTransport,
     pub from: Mailbox,
+    /// A mailbox piped to `nashra subscribers unsubscribe-mail`, offered as a `mailto:`
+    /// unsubscribe; `None`: the one-click link only.
+    pub unsubscribe_address: Option<lettre::Address>,
     pub templates_dir: PathBuf,
     /// The longest one message may take to send (lettre's own time-out covers the connection only).
     pub send_timeout: Duration,

@@ -207,6 +207,10 @@ pub struct RawMail {
     #[serde(default = "default_transport")]
     pub transport: String,
     pub from: String,
+    /// The address of a mailbox piped to `nashra subscribers unsubscribe-mail`: offered in
+    /// `List-Unsubscribe` beside the one-click link. None: the link only.
+    #[serde(default)]
+    pub unsubscribe_address: Option<String>,
     #[serde(default = "default_outbox")]
     pub outbox_dir: String,
     #[serde(default = "default_templates")]

@@ -274,6 +274,20 @@ pub(super) fn validate(
             None
         }
     };
+    let unsubscribe_address = match rm.unsubscribe_address.as_deref().map(str::trim) {
+        None | Some("") => Some(None),
+        Some(text) => match text.parse::<lettre::Address>() {
+            Ok(a) if a.to_string().is_ascii() => Some(Some(a)),
+            _ => {
+                c.report(
+                    "mail.unsubscribe_address",
+                    text,
+                    "must be a plain ASCII address such as unsubscribe@example.org",
+                );
+                None
+            }
+        },
+    };
     let transport = match rm.transport.trim() {
         "file" => Some(MailTransport::File { outbox_dir: resolve(&rm.outbox_dir) }),
         "smtp" => match &rm.smtp {
@@ -416,6 +430,7 @@ pub(super) fn validate(
             mail: Mail {
                 transport: transport?,
                 from: from?,
+                unsubscribe_address: unsubscribe_address?,
                 templates_dir,
                 send_timeout: Duration::from_secs(send_timeout?),
                 connections: connections?,

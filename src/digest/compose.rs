@@ -326,10 +326,13 @@ impl Composer {
             subject: email.subject,
             html: email.html,
             text: email.text,
-            unsubscribe_mailto: format!(
-                "mailto:{}?subject=unsubscribe%20{}",
-                self.config.mail.from.email, links.unsubscribe_token
-            ),
+            unsubscribe_mailto: self
+                .config
+                .mail
+                .unsubscribe_address
+                .as_ref()
+                .map(|a| format!("mailto:{a}?subject=unsubscribe%20{}", links.unsubscribe_token))
+                .unwrap_or_default(),
             unsubscribe_url: links.unsubscribe_url,
             list_id: list_id(&self.config, schedule),
             message_id,

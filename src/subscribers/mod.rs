@@ -1,6 +1,7 @@
 //! Subscriber administration: the address type, tokens, and adding or removing a subscriber with
 //! the keywords they follow. Used by the command line now and by the web sign-up pages later.
 
+mod by_mail;
 mod export;
 mod import;
 pub mod links;
@@ -15,6 +16,7 @@ use crate::config::Config;
 use crate::keywords::{self, KeywordError, KeywordName};
 use crate::store::{Keyword, KeywordOrigin, Refusal, Saved, Store, StoreError, Subscriber};
 
+pub use by_mail::{ByMail, unsubscribe_by_mail};
 pub use export::{EXPORT_HEADER, ExportError, export};
 pub use import::{BATCH, ImportError, ImportOptions, ImportReport, import};
 pub use links::{LinkError, Links, Purpose, Token};

@@ -51,7 +51,7 @@ async fn a_subscriber_gets_one_rtl_email_grouped_by_keyword(app: TestApp) {
     let unsubscribe = m.header_raw("List-Unsubscribe").unwrap().trim();
     assert!(unsubscribe.starts_with(&format!("<{}", app.url("/unsubscribe/"))), "{unsubscribe}");
     let mailto = unsubscribe.split(',').nth(1).unwrap().trim();
-    assert!(mailto.starts_with("<mailto:") && mailto.contains("?subject=unsubscribe%20u"), "{unsubscribe}");
+    assert!(mailto.starts_with("<mailto:unsubscribe@nashra.example?subject=unsubscribe%20u"), "{unsubscribe}");
     assert_eq!(m.header_raw("List-Unsubscribe-Post").unwrap().trim(), "List-Unsubscribe=One-Click");
     assert_eq!(m.header_raw("List-Id").unwrap().trim(), "<daily.127.0.0.1>");
 
@@ -325,7 +325,40 @@ async fn the_digest_fits_every_inbox_and_has_a_public_page(app: TestApp) {
     assert_eq!(app.get("/archive/x").await.status(), reqwest::StatusCode::NOT_FOUND);
 }
 
+/// The `mailto:` of List-Unsubscribe, piped by the MTA to `subscribers unsubscribe-mail`.
+async fn a_reader_unsubscribes_by_mail(app: TestApp) {
+    app.subscribe("reader@example.org", &["داعش"]).await;
+    app.collect().await;
+    app.send_digest(now()).await;
+    let messages = app.outbox_messages();
+    let m = parse(&messages[0]);
+    let header = m.header_raw("List-Unsubscribe").unwrap().replace(['\r', '\n'], "");
+    let mailto = header.split(',').nth(1).unwrap().trim().trim_matches(['<', '>']).to_owned();
+    let (to, query) = mailto.strip_prefix("mailto:").unwrap().split_once('?').unwrap();
+    let subject = query.strip_prefix("subject=").unwrap().replace("%20", " ");
+    let run = |subject: &str| {
+        let request = format!("From: Reader <reader@example.org>\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n\r\n");
+        let file = app.dir.path().join("request.eml");
+        std::fs::write(&file, request).unwrap();
+        crate::processes::nashra_output(&app, &["subscribers", "unsubscribe-mail", file.to_str().unwrap()])
+    };
+    // A forged token or no token: the message is dropped, nobody is unsubscribed.
+    let last = if subject.ends_with('0') { "1" } else { "0" };
+    let forged = format!("{}{last}", &subject[..subject.len() - 1]);
+    for bad in ["please remove me", forged.as_str()] {
+        let (ok, stdout, _) = run(bad);
+        assert!(ok && stdout.starts_with("ignored:"), "{bad}: {stdout}");
+    }
+    let reader = || async { app.app.store.subscriber_by_email("reader@example.org").await.unwrap().unwrap().status() };
+    assert_eq!(reader().await, nashra::store::SubscriberStatus::Active);
+    let (ok, stdout, stderr) = run(&format!("Re: {subject}"));
+    assert!(ok, "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "unsubscribed reader@example.org");
+    assert_eq!(reader().await, nashra::store::SubscriberStatus::Unsubscribed);
+}
+
 on_both_backends!(
+    a_reader_unsubscribes_by_mail,
     the_digest_fits_every_inbox_and_has_a_public_page,
     a_subscriber_gets_one_rtl_email_grouped_by_keyword,
     running_an_edition_again_sends_nothing_twice,

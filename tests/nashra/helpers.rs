@@ -374,6 +374,7 @@ remove = [".ad", ".print", ".share", "figure"]
 
 [mail]
 from = "مرصد الضفتين <digest@nashra.example>"
+unsubscribe_address = "unsubscribe@nashra.example"
 outbox_dir = "{outbox}"
 templates_dir = "{templates}"
 send_timeout_seconds = 5
