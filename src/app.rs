@@ -95,6 +95,17 @@ impl App {
             )
         })?;
         let store = Store::connect(&config.database.url, config.database.max_connections).await?;
+        let canonical =
+            |email: &str| crate::subscribers::SubscriberEmail::parse(email).ok().map(|e| e.as_str().to_owned());
+        let (rewritten, clashes) = store.canonicalize_addresses(&canonical).await?;
+        if rewritten > 0 {
+            tracing::info!(
+                "{rewritten} stored address(es) rewritten with their domain in Unicode (one form per mailbox)"
+            );
+        }
+        for (old, new) in clashes {
+            tracing::warn!("readers {old} and {new} are one mailbox: keep one (nashra subscribers remove)");
+        }
         let fetcher = Fetcher::new(&config.collect, collect::allowed_hosts(&config)).map_err(anyhow::Error::msg)?;
         let vocabularies = Vocabularies::new(&config.keywords);
         let config = Arc::new(config);

@@ -480,6 +480,78 @@ impl Store {
         Ok(self.profiles_after(id - 1, 1).await?.into_iter().find(|p| p.subscriber.id == id))
     }
 
+    /// Rewrites addresses stored in another form than `canonical` gives (an internationalised
+    /// domain in punycode, from before addresses were stored in one form), in readers and
+    /// suppressions. A reader whose canonical address another reader already has is left as it
+    /// is and returned (old, canonical), for the operator to merge.
+    pub async fn canonicalize_addresses(
+        &self,
+        canonical: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> StoreResult<(u64, Vec<(String, String)>)> {
+        // Nearly always nothing to do: looked for before taking the write lock.
+        let candidates: i64 = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM subscribers WHERE email LIKE '%xn--%')
+                  + (SELECT COUNT(*) FROM suppressions WHERE email LIKE '%xn--%')"
+        )
+        .fetch_one(pool)
+        .await)
+        .context("cannot read stored addresses")?;
+        if candidates == 0 {
+            return Ok((0, Vec::new()));
+        }
+        let result: StoreResult<(u64, Vec<(String, String)>)> = async {
+            begin_write!(self, |tx| {
+                let mut rewritten = 0;
+                let mut clashes = Vec::new();
+                let readers: Vec<(SubscriberId, String)> =
+                    sqlx::query_as("SELECT id, email FROM subscribers WHERE email LIKE '%xn--%'")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for (id, email) in readers {
+                    let Some(new) = canonical(&email).filter(|n| *n != email) else { continue };
+                    let taken: Option<SubscriberId> = sqlx::query_scalar("SELECT id FROM subscribers WHERE email = $1")
+                        .bind(&new)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if taken.is_some() {
+                        clashes.push((email, new));
+                        continue;
+                    }
+                    sqlx::query("UPDATE subscribers SET email = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(&new)
+                        .execute(&mut *tx)
+                        .await?;
+                    rewritten += 1;
+                }
+                let suppressed: Vec<String> =
+                    sqlx::query_scalar("SELECT email FROM suppressions WHERE email LIKE '%xn--%'")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for email in suppressed {
+                    let Some(new) = canonical(&email).filter(|n| *n != email) else { continue };
+                    let kept = sqlx::query(
+                        "UPDATE suppressions SET email = $2 WHERE email = $1
+                                 AND NOT EXISTS (SELECT 1 FROM suppressions WHERE email = $2)",
+                    )
+                    .bind(&email)
+                    .bind(&new)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if kept == 0 {
+                        sqlx::query("DELETE FROM suppressions WHERE email = $1").bind(&email).execute(&mut *tx).await?;
+                    }
+                    rewritten += 1;
+                }
+                tx.commit().await?;
+                Ok((rewritten, clashes))
+            })
+        }
+        .await;
+        result.context("cannot bring stored addresses to one form")
+    }
+
     /// Every subscriber, by email.
     pub async fn subscribers(&self) -> StoreResult<Vec<Subscriber>> {
         on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -238,7 +238,24 @@ async fn the_operator_can_retire_the_stored_link_key(app: TestApp) {
     assert!(retired.verify(&new, Purpose::Unsubscribe, &reader.token, Utc::now()).is_ok());
 }
 
+/// Addresses stored before they had one form (a domain in punycode) are rewritten at start-up;
+/// two readers that turn out to be one mailbox are left for the operator, with a warning.
+async fn addresses_stored_in_punycode_are_brought_to_one_form(app: TestApp) {
+    let store = &app.app.store;
+    for email in ["old@xn--mgbh0fb.xn--wgbh1c", "both@xn--mgbh0fb.xn--wgbh1c", "both@مثال.مصر"] {
+        store.upsert_subscriber(email, &nashra::subscribers::new_token().unwrap(), &[], now(), false).await.unwrap();
+    }
+    store.suppress("gone@xn--mgbh0fb.xn--wgbh1c", "550 no such user", now()).await.unwrap();
+    let again = nashra::app::App::new((*app.app.config).clone()).await.unwrap();
+    let emails: Vec<String> = again.store.subscribers().await.unwrap().into_iter().map(|s| s.email).collect();
+    assert_eq!(emails, ["both@xn--mgbh0fb.xn--wgbh1c", "both@مثال.مصر", "old@مثال.مصر"]);
+    let suppressed: Vec<String> = again.store.suppressions().await.unwrap().into_iter().map(|s| s.email).collect();
+    assert_eq!(suppressed, ["gone@مثال.مصر"]);
+    again.store.close().await;
+}
+
 crate::on_both_backends!(
+    addresses_stored_in_punycode_are_brought_to_one_form,
     the_operator_can_retire_the_stored_link_key,
     forms_posted_from_another_site_are_refused,
     topics_show_their_article_counts_and_can_be_searched,
