@@ -19,6 +19,42 @@ use crate::store::Store;
 use crate::store::{NewArticle, Upserted};
 use crate::subscribers::{Links, SignUpLimits};
 
+/// A value read again when it is older than its time to live; concurrent readers of a stale
+/// value wait for one load.
+pub struct Cached<T> {
+    ttl: std::time::Duration,
+    slot: tokio::sync::Mutex<Option<(std::time::Instant, Arc<T>)>>,
+}
+
+impl<T> Cached<T> {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self { ttl, slot: tokio::sync::Mutex::new(None) }
+    }
+
+    pub async fn get_or_load<F, Fut, E>(&self, load: F) -> Result<Arc<T>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let mut slot = self.slot.lock().await;
+        if let Some((at, value)) = slot.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(value.clone());
+        }
+        let value = Arc::new(load().await?);
+        *slot = Some((std::time::Instant::now(), value.clone()));
+        Ok(value)
+    }
+}
+
+/// The keywords readers may choose, and how many stored articles carry each.
+#[derive(Debug, Default)]
+pub struct Topics {
+    pub vocabulary: Vec<crate::store::Keyword>,
+    pub counts: std::collections::HashMap<crate::store::KeywordId, i64>,
+}
+
 pub struct App {
     pub config: Arc<Config>,
     /// Whether the declared keywords were written to the store by this process.
@@ -35,6 +71,9 @@ pub struct App {
     pub links: Arc<Links>,
     /// How often the web sign-up form may be used.
     pub signups: SignUpLimits,
+    /// The vocabulary with each keyword's article count, as the forms offer it: read at most
+    /// once a minute, however many visitors open them.
+    pub topics: Cached<Topics>,
     /// Cancelled when the process is asked to stop: long jobs end at their next safe point.
     pub shutdown: CancellationToken,
     /// This process's id in the leases it takes (planning editions).
@@ -126,10 +165,24 @@ impl App {
             composer,
             links,
             signups: SignUpLimits::default(),
+            topics: Cached::new(std::time::Duration::from_secs(60)),
             shutdown: CancellationToken::new(),
             owner: crate::store::new_owner_id(),
             compacted: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The vocabulary and its article counts, at most a minute old.
+    pub async fn topics(&self) -> anyhow::Result<Arc<Topics>> {
+        Ok(self
+            .topics
+            .get_or_load(|| async {
+                Ok::<_, crate::store::StoreError>(Topics {
+                    vocabulary: self.store.vocabulary().await?,
+                    counts: self.store.vocabulary_article_counts().await?,
+                })
+            })
+            .await?)
     }
 
     /// One collection pass (every enabled source, or only `source`), then a feed build.
@@ -292,5 +345,28 @@ impl App {
             *last = Some(std::time::Instant::now());
         }
         Ok((messages, sign_ups))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_cached_value_is_loaded_once_while_fresh() {
+        let loads = AtomicU32::new(0);
+        let load = || async { Ok::<_, ()>(loads.fetch_add(1, Ordering::SeqCst)) };
+        let fresh = Cached::new(std::time::Duration::from_secs(60));
+        assert_eq!(*fresh.get_or_load(load).await.unwrap(), 0);
+        assert_eq!(*fresh.get_or_load(load).await.unwrap(), 0);
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        let stale = Cached::new(std::time::Duration::ZERO);
+        stale.get_or_load(load).await.unwrap();
+        assert_eq!(*stale.get_or_load(load).await.unwrap(), 2, "read again once stale");
+        let failing = Cached::<u32>::new(std::time::Duration::from_secs(60));
+        assert!(failing.get_or_load(|| async { Err::<u32, _>("down") }).await.is_err());
+        assert_eq!(*failing.get_or_load(|| async { Ok::<_, ()>(7) }).await.unwrap(), 7, "an error is not kept");
     }
 }

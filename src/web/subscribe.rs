@@ -43,17 +43,17 @@ struct Choice {
 /// The topics a form offers: those `chosen` first, then the ones matching `query` (all of them
 /// when it is empty) by article count; and every topic's name, for the free field's suggestions.
 async fn choices(app: &App, chosen: &[String], query: &str) -> WebResult<(Vec<Choice>, Vec<String>)> {
-    let vocabulary = app.store.vocabulary().await?;
-    let counts = app.store.vocabulary_article_counts().await?;
-    let names: Vec<String> = vocabulary.iter().map(|k| k.name.clone()).collect();
+    let topics = app.topics().await?;
+    let names: Vec<String> = topics.vocabulary.iter().map(|k| k.name.clone()).collect();
     let query = normalize(query.trim());
-    let mut listed: Vec<Choice> = vocabulary
-        .into_iter()
+    let mut listed: Vec<Choice> = topics
+        .vocabulary
+        .iter()
         .filter(|k| chosen.contains(&k.name) || k.normalized.contains(query.as_str()))
         .map(|k| Choice {
             checked: chosen.contains(&k.name),
-            articles: counts.get(&k.id).copied().unwrap_or(0),
-            name: k.name,
+            articles: topics.counts.get(&k.id).copied().unwrap_or(0),
+            name: k.name.clone(),
         })
         .collect();
     listed.sort_by(|a, b| b.checked.cmp(&a.checked).then(b.articles.cmp(&a.articles)).then(a.name.cmp(&b.name)));
