@@ -5,7 +5,7 @@
 use atom_syndication::{Category, Content, Entry, Feed as AtomFeed, Generator, Link, Person, Text};
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::model::{Feed, Format};
+use super::model::{Feed, Format, image_type};
 
 fn fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.fixed_offset()
@@ -25,7 +25,14 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
             updated: fixed(e.updated),
             published: Some(fixed(e.published)),
             authors: e.author.iter().map(|a| Person { name: a.clone(), ..Default::default() }).collect(),
-            links: vec![link(e.url.clone(), "alternate", "text/html")],
+            links: std::iter::once(link(e.url.clone(), "alternate", "text/html"))
+                .chain(e.image.as_deref().map(|url| Link {
+                    href: url.to_owned(),
+                    rel: "enclosure".into(),
+                    mime_type: image_type(url).map(str::to_owned),
+                    ..Default::default()
+                }))
+                .collect(),
             summary: e.summary.clone().map(Text::plain),
             content: Some(Content {
                 value: Some(e.content_html.clone()),
@@ -62,4 +69,36 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
     };
     let config = atom_syndication::WriteConfig { write_document_declaration: true, indent_size: Some(2) };
     atom.write_with_config(Vec::new(), config).map_err(|e| format!("cannot write Atom: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feeds::Entry;
+
+    #[test]
+    fn a_lead_image_is_an_enclosure_link() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z").unwrap().to_utc();
+        let feed = Feed {
+            title: "موقع".into(),
+            description: String::new(),
+            language: "ar".into(),
+            site_url: "https://x.org/".parse().unwrap(),
+            self_base: "https://x.org/feeds/all".into(),
+            updated: t,
+            entries: vec![Entry {
+                url: "https://x.org/a".into(),
+                title: "عنوان".into(),
+                summary: None,
+                content_html: String::new(),
+                author: None,
+                image: Some("https://x.org/i.png".into()),
+                published: t,
+                updated: t,
+                categories: Vec::new(),
+            }],
+        };
+        let xml = String::from_utf8(write(&feed).unwrap()).unwrap();
+        assert!(xml.contains(r#"<link href="https://x.org/i.png" rel="enclosure" type="image/png"/>"#), "{xml}");
+    }
 }

@@ -7,6 +7,7 @@
 mod atom;
 mod json;
 mod model;
+mod opml;
 mod output;
 mod publish;
 mod rss;

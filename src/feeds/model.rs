@@ -39,6 +39,58 @@ pub struct Entry {
     pub categories: Vec<Category>,
 }
 
+/// The media type of an image, from its URL's extension; `None` when it does not say.
+pub fn image_type(url: &str) -> Option<&'static str> {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let extension = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
+    Some(match extension.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        _ => return None,
+    })
+}
+
+/// The direction of a text, from its first letter with a strong direction: `rtl` for Arabic,
+/// Hebrew, Syriac, Thaana and N'Ko letters, `ltr` for others; `None` without letters.
+pub fn direction(text: &str) -> Option<&'static str> {
+    text.chars().find(|c| c.is_alphabetic()).map(|c| {
+        let rtl = matches!(c, '\u{0590}'..='\u{08FF}' | '\u{FB1D}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}');
+        if rtl { "rtl" } else { "ltr" }
+    })
+}
+
+/// The text of HTML, roughly: what is outside tags (enough to find its first letter).
+fn text_of(html: &str) -> String {
+    let mut inside = false;
+    html.chars()
+        .filter(|&c| match c {
+            '<' => {
+                inside = true;
+                false
+            }
+            '>' => {
+                inside = false;
+                false
+            }
+            _ => !inside,
+        })
+        .collect()
+}
+
+/// An article's HTML with its direction said inside it (`<div dir="rtl">`), as feed readers
+/// that show it in a left-to-right page need; never on the feed's root element. The direction
+/// is the content's own, or `fallback`'s (the title) when the content has no letters.
+pub fn with_direction(html: &str, fallback: &str) -> String {
+    match direction(&text_of(html)).or_else(|| direction(fallback)) {
+        Some(dir) if !html.is_empty() => format!("<div dir=\"{dir}\">{html}</div>"),
+        _ => html.to_owned(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Category {
     pub name: String,
@@ -74,5 +126,24 @@ impl Format {
             Format::Atom => "application/atom+xml; charset=utf-8",
             Format::Json => "application/feed+json; charset=utf-8",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_and_directions_are_read_off_what_is_there() {
+        assert_eq!(image_type("https://x.org/a/b.JPG?w=300"), Some("image/jpeg"));
+        assert_eq!(image_type("https://x.org/img/placeholder.svg"), Some("image/svg+xml"));
+        assert_eq!(image_type("https://x.org/image?id=3"), None);
+        assert_eq!(direction("«12» العراق"), Some("rtl"));
+        assert_eq!(direction("ISIS في العراق"), Some("ltr"));
+        assert_eq!(direction("2026 ..."), None);
+        assert_eq!(with_direction("<p>نص</p>", "نص"), "<div dir=\"rtl\"><p>نص</p></div>");
+        assert_eq!(with_direction("", "نص"), "");
+        assert_eq!(with_direction("<p class=\"x\">نص</p>", "Title"), "<div dir=\"rtl\"><p class=\"x\">نص</p></div>");
+        assert_eq!(with_direction("<p>Text</p>", "عنوان"), "<div dir=\"ltr\"><p>Text</p></div>");
     }
 }

@@ -102,8 +102,36 @@ impl Publisher {
                 }
             }
         }
+        let opml = self.opml().await?;
+        if write_if_changed(&self.config.feeds.output_dir.join("feeds.opml"), &opml)? {
+            report.files_written += 1;
+        }
         tracing::info!(feeds = report.feeds, written = report.files_written, failed = report.failed, "feeds built");
         Ok(report)
+    }
+
+    /// Every feed as an OPML list, for feed readers to import at once.
+    pub async fn opml(&self) -> Result<Vec<u8>, FeedError> {
+        let base = &self.config.site.base_url;
+        let site = &self.config.site.title;
+        let mut feeds: Vec<super::opml::Outline> = self
+            .config
+            .feeds
+            .declared
+            .iter()
+            .map(|spec| super::opml::Outline {
+                title: if spec.title.is_empty() { site.clone() } else { spec.title.clone() },
+                feed_base: feed_url(base, &FeedKey::Declared(spec.id.clone())),
+            })
+            .collect();
+        for keyword in self.store.all_keywords().await? {
+            feeds.push(super::opml::Outline {
+                title: format!("{site} — {}", keyword.name),
+                feed_base: feed_url(base, &FeedKey::Keyword(keyword.slug.clone())),
+            });
+        }
+        super::opml::write(&format!("{site} — الخلاصات"), base.as_str(), &feeds)
+            .map_err(|reason| FeedError::Write { feed: "feeds.opml".into(), reason })
     }
 
     /// The feed file for `key` in `format`, from the cache or built now; `None` if no such feed.
@@ -273,12 +301,12 @@ fn epoch() -> DateTime<Utc> {
 
 fn entry(categories: Vec<Category>, a: Article) -> Entry {
     Entry {
+        content_html: super::model::with_direction(&a.body_html, &a.title),
         updated: a.updated_at.max(a.published_at),
         published: a.published_at,
         url: a.url,
         title: a.title,
         summary: a.summary,
-        content_html: a.body_html,
         author: a.author,
         image: a.image_url,
         categories,

@@ -2,11 +2,36 @@
 //! `atom:link rel="self"`, permalink GUIDs, RFC 822 dates, `dc:creator` for authors (RSS's own
 //! `<author>` must be an email address) and the full body in `content:encoded`.
 
+use std::collections::BTreeMap;
+
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
-use rss::{Category, Channel, Guid, Item};
+use rss::extension::{Extension, ExtensionMap};
+use rss::{Category, Channel, Enclosure, Guid, Item};
 
-use super::model::{Feed, Format};
+use super::model::{Feed, Format, image_type};
+
+/// Media RSS, for the lead image (`media:content` and `media:thumbnail`).
+const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+
+/// The lead image as Media RSS elements.
+fn media(image: &str) -> ExtensionMap {
+    let element = |name: &str, with_type: bool| {
+        let mut attrs = BTreeMap::from([("url".to_owned(), image.to_owned())]);
+        if with_type {
+            attrs.insert("medium".into(), "image".into());
+            if let Some(t) = image_type(image) {
+                attrs.insert("type".into(), t.into());
+            }
+        }
+        Extension { name: format!("media:{name}"), attrs, ..Default::default() }
+    };
+    let elements = BTreeMap::from([
+        ("content".to_owned(), vec![element("content", true)]),
+        ("thumbnail".to_owned(), vec![element("thumbnail", false)]),
+    ]);
+    BTreeMap::from([("media".to_owned(), elements)])
+}
 
 pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
     let items = feed
@@ -29,6 +54,11 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
                 .author
                 .as_ref()
                 .map(|a| DublinCoreExtension { creators: vec![a.clone()], ..Default::default() }),
+            // The length is not known without fetching the image: 0, as RSS readers expect then.
+            enclosure: e.image.as_deref().and_then(|url| {
+                image_type(url).map(|t| Enclosure { url: url.to_owned(), length: "0".into(), mime_type: t.into() })
+            }),
+            extensions: e.image.as_deref().map(media).unwrap_or_default(),
             ..Default::default()
         })
         .collect();
@@ -47,6 +77,7 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
                 ..Default::default()
             }],
         }),
+        namespaces: BTreeMap::from([("media".to_owned(), MEDIA_NS.to_owned())]),
         items,
         ..Default::default()
     };

@@ -36,6 +36,17 @@ pub async fn keyword(State(app): State<Arc<App>>, Path(file): Path<String>, head
     serve(&app, key, format, &headers, &file).await
 }
 
+/// Every feed as an OPML list (`/feeds.opml`), the same bytes as `feeds.opml` in the output folder
+/// after a build.
+pub async fn opml(State(app): State<Arc<App>>) -> WebResult<Response> {
+    let bytes = app.publisher.opml().await?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/x-opml; charset=utf-8")),
+        (header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL)),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
 fn not_found(file: &str) -> WebError {
     WebError::NotFound(format!("لا توجد خلاصة باسم «{file}». الصيغ المتاحة: rss و atom و json."))
 }

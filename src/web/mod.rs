@@ -37,6 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
     let mut router = Router::new()
         .route("/", get(home))
         .route("/healthz", get(healthz))
+        .route("/feeds.opml", get(feeds::opml))
         .route("/feeds/{file}", get(feeds::declared))
         .route("/feeds/keywords/{file}", get(feeds::keyword))
         .route("/subscribe", get(subscribe::form).post(subscribe::submit))

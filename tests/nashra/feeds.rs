@@ -123,6 +123,78 @@ async fn conditional_requests_are_answered_304(app: TestApp) {
     assert_ne!(changed.headers()[ETAG].to_str().unwrap(), etag);
 }
 
+async fn lead_images_and_the_text_direction_reach_every_format(app: TestApp) {
+    app.collect().await;
+    let (_, json) = fetch(&app, "/feeds/all.json").await;
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let with_image: Vec<(String, String)> = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| Some((i["url"].as_str()?.to_owned(), i["image"].as_str()?.to_owned())))
+        .collect();
+    assert!(!with_image.is_empty(), "the demo has lead images");
+    for ext in ["rss", "atom"] {
+        let (_, body) = fetch(&app, &format!("/feeds/all.{ext}")).await;
+        let feed = parse(&body);
+        for (url, image) in &with_image {
+            let entry = feed.entries.iter().find(|e| e.links.iter().any(|l| &l.href == url)).unwrap();
+            // feed-rs reads RSS's enclosure and Media RSS as media, Atom's enclosure as a link.
+            let mut found: Vec<String> = entry
+                .media
+                .iter()
+                .flat_map(|m| m.content.iter().filter_map(|c| c.url.as_ref().map(|u| u.to_string())))
+                .collect();
+            found.extend(entry.links.iter().filter(|l| l.rel.as_deref() == Some("enclosure")).map(|l| l.href.clone()));
+            assert!(found.contains(image), "{ext}: {url}: {found:?}");
+        }
+        for entry in &feed.entries {
+            let content = entry.content.as_ref().and_then(|c| c.body.as_deref()).unwrap_or_default();
+            assert!(content.starts_with(r#"<div dir="rtl">"#), "{ext}: direction inside the content: {content:.80}");
+        }
+        let text = String::from_utf8(body).unwrap();
+        let root = text.lines().find(|l| l.starts_with("<rss") || l.starts_with("<feed")).unwrap();
+        assert!(!root.contains("dir="), "{ext}: never on the root: {root}");
+    }
+    let (_, rss) = fetch(&app, "/feeds/all.rss").await;
+    let rss = String::from_utf8(rss).unwrap();
+    assert!(rss.contains(r#"xmlns:media="http://search.yahoo.com/mrss/""#));
+    assert!(rss.contains(r#"length="0""#) && rss.contains(r#"type="image/svg+xml""#), "an enclosure with its type");
+}
+
+async fn every_feed_is_listed_in_one_opml_file(app: TestApp) {
+    app.collect().await;
+    let (headers, body) = fetch(&app, "/feeds.opml").await;
+    assert!(headers[CONTENT_TYPE].to_str().unwrap().starts_with("text/x-opml"));
+    let text = String::from_utf8(body.clone()).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut urls = Vec::new();
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Empty(e) if e.name().as_ref() == b"outline" => {
+                let url = e
+                    .try_get_attribute("xmlUrl")
+                    .unwrap()
+                    .unwrap()
+                    .decoded_and_normalized_value(quick_xml::XmlVersion::Implicit1_0, reader.decoder())
+                    .unwrap()
+                    .into_owned();
+                urls.push(url);
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    let keywords = app.app.store.all_keywords().await.unwrap().len();
+    assert_eq!(urls.len(), app.app.config.feeds.declared.len() + keywords);
+    for url in urls.iter().take(4).chain(urls.last()) {
+        let feed = app.http.get(url).send().await.unwrap();
+        assert_eq!(feed.status(), reqwest::StatusCode::OK, "{url}");
+        parse(&feed.bytes().await.unwrap());
+    }
+    assert_eq!(std::fs::read(app.dir.path().join("feeds/feeds.opml")).unwrap(), body, "the file is what is served");
+}
+
 async fn feed_files_are_written_where_a_static_server_can_serve_them(app: TestApp) {
     app.collect().await;
     let out = app.dir.path().join("feeds");
@@ -196,6 +268,8 @@ on_both_backends!(
     a_declared_topical_feed_lists_its_keywords_articles,
     conditional_requests_are_answered_304,
     feed_files_are_written_where_a_static_server_can_serve_them,
+    lead_images_and_the_text_direction_reach_every_format,
+    every_feed_is_listed_in_one_opml_file,
     special_characters_survive_a_round_trip,
     unknown_feeds_are_not_found,
 );
