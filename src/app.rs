@@ -196,7 +196,21 @@ impl App {
 
     pub async fn build_feeds(&self, now: DateTime<Utc>) -> anyhow::Result<BuildReport> {
         self.sync_declared_keywords(now).await?;
-        Ok(self.publisher.build_all(now).await?)
+        let report = self.publisher.build_all(now).await?;
+        if let Some(hub) = &self.config.feeds.websub_hub
+            && !report.changed.is_empty()
+        {
+            let client = reqwest::Client::builder()
+                .timeout(self.config.collect.timeout)
+                .user_agent(self.config.collect.user_agent.clone())
+                .build()?;
+            let refused = crate::feeds::websub::publish(&client, hub, &report.changed).await;
+            for (topic, why) in &refused {
+                tracing::warn!(hub = %hub, topic = %topic, "WebSub ping not taken: {why}");
+            }
+            tracing::info!(hub = %hub, pinged = report.changed.len() - refused.len(), "WebSub hub told of changed feeds");
+        }
+        Ok(report)
     }
 
     /// Writes the configuration's declared keywords to the store, once per process.

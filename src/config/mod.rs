@@ -158,6 +158,8 @@ pub struct Feeds {
     pub dir: PathBuf,
     pub output_dir: PathBuf,
     pub keyword_feed_items: u32,
+    /// A WebSub hub (`rel="hub"` in every feed, pinged after a build that changed feeds).
+    pub websub_hub: Option<Url>,
     /// The declarations read from `dir`, one per file, sorted by id.
     pub declared: Vec<FeedSpec>,
 }

@@ -189,6 +189,9 @@ pub struct RawFeeds {
     pub output_dir: String,
     #[serde(default = "default_keyword_feed_items")]
     pub keyword_feed_items: Lenient<u32>,
+    /// A WebSub hub: feeds name it, and it is told when they change.
+    #[serde(default)]
+    pub websub_hub: Option<String>,
 }
 
 impl Default for RawFeeds {
@@ -197,6 +200,7 @@ impl Default for RawFeeds {
             dir: default_feeds_dir(),
             output_dir: default_feeds_output(),
             keyword_feed_items: default_keyword_feed_items(),
+            websub_hub: None,
         }
     }
 }

@@ -264,6 +264,10 @@ pub(super) fn validate(
         }
     };
     let keyword_feed_items = c.positive("feeds.keyword_feed_items", &raw.feeds.keyword_feed_items);
+    let websub_hub = match raw.feeds.websub_hub.as_deref().map(str::trim) {
+        None | Some("") => Some(None),
+        Some(hub) => c.http_url("feeds.websub_hub", hub).map(Some),
+    };
 
     // [mail]
     let rm = &raw.mail;
@@ -425,6 +429,7 @@ pub(super) fn validate(
                 dir: feeds_dir,
                 output_dir: resolve(&raw.feeds.output_dir),
                 keyword_feed_items: keyword_feed_items?,
+                websub_hub: websub_hub?,
                 declared,
             },
             mail: Mail {

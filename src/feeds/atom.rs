@@ -58,10 +58,13 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
         subtitle: Some(feed.description.clone()).filter(|d| !d.is_empty()).map(Text::plain),
         updated: fixed(feed.updated),
         authors: vec![Person { name: feed.title.clone(), uri: Some(feed.site_url.to_string()), ..Default::default() }],
-        links: vec![
+        links: [
             link(feed.self_url(Format::Atom), "self", "application/atom+xml"),
             link(feed.site_url.to_string(), "alternate", "text/html"),
-        ],
+        ]
+        .into_iter()
+        .chain(feed.hub.iter().map(|hub| Link { href: hub.clone(), rel: "hub".into(), ..Default::default() }))
+        .collect(),
         generator: Some(Generator { value: "nashra".into(), ..Default::default() }),
         lang: Some(feed.language.clone()),
         entries,
@@ -86,6 +89,7 @@ mod tests {
             site_url: "https://x.org/".parse().unwrap(),
             self_base: "https://x.org/feeds/all".into(),
             updated: t,
+            hub: None,
             entries: vec![Entry {
                 url: "https://x.org/a".into(),
                 title: "عنوان".into(),

@@ -13,7 +13,17 @@ struct JsonFeed<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     description: &'a str,
     language: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
     items: Vec<Item<'a>>,
+}
+
+/// A WebSub hub, as JSON Feed 1.1 names it.
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -48,6 +58,7 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
         feed_url: feed.self_url(Format::Json),
         description: &feed.description,
         language: &feed.language,
+        hubs: feed.hub.iter().map(|url| Hub { kind: "WebSub", url }).collect(),
         items: feed
             .entries
             .iter()

@@ -12,6 +12,7 @@ mod output;
 mod publish;
 mod rss;
 mod spec;
+pub mod websub;
 
 pub use model::{Category, Entry, Feed, Format};
 pub use output::FeedFile;

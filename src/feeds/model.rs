@@ -16,6 +16,8 @@ pub struct Feed {
     pub self_base: String,
     /// The newest entry's time (or the fallback given when there is none).
     pub updated: DateTime<Utc>,
+    /// The WebSub hub readers may subscribe at.
+    pub hub: Option<String>,
     pub entries: Vec<Entry>,
 }
 

@@ -53,6 +53,8 @@ pub struct BuildReport {
     pub files_written: usize,
     /// Feeds that could not be built (each is logged with its reason).
     pub failed: usize,
+    /// The URLs of the feeds whose bytes changed (each format), for WebSub.
+    pub changed: Vec<String>,
 }
 
 type Files = Arc<HashMap<Format, Arc<FeedFile>>>;
@@ -93,6 +95,10 @@ impl Publisher {
                 Ok((files, written)) => {
                     report.feeds += 1;
                     report.files_written += written;
+                    if written > 0 {
+                        let base = feed_url(&self.config.site.base_url, &key);
+                        report.changed.extend(Format::ALL.iter().map(|f| format!("{base}.{}", f.extension())));
+                    }
                     self.store_in_cache(key, files);
                 }
                 Err(FeedError::Store(e)) => return Err(FeedError::Store(e)),
@@ -258,6 +264,7 @@ impl Publisher {
             language,
             site_url: site.base_url.clone(),
             self_base: feed_url(&site.base_url, key),
+            hub: self.config.feeds.websub_hub.as_ref().map(ToString::to_string),
             updated,
             entries,
         })

@@ -70,12 +70,14 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
         last_build_date: Some(feed.updated.to_rfc2822()),
         generator: Some("nashra".into()),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
+            links: std::iter::once(Link {
                 href: feed.self_url(Format::Rss),
                 rel: "self".into(),
                 mime_type: Some("application/rss+xml".into()),
                 ..Default::default()
-            }],
+            })
+            .chain(feed.hub.iter().map(|hub| Link { href: hub.clone(), rel: "hub".into(), ..Default::default() }))
+            .collect(),
         }),
         namespaces: BTreeMap::from([("media".to_owned(), MEDIA_NS.to_owned())]),
         items,

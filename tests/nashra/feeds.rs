@@ -195,6 +195,56 @@ async fn every_feed_is_listed_in_one_opml_file(app: TestApp) {
     assert_eq!(std::fs::read(app.dir.path().join("feeds/feeds.opml")).unwrap(), body, "the file is what is served");
 }
 
+/// A tiny WebSub hub: it records the topics it is told about.
+async fn hub() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+    let pings = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = pings.clone();
+    let router = axum::Router::new().route(
+        "/hub",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let form: std::collections::HashMap<String, String> =
+                    url::form_urlencoded::parse(&body).into_owned().collect();
+                seen.lock().unwrap().push((form["hub.mode"].clone(), form["hub.url"].clone()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hub", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, pings)
+}
+
+async fn feeds_name_their_websub_hub_and_it_hears_of_changes(app: TestApp) {
+    let (hub_url, pings) = hub().await;
+    let mut config = (*app.app.config).clone();
+    config.feeds.websub_hub = Some(hub_url.parse().unwrap());
+    let with_hub = nashra::app::App::new(config).await.unwrap();
+    with_hub.collect(None, now()).await.unwrap();
+    let topics: Vec<String> = pings.lock().unwrap().iter().map(|(mode, url)| format!("{mode} {url}")).collect();
+    let all = app.url("/feeds/all.atom");
+    assert!(topics.contains(&format!("publish {all}")), "{topics:?}");
+    assert!(topics.iter().any(|t| t.contains("/feeds/keywords/")), "keyword feeds too");
+    // The feeds say where the hub is, beside their own address.
+    let atom = String::from_utf8(std::fs::read(app.dir.path().join("feeds/all.atom")).unwrap()).unwrap();
+    assert!(atom.contains(&format!(r#"<link href="{hub_url}" rel="hub"/>"#)), "{atom:.600}");
+    let rss = String::from_utf8(std::fs::read(app.dir.path().join("feeds/all.rss")).unwrap()).unwrap();
+    assert!(rss.contains(&format!(r#"href="{hub_url}""#)) && rss.contains(r#"rel="hub""#));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(app.dir.path().join("feeds/all.json")).unwrap()).unwrap();
+    assert_eq!(json["hubs"][0]["url"], hub_url.as_str());
+    parse(atom.as_bytes());
+    parse(rss.as_bytes());
+
+    // Nothing changed: nobody is told anything.
+    pings.lock().unwrap().clear();
+    with_hub.build_feeds(now()).await.unwrap();
+    assert!(pings.lock().unwrap().is_empty(), "{:?}", pings.lock().unwrap());
+    with_hub.store.close().await;
+}
+
 async fn feed_files_are_written_where_a_static_server_can_serve_them(app: TestApp) {
     app.collect().await;
     let out = app.dir.path().join("feeds");
@@ -270,6 +320,7 @@ on_both_backends!(
     feed_files_are_written_where_a_static_server_can_serve_them,
     lead_images_and_the_text_direction_reach_every_format,
     every_feed_is_listed_in_one_opml_file,
+    feeds_name_their_websub_hub_and_it_hears_of_changes,
     special_characters_survive_a_round_trip,
     unknown_feeds_are_not_found,
 );
