@@ -134,7 +134,24 @@ pub async fn plan_edition(run: &EditionRun<'_>) -> Result<EditionOutcome, Digest
         tracing::debug!(edition = schedule, "another instance is planning this schedule; waiting");
         tokio::time::sleep(StdDuration::from_millis(250)).await;
     }
-    let planned = plan_under_lease(run, lease).await;
+    // The lease is renewed while planning works, not only when a page is written: a page that
+    // takes longer than the lease (a loaded machine, a slow database) does not lose it to
+    // another instance. If another instance takes it all the same, the next page is not written.
+    let renew = async {
+        loop {
+            tokio::time::sleep(lease.ttl / 3).await;
+            match run.store.acquire_lease(lease.name, lease.owner, lease.ttl).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => tracing::warn!(edition = schedule, "cannot renew the planning lease: {e}"),
+            }
+        }
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    let planned = tokio::select! {
+        planned = plan_under_lease(run, lease) => planned,
+        never = renew => match never {},
+    };
     if let Err(e) = run.store.release_lease(lease.name, lease.owner).await {
         tracing::warn!(edition = schedule, "{e}");
     }

@@ -15,7 +15,7 @@ mod spec;
 pub mod websub;
 
 pub use model::{Category, Entry, Feed, Format};
-pub use output::FeedFile;
+pub use output::{Coding, FeedFile};
 pub use publish::{BuildReport, FeedKey, Publisher, feed_url};
 pub use spec::{ALL, FeedSpec};
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use url::Url;
 
 use super::model::{Category, Entry, Feed, Format};
-use super::output::{FeedFile, write_if_changed};
+use super::output::{Coding, FeedFile, write_if_changed};
 use super::{FeedError, FeedSpec, render};
 use crate::config::Config;
 use crate::keywords::{self, KeywordName};
@@ -207,18 +207,33 @@ impl Publisher {
         for format in Format::ALL {
             let bytes = render(&feed, format).map_err(|reason| FeedError::Write { feed: key.path(), reason })?;
             let path = self.file_path(key, format);
-            let last_modified = match write_if_changed(&path, &bytes) {
+            // `changed`: the bytes differ from the file's (or the file cannot be read back).
+            let (changed, last_modified) = match write_if_changed(&path, &bytes) {
                 Ok(changed) => {
                     written += usize::from(changed);
-                    modified(&path).unwrap_or(now)
+                    (changed, modified(&path).unwrap_or(now))
                 }
                 // The feed is still served from memory; the folder is only a copy for static serving.
                 Err(e) => {
                     tracing::error!("{e}");
-                    now
+                    (true, now)
                 }
             };
-            files.insert(format, Arc::new(FeedFile::new(format, bytes, last_modified)));
+            let sibling = |coding: Coding| {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                path.with_file_name(format!("{name}{}", coding.suffix()))
+            };
+            // Unchanged bytes: their compressed siblings are current, read rather than redone.
+            let file = FeedFile::with_variants(format, bytes, last_modified, |coding| {
+                if changed { None } else { std::fs::read(sibling(coding)).ok() }
+            });
+            // The compressed siblings, byte-identical to what is served, for a static server.
+            for coding in [Coding::Gzip, Coding::Brotli] {
+                if let Err(e) = write_if_changed(&sibling(coding), file.body(coding)) {
+                    tracing::error!("{e}");
+                }
+            }
+            files.insert(format, Arc::new(file));
         }
         Ok((Arc::new(files), written))
     }

@@ -12,7 +12,7 @@ use chrono::Utc;
 
 use super::error::{WebError, WebResult};
 use crate::app::App;
-use crate::feeds::{FeedFile, FeedKey, Format};
+use crate::feeds::{Coding, FeedFile, FeedKey, Format};
 
 const CACHE_CONTROL: &str = "public, max-age=300";
 
@@ -54,15 +54,21 @@ fn not_found(file: &str) -> WebError {
 async fn serve(app: &App, key: FeedKey, format: Format, headers: &HeaderMap, file: &str) -> WebResult<Response> {
     let feed = app.publisher.get(&key, format, Utc::now()).await?.ok_or_else(|| not_found(file))?;
     let last_modified = http_time(&feed);
+    let coding = coding_for(headers);
     let mut response = if not_modified(headers, &feed, last_modified) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut r = feed.bytes.clone().into_response();
+        // The held bytes, shared: nothing is copied or compressed per request.
+        let mut r = feed.body(coding).clone().into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+        if let Some(encoding) = coding.header() {
+            r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        }
         r
     };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&feed.etag) {
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Ok(v) = HeaderValue::from_str(&feed.etag_of(coding)) {
         h.insert(header::ETAG, v);
     }
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(last_modified)) {
@@ -70,6 +76,36 @@ async fn serve(app: &App, key: FeedKey, format: Format, headers: &HeaderMap, fil
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
     Ok(response)
+}
+
+/// The coding to answer in: brotli, then gzip, if the client takes them (`q=0` refuses).
+fn coding_for(headers: &HeaderMap) -> Coding {
+    let accepted: Vec<(String, f32)> = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|item| {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (name, q)
+        })
+        .collect();
+    let takes = |name: &str| {
+        accepted.iter().any(|(n, q)| (n == name || n == "*") && *q > 0.0)
+            && !accepted.iter().any(|(n, q)| n == name && *q <= 0.0)
+    };
+    if takes("br") {
+        Coding::Brotli
+    } else if takes("gzip") {
+        Coding::Gzip
+    } else {
+        Coding::Identity
+    }
 }
 
 /// Last-Modified has one-second precision; compare at that precision.
@@ -82,7 +118,11 @@ fn not_modified(headers: &HeaderMap, feed: &FeedFile, last_modified: SystemTime)
     if let Some(value) = headers.get(header::IF_NONE_MATCH) {
         // Weak comparison, as RFC 9110 §13.1.2 asks for If-None-Match.
         return value.to_str().is_ok_and(|v| {
-            v.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == feed.etag)
+            // Any coding's tag names the same feed version.
+            v.split(',').map(str::trim).any(|tag| {
+                let tag = tag.trim_start_matches("W/");
+                tag == "*" || [Coding::Identity, Coding::Gzip, Coding::Brotli].iter().any(|c| tag == feed.etag_of(*c))
+            })
         });
     }
     headers
@@ -126,6 +166,17 @@ mod tests {
         let mut h = headers(header::IF_NONE_MATCH, "\"other\"");
         h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_static("Sun, 29 Nov 2026 09:00:00 GMT"));
         assert!(!not_modified(&h, &f, http_time(&f)));
+    }
+
+    #[test]
+    fn the_coding_follows_accept_encoding() {
+        assert_eq!(coding_for(&HeaderMap::new()), Coding::Identity);
+        assert_eq!(coding_for(&headers(header::ACCEPT_ENCODING, "gzip, deflate, br")), Coding::Brotli);
+        assert_eq!(coding_for(&headers(header::ACCEPT_ENCODING, "gzip")), Coding::Gzip);
+        assert_eq!(coding_for(&headers(header::ACCEPT_ENCODING, "br;q=0, gzip;q=0.5")), Coding::Gzip);
+        assert_eq!(coding_for(&headers(header::ACCEPT_ENCODING, "*")), Coding::Brotli);
+        assert_eq!(coding_for(&headers(header::ACCEPT_ENCODING, "*, br;q=0")), Coding::Gzip);
+        assert_eq!(coding_for(&headers(header::ACCEPT_ENCODING, "identity")), Coding::Identity);
     }
 
     #[test]

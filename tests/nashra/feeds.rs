@@ -195,6 +195,51 @@ async fn every_feed_is_listed_in_one_opml_file(app: TestApp) {
     assert_eq!(std::fs::read(app.dir.path().join("feeds/feeds.opml")).unwrap(), body, "the file is what is served");
 }
 
+async fn feeds_are_served_precompressed_and_written_beside_their_siblings(app: TestApp) {
+    app.collect().await;
+    // A client that decompresses nothing, so the bytes on the wire are compared.
+    let raw = reqwest::Client::builder().no_gzip().no_deflate().build().unwrap();
+    let get = |encoding: &'static str| {
+        let raw = raw.clone();
+        let url = app.url(&keyword_path("داعش", "atom"));
+        async move {
+            let r = raw.get(url).header("accept-encoding", encoding).send().await.unwrap();
+            let headers = r.headers().clone();
+            (headers, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (plain_headers, plain) = get("identity").await;
+    assert!(plain_headers.get("content-encoding").is_none());
+    assert_eq!(plain_headers["vary"], "Accept-Encoding");
+    let (gz_headers, gz) = get("gzip, deflate").await;
+    assert_eq!(gz_headers["content-encoding"], "gzip");
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, plain);
+    let (br_headers, br) = get("gzip, br").await;
+    assert_eq!(br_headers["content-encoding"], "br");
+    let mut unbrotlied = Vec::new();
+    brotli::BrotliDecompress(&mut std::io::Cursor::new(&br), &mut unbrotlied).unwrap();
+    assert_eq!(unbrotlied, plain);
+    assert!(br.len() < plain.len() / 3, "{} of {}", br.len(), plain.len());
+    let tags: Vec<_> = [&plain_headers, &gz_headers, &br_headers].iter().map(|h| h["etag"].clone()).collect();
+    assert!(tags[0] != tags[1] && tags[1] != tags[2], "one strong tag per coding: {tags:?}");
+    // The files beside the feed are the same bytes, for nginx or a CDN.
+    let dir = app.dir.path().join("feeds/keywords");
+    assert_eq!(std::fs::read(dir.join("داعش.atom")).unwrap(), plain);
+    assert_eq!(std::fs::read(dir.join("داعش.atom.gz")).unwrap(), gz);
+    assert_eq!(std::fs::read(dir.join("داعش.atom.br")).unwrap(), br);
+    // A tag of any coding is the same version: 304.
+    let again = raw
+        .get(app.url(&keyword_path("داعش", "atom")))
+        .header("accept-encoding", "br")
+        .header("if-none-match", gz_headers["etag"].clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), reqwest::StatusCode::NOT_MODIFIED);
+}
+
 /// A tiny WebSub hub: it records the topics it is told about.
 async fn hub() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
     let pings = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -321,6 +366,7 @@ on_both_backends!(
     lead_images_and_the_text_direction_reach_every_format,
     every_feed_is_listed_in_one_opml_file,
     feeds_name_their_websub_hub_and_it_hears_of_changes,
+    feeds_are_served_precompressed_and_written_beside_their_siblings,
     special_characters_survive_a_round_trip,
     unknown_feeds_are_not_found,
 );
