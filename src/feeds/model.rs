@@ -25,6 +25,45 @@ impl Feed {
     pub fn self_url(&self, format: Format) -> String {
         format!("{}.{}", self.self_base, format.extension())
     }
+
+    /// Whether any text holds a character XML cannot carry (see `xml_char`).
+    pub fn has_unwritable_characters(&self) -> bool {
+        let bad = |s: &str| s.chars().any(|c| !xml_char(c));
+        bad(&self.title)
+            || bad(&self.description)
+            || self.entries.iter().any(|e| {
+                bad(&e.title)
+                    || bad(&e.content_html)
+                    || e.summary.as_deref().is_some_and(bad)
+                    || e.author.as_deref().is_some_and(bad)
+                    || e.categories.iter().any(|c| bad(&c.name))
+            })
+    }
+
+    /// This feed without the characters XML cannot carry.
+    pub fn writable(&self) -> Feed {
+        let clean = |s: &str| s.chars().filter(|c| xml_char(*c)).collect::<String>();
+        let mut feed = self.clone();
+        feed.title = clean(&feed.title);
+        feed.description = clean(&feed.description);
+        for e in &mut feed.entries {
+            e.title = clean(&e.title);
+            e.content_html = clean(&e.content_html);
+            e.summary = e.summary.as_deref().map(clean);
+            e.author = e.author.as_deref().map(clean);
+            for c in &mut e.categories {
+                c.name = clean(&c.name);
+            }
+        }
+        feed
+    }
+}
+
+/// Whether XML 1.0 can carry `c` as text: not a control character other than tab and line
+/// breaks (C0, DEL and C1), nor U+FFFE/U+FFFF. A CMS does send them (pasted from Word, a
+/// terminal's colour codes); one would make the whole feed unreadable.
+pub fn xml_char(c: char) -> bool {
+    (!c.is_control() || matches!(c, '\t' | '\n' | '\r')) && !matches!(c, '\u{FFFE}' | '\u{FFFF}')
 }
 
 #[derive(Debug, Clone, PartialEq)]
