@@ -242,23 +242,7 @@ impl App {
         reader: Option<&crate::store::Subscriber>,
         their_links: bool,
     ) -> anyhow::Result<Option<crate::delivery::Composed>> {
-        let cfg = self
-            .config
-            .editions
-            .iter()
-            .find(|e| e.name == edition)
-            .ok_or_else(|| DigestError::UnknownEdition(edition.to_owned()))?;
-        let run = EditionRun {
-            store: &self.store,
-            config: &self.config,
-            edition: cfg,
-            tick: now,
-            now,
-            dry_run: true,
-            owner: &self.owner,
-            lease: self.config.mail.lease,
-            stop: &self.shutdown,
-        };
+        let run = self.edition_run(edition, now, now, true)?;
         let audience = reader.map_or(digest::Audience::Everything, |r| digest::Audience::Reader(r.id));
         let sections = digest::sections_for(&run, audience).await?;
         if sections.is_empty() {
@@ -274,22 +258,21 @@ impl App {
         Ok(Some(composed))
     }
 
-    /// `send_digest`, with a view of the sending's progress.
-    pub async fn send_digest_with(
+    /// A run of the configured edition `edition` on this instance's store, clock and lease.
+    fn edition_run(
         &self,
         edition: &str,
         tick: DateTime<Utc>,
         now: DateTime<Utc>,
         dry_run: bool,
-        progress: &(dyn Fn(&SendReport) + Sync),
-    ) -> anyhow::Result<DigestRun> {
+    ) -> Result<EditionRun<'_>, DigestError> {
         let cfg = self
             .config
             .editions
             .iter()
             .find(|e| e.name == edition)
             .ok_or_else(|| DigestError::UnknownEdition(edition.to_owned()))?;
-        let run = EditionRun {
+        Ok(EditionRun {
             store: &self.store,
             config: &self.config,
             edition: cfg,
@@ -299,7 +282,19 @@ impl App {
             owner: &self.owner,
             lease: self.config.mail.lease,
             stop: &self.shutdown,
-        };
+        })
+    }
+
+    /// `send_digest`, with a view of the sending's progress.
+    pub async fn send_digest_with(
+        &self,
+        edition: &str,
+        tick: DateTime<Utc>,
+        now: DateTime<Utc>,
+        dry_run: bool,
+        progress: &(dyn Fn(&SendReport) + Sync),
+    ) -> anyhow::Result<DigestRun> {
+        let run = self.edition_run(edition, tick, now, dry_run)?;
         let outcome = digest::plan_edition(&run).await.with_context(|| format!("digest edition {edition}"))?;
         if dry_run {
             return Ok(DigestRun { outcome, sent: SendReport::default(), counts: Vec::new() });
