@@ -108,9 +108,15 @@ impl Publisher {
                 }
             }
         }
-        let opml = self.opml().await?;
-        if write_if_changed(&self.config.feeds.output_dir.join("feeds.opml"), &opml)? {
-            report.files_written += 1;
+        // Like a feed file, the list is a copy for static serving: a failure is logged, not fatal.
+        match self
+            .opml()
+            .await
+            .and_then(|opml| write_if_changed(&self.config.feeds.output_dir.join("feeds.opml"), &opml))
+        {
+            Ok(written) => report.files_written += usize::from(written),
+            Err(FeedError::Store(e)) => return Err(FeedError::Store(e)),
+            Err(e) => tracing::error!("feeds.opml not written: {e}"),
         }
         tracing::info!(feeds = report.feeds, written = report.files_written, failed = report.failed, "feeds built");
         Ok(report)
