@@ -194,9 +194,24 @@ impl App {
         Ok(report)
     }
 
+    /// Keeps this process's feeds current until shutdown: a build at once, then one every
+    /// `feeds.refresh` (with nothing new, one small query), so a server also serves what another
+    /// process collected.
+    pub async fn keep_feeds_current(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.build_feeds(Utc::now()).await {
+                tracing::error!("feeds not built: {e:#}");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.config.feeds.refresh) => {}
+                () = self.shutdown.cancelled() => break,
+            }
+        }
+    }
+
     pub async fn build_feeds(&self, now: DateTime<Utc>) -> anyhow::Result<BuildReport> {
         self.sync_declared_keywords(now).await?;
-        let report = self.publisher.build_all(now).await?;
+        let report = self.publisher.build(now).await?;
         if let Some(hub) = &self.config.feeds.websub_hub
             && !report.changed.is_empty()
         {
@@ -327,8 +342,8 @@ impl App {
                 .push((article.url.clone(), collect::ingest(&self.store, &vocabulary, state.id, article, now).await?));
         }
         self.store.record_source_success(state.id, now).await?;
-        // Readers see pushed articles at once; the files follow at the next build.
-        self.publisher.invalidate();
+        // Readers see pushed articles at once.
+        self.build_feeds(now).await?;
         Ok(results)
     }
 

@@ -88,8 +88,13 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum FeedsCommand {
-    /// Rebuild every feed and write the files to the output folder.
-    Build,
+    /// Build the feeds whose content changed since the build the output folder records, and
+    /// write the files whose bytes changed.
+    Build {
+        /// Build every feed and compare each with its file, whatever the folder records.
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,8 +294,11 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Extract { target, source } => extract(&config, &target, source.as_deref(), now).await?,
-        Command::Feeds { command: FeedsCommand::Build } => {
+        Command::Feeds { command: FeedsCommand::Build { full } } => {
             let app = App::new(config).await?;
+            if full {
+                app.publisher.build_everything_next().await;
+            }
             if let Some(output) = run_by_hand(&app, Job::Feeds, now).await? {
                 println!("{}; output folder {}", output.summary(), app.config.feeds.output_dir.display());
             }

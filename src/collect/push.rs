@@ -16,6 +16,11 @@ use crate::store::NewArticle;
 
 /// The most articles one request may carry.
 pub const MAX_ARTICLES: usize = 100;
+/// The most keywords one article may carry: a keyword block is a handful of topics; hundreds are
+/// a CMS bug, and each new one would be a public feed.
+pub const MAX_KEYWORDS_PER_ARTICLE: usize = 30;
+/// The most distinct keywords one request may carry.
+pub const MAX_KEYWORDS_PER_REQUEST: usize = 300;
 const MAX_TITLE_GRAPHEMES: usize = 500;
 
 /// One problem with the request body.
@@ -66,6 +71,14 @@ pub fn parse_push(body: &[u8], time_zone: Tz, now: DateTime<Utc>) -> Result<Vec<
             },
             _ => errors.push(err(path, "must be an object")),
         }
+    }
+    let distinct: std::collections::HashSet<&str> =
+        articles.iter().flat_map(|a| a.tags.iter().map(String::as_str)).collect();
+    if distinct.len() > MAX_KEYWORDS_PER_REQUEST {
+        errors.push(err(
+            prefix,
+            format!("at most {MAX_KEYWORDS_PER_REQUEST} distinct keywords per request, not {}", distinct.len()),
+        ));
     }
     if errors.is_empty() { Ok(articles) } else { Err(errors) }
 }
@@ -168,6 +181,12 @@ fn article(map: &Map<String, Value>, path: &str, tz: Tz, now: DateTime<Utc>) -> 
             Vec::new()
         }
     };
+    if keywords.len() > MAX_KEYWORDS_PER_ARTICLE {
+        errors.push(err(
+            field("keywords"),
+            format!("at most {MAX_KEYWORDS_PER_ARTICLE} keywords per article, not {}", keywords.len()),
+        ));
+    }
     if body_html.is_none() && body_text.is_none() && summary.is_none() {
         errors.push(err(field("body_html"), "give body_html, body_text or at least a summary"));
     }
@@ -265,5 +284,24 @@ mod tests {
         assert_eq!(parse(r#"{"articles":{}}"#).unwrap_err()[0].field, "articles");
         let many = format!("[{}]", vec!["{}"; MAX_ARTICLES + 1].join(","));
         assert!(parse(&many).unwrap_err()[0].message.contains("at most"));
+    }
+
+    #[test]
+    fn keywords_are_capped_per_article_and_per_request() {
+        let article = |i: usize, tags: Vec<String>| {
+            serde_json::json!({"url": format!("https://x.org/{i}"), "title": "عنوان",
+                "published": "2026-11-30T08:00:00Z", "body_html": "<p>نص</p>", "keywords": tags})
+        };
+        let tags = |from: usize, n: usize| (from..from + n).map(|i| format!("وسم{i}")).collect::<Vec<_>>();
+        let one = article(0, tags(0, MAX_KEYWORDS_PER_ARTICLE + 1)).to_string();
+        let e = parse(&one).unwrap_err();
+        assert_eq!(e[0].field, "keywords");
+        assert!(e[0].message.contains("at most 30 keywords"), "{}", e[0].message);
+        assert!(parse(&article(0, tags(0, MAX_KEYWORDS_PER_ARTICLE)).to_string()).is_ok());
+        // Within the cap each, too many together.
+        let many: Vec<_> = (0..11).map(|i| article(i, tags(i * 30, 30))).collect();
+        let e = parse(&serde_json::json!({ "articles": many }).to_string()).unwrap_err();
+        assert_eq!(e[0].field, "articles");
+        assert!(e[0].message.contains("distinct keywords per request"), "{}", e[0].message);
     }
 }

@@ -160,6 +160,13 @@ pub struct Feeds {
     pub keyword_feed_items: u32,
     /// A WebSub hub (`rel="hub"` in every feed, pinged after a build that changed feeds).
     pub websub_hub: Option<Url>,
+    /// A keyword known only from pages' keyword blocks gets a feed once this many articles carry
+    /// it (operators' and subscribers' keywords always have one).
+    pub tag_feed_min_articles: u32,
+    /// The most bytes of feeds held in memory; the others are read from `output_dir` when asked.
+    pub memory_bytes: u64,
+    /// How often a server looks for changes stored by another process.
+    pub refresh: Duration,
     /// The declarations read from `dir`, one per file, sorted by id.
     pub declared: Vec<FeedSpec>,
 }

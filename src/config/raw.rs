@@ -192,6 +192,15 @@ pub struct RawFeeds {
     /// A WebSub hub: feeds name it, and it is told when they change.
     #[serde(default)]
     pub websub_hub: Option<String>,
+    /// A keyword known only from pages' keyword blocks gets a feed once this many articles carry it.
+    #[serde(default = "default_tag_feed_min_articles")]
+    pub tag_feed_min_articles: Lenient<u32>,
+    /// The most memory the served feeds take (beyond it they are read from `output_dir`).
+    #[serde(default = "default_feeds_memory_megabytes")]
+    pub memory_megabytes: Lenient<u64>,
+    /// How often a server looks for changes another process stored (one cheap query).
+    #[serde(default = "default_feeds_refresh_seconds")]
+    pub refresh_seconds: Lenient<u64>,
 }
 
 impl Default for RawFeeds {
@@ -201,6 +210,9 @@ impl Default for RawFeeds {
             output_dir: default_feeds_output(),
             keyword_feed_items: default_keyword_feed_items(),
             websub_hub: None,
+            tag_feed_min_articles: default_tag_feed_min_articles(),
+            memory_megabytes: default_feeds_memory_megabytes(),
+            refresh_seconds: default_feeds_refresh_seconds(),
         }
     }
 }
@@ -398,6 +410,15 @@ fn default_feeds_output() -> String {
 }
 fn default_keyword_feed_items() -> Lenient<u32> {
     Lenient::Ok(50)
+}
+fn default_tag_feed_min_articles() -> Lenient<u32> {
+    Lenient::Ok(3)
+}
+fn default_feeds_memory_megabytes() -> Lenient<u64> {
+    Lenient::Ok(128)
+}
+fn default_feeds_refresh_seconds() -> Lenient<u64> {
+    Lenient::Ok(5)
 }
 fn default_transport() -> String {
     "file".into()

@@ -264,6 +264,9 @@ pub(super) fn validate(
         }
     };
     let keyword_feed_items = c.positive("feeds.keyword_feed_items", &raw.feeds.keyword_feed_items);
+    let tag_feed_min_articles = c.positive("feeds.tag_feed_min_articles", &raw.feeds.tag_feed_min_articles);
+    let feeds_memory = c.positive("feeds.memory_megabytes", &raw.feeds.memory_megabytes);
+    let feeds_refresh = c.positive("feeds.refresh_seconds", &raw.feeds.refresh_seconds);
     let websub_hub = match raw.feeds.websub_hub.as_deref().map(str::trim) {
         None | Some("") => Some(None),
         Some(hub) => c.http_url("feeds.websub_hub", hub).map(Some),
@@ -430,6 +433,9 @@ pub(super) fn validate(
                 output_dir: resolve(&raw.feeds.output_dir),
                 keyword_feed_items: keyword_feed_items?,
                 websub_hub: websub_hub?,
+                tag_feed_min_articles: tag_feed_min_articles?,
+                memory_bytes: feeds_memory?.saturating_mul(1024 * 1024),
+                refresh: Duration::from_secs(feeds_refresh?),
                 declared,
             },
             mail: Mail {

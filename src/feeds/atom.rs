@@ -45,7 +45,7 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
                 .iter()
                 .map(|c| Category {
                     term: c.name.clone(),
-                    scheme: Some(format!("{}.atom", c.feed_base)),
+                    scheme: c.feed_base.as_ref().map(|b| format!("{b}.atom")),
                     label: Some(c.name.clone()),
                 })
                 .collect(),

@@ -135,8 +135,9 @@ pub fn with_direction(html: &str, fallback: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Category {
     pub name: String,
-    /// The keyword's own feed (without extension).
-    pub feed_base: String,
+    /// The keyword's own feed (without extension), when it has one (a tag below
+    /// `feeds.tag_feed_min_articles` has none).
+    pub feed_base: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -72,6 +72,21 @@ impl FeedFile {
         Self { format, bytes: Bytes::from(bytes), gzip, brotli, etag, last_modified }
     }
 
+    /// The feed as the output folder holds it (`path`, with its `.gz`/`.br` siblings; one that
+    /// is missing is made again), Last-Modified from the file's modification time.
+    pub fn read(format: Format, path: &Path) -> std::io::Result<Self> {
+        let bytes = std::fs::read(path)?;
+        let modified = std::fs::metadata(path)?.modified()?;
+        Ok(Self::with_variants(format, bytes, DateTime::<Utc>::from(modified), |coding| {
+            std::fs::read(sibling(path, coding)).ok()
+        }))
+    }
+
+    /// How many bytes it holds, in all its codings.
+    pub fn size(&self) -> usize {
+        self.bytes.len() + self.gzip.len() + self.brotli.len()
+    }
+
     /// The bytes in `coding`.
     pub fn body(&self, coding: Coding) -> &Bytes {
         match coding {
@@ -108,8 +123,17 @@ fn brotli(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Writes `bytes` to `path` atomically, unless the file already holds exactly these bytes.
-/// Returns whether it wrote.
+/// The file beside `path` holding its bytes in `coding` (`all.atom.gz`).
+pub fn sibling(path: &Path, coding: Coding) -> std::path::PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{name}{}", coding.suffix()))
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file renamed over it: a reader sees the old
+/// bytes or the new, never a mix), unless the file already holds exactly these bytes. Returns
+/// whether it wrote. No fsync per file: the folder is a copy made from the store; a machine crash
+/// can at worst leave a file empty, and the next process's first build writes every feed whose
+/// file is missing or empty again.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, FeedError> {
     let io = |source| FeedError::Io { path: path.display().to_string(), source };
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
@@ -119,7 +143,6 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, FeedError> {
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_data().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(true)
 }

@@ -1,26 +1,41 @@
-//! The publisher: builds feeds from the store, writes them to the output folder and keeps the
-//! latest bytes in memory for the HTTP server. A cached feed older than `CACHE_TTL` is rebuilt on
-//! the next request, so an instance that did not run the latest collection still serves fresh
-//! feeds; output is deterministic, so every instance serves the same bytes and ETag.
-//! Last-Modified is when the bytes last changed: the modification time of the output file,
-//! which is rewritten only when its bytes change.
+//! The publisher: builds feeds from the store when their content changes, writes them to the
+//! output folder and serves them like static files.
+//!
+//! - **Built when content changes.** Every change a feed shows raises the store's feed revision
+//!   and marks the keywords it touched (see the migration `add_feed_revisions`). A build reads the
+//!   revision, rebuilds only the feeds whose keywords changed since the revision it built last
+//!   (the declared feeds without keywords whenever anything changed) and records the revision in
+//!   the output folder, so the next process goes on from there. A build with nothing changed is
+//!   one query.
+//! - **Single flight.** Builds take one lock; requests never wait for them, never touch the
+//!   database and never copy a body: they get the bytes of the newest finished build (shared
+//!   `Bytes`, precompressed), until the next build replaces them.
+//! - **Bounded.** What is served is an index in memory (which feeds exist, the spellings that name
+//!   them) and the files themselves, held in a cache of at most `feeds.memory_megabytes`; beyond
+//!   it a feed is read back from the output folder, which holds the same bytes.
+//!
+//! Output is deterministic, so every instance serves the same bytes and ETag. Last-Modified is
+//! when the bytes last changed: the modification time of the output file, rewritten only when
+//! its bytes change.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
+use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::model::{Category, Entry, Feed, Format};
-use super::output::{Coding, FeedFile, write_if_changed};
+use super::output::{Coding, FeedFile, sibling, write_if_changed};
 use super::{FeedError, FeedSpec, render};
 use crate::config::Config;
 use crate::keywords::{self, KeywordName};
-use crate::store::{Article, ArticleFilter, Keyword, Store};
+use crate::store::{ArticleFilter, ChangedKeyword, FeedArticle, Keyword, KeywordId, Store};
 
-const CACHE_TTL: Duration = Duration::from_secs(60);
+/// The file in the output folder that records the revision its feeds were built at.
+const STATE_FILE: &str = ".nashra-build";
 
 /// Which feed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -41,14 +56,9 @@ impl FeedKey {
     }
 }
 
-/// A feed key resolved to what it lists.
-enum Source<'a> {
-    Declared(&'a FeedSpec),
-    Keyword(Keyword),
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildReport {
+    /// Feeds built (those whose content changed since the last build).
     pub feeds: usize,
     pub files_written: usize,
     /// Feeds that could not be built (each is logged with its reason).
@@ -57,49 +67,118 @@ pub struct BuildReport {
     pub changed: Vec<String>,
 }
 
-type Files = Arc<HashMap<Format, Arc<FeedFile>>>;
+/// A feed file as the cache holds it.
+#[derive(Clone)]
+struct Held {
+    file: Arc<FeedFile>,
+    /// The output folder has it, so it may be evicted and read back; one that could not be
+    /// written stays in memory.
+    on_disk: bool,
+}
 
-struct Cached {
-    files: Files,
-    built: Instant,
+#[derive(Clone)]
+struct BySize;
+
+impl quick_cache::Weighter<(FeedKey, Format), Held> for BySize {
+    fn weight(&self, _: &(FeedKey, Format), held: &Held) -> u64 {
+        // Weight 0 is never evicted.
+        if held.on_disk { held.file.size() as u64 } else { 0 }
+    }
+}
+
+/// Which feeds exist, as the latest build left them.
+#[derive(Default)]
+struct Index {
+    /// Published keyword feeds by slug.
+    keywords: HashMap<String, Keyword>,
+    /// Slug by matching form, to find a feed by any spelling.
+    slugs: HashMap<String, String>,
+    opml: Option<Bytes>,
+    /// A build finished; before it a request may only be answered from the output folder.
+    ready: bool,
+}
+
+/// What the builder knows of the last build it made.
+#[derive(Default)]
+struct Built {
+    /// The feed revision every feed is built at (`None`: nothing built by this process yet).
+    revision: Option<i64>,
+    /// The next build builds every feed, whatever the folder records.
+    everything: bool,
 }
 
 #[derive(Clone)]
 pub struct Publisher {
     config: Arc<Config>,
     store: Store,
-    cache: Arc<RwLock<HashMap<FeedKey, Cached>>>,
+    index: Arc<RwLock<Index>>,
+    files: Arc<quick_cache::sync::Cache<(FeedKey, Format), Held, BySize>>,
+    builder: Arc<tokio::sync::Mutex<Built>>,
 }
 
 impl Publisher {
     pub fn new(config: Arc<Config>, store: Store) -> Self {
-        Self { config, store, cache: Arc::default() }
+        let budget = config.feeds.memory_bytes;
+        Self {
+            files: Arc::new(quick_cache::sync::Cache::with_weighter(
+                usize::try_from(budget / 50_000).unwrap_or(1000).max(16),
+                budget,
+                BySize,
+            )),
+            config,
+            store,
+            index: Arc::default(),
+            builder: Arc::default(),
+        }
     }
 
-    /// Rebuilds every declared feed and every keyword feed, writes the files whose bytes changed
-    /// and refreshes the cache. A feed that fails is logged and skipped; the others are built.
-    pub async fn build_all(&self, now: DateTime<Utc>) -> Result<BuildReport, FeedError> {
-        let mut sources: Vec<(FeedKey, Source<'_>)> = self
+    /// Builds the feeds whose content changed since the last build (every feed the first time a
+    /// process builds, unless the output folder records a build of the same configuration),
+    /// writes the files whose bytes changed and serves the new bytes. A feed that fails is logged
+    /// and skipped (and tried again next time); the others are built. One build at a time.
+    pub async fn build(&self, now: DateTime<Utc>) -> Result<BuildReport, FeedError> {
+        let mut built = self.builder.lock().await;
+        let revision = self.store.feed_revision().await?;
+        if built.revision == Some(revision) && !built.everything {
+            return Ok(BuildReport::default());
+        }
+        let first = built.revision.is_none() || built.everything;
+        // What the folder already holds: the revision a finished build of this configuration saved.
+        let since = match built.revision {
+            _ if built.everything => 0,
+            Some(r) => r,
+            None => self.saved_revision().unwrap_or(0),
+        };
+        built.everything = false;
+        let changed = self.store.keywords_changed_after(if first { 0 } else { since }).await?;
+        let (dirty, gone) = self.update_index(&changed, since, first);
+        let mut dirty: HashSet<FeedKey> = dirty;
+        if first && since > 0 {
+            // Files a crash left missing or empty are written again.
+            dirty.extend(self.published_keys().into_iter().filter(|key| !self.files_present(key)));
+        }
+        let mut keys: Vec<FeedKey> = self
             .config
             .feeds
             .declared
             .iter()
-            .map(|spec| (FeedKey::Declared(spec.id.clone()), Source::Declared(spec)))
+            .filter(|spec| self.declared_changed(spec, since, revision, &dirty))
+            .map(|spec| FeedKey::Declared(spec.id.clone()))
             .collect();
-        for keyword in self.store.all_keywords().await? {
-            sources.push((FeedKey::Keyword(keyword.slug.clone()), Source::Keyword(keyword)));
-        }
+        let mut keyword_keys: Vec<FeedKey> = dirty.into_iter().filter(|k| matches!(k, FeedKey::Keyword(_))).collect();
+        keyword_keys.sort_by_key(FeedKey::path);
+        keys.extend(keyword_keys);
+
         let mut report = BuildReport::default();
-        for (key, source) in sources {
-            match self.publish(&key, &source, now).await {
-                Ok((files, written)) => {
+        for key in &keys {
+            match self.publish(key, now).await {
+                Ok(written) => {
                     report.feeds += 1;
                     report.files_written += written;
                     if written > 0 {
-                        let base = feed_url(&self.config.site.base_url, &key);
+                        let base = feed_url(&self.config.site.base_url, key);
                         report.changed.extend(Format::ALL.iter().map(|f| format!("{base}.{}", f.extension())));
                     }
-                    self.store_in_cache(key, files);
                 }
                 Err(FeedError::Store(e)) => return Err(FeedError::Store(e)),
                 Err(e) => {
@@ -108,22 +187,149 @@ impl Publisher {
                 }
             }
         }
-        // Like a feed file, the list is a copy for static serving: a failure is logged, not fatal.
-        match self
-            .opml()
-            .await
-            .and_then(|opml| write_if_changed(&self.config.feeds.output_dir.join("feeds.opml"), &opml))
-        {
-            Ok(written) => report.files_written += usize::from(written),
-            Err(FeedError::Store(e)) => return Err(FeedError::Store(e)),
-            Err(e) => tracing::error!("feeds.opml not written: {e}"),
+        for key in gone {
+            self.withdraw(&key);
         }
-        tracing::info!(feeds = report.feeds, written = report.files_written, failed = report.failed, "feeds built");
+        if first || !changed.is_empty() {
+            report.files_written += self.publish_opml();
+        }
+        if let Ok(mut index) = self.index.write() {
+            index.ready = true;
+        }
+        // A failed feed is tried again at the next build: the revision stays where it was.
+        if report.failed == 0 {
+            built.revision = Some(revision);
+            self.save_revision(revision);
+        } else {
+            built.revision = Some(since);
+        }
+        if report.feeds > 0 {
+            tracing::info!(
+                feeds = report.feeds,
+                written = report.files_written,
+                failed = report.failed,
+                revision,
+                "feeds built"
+            );
+        }
         Ok(report)
     }
 
-    /// Every feed as an OPML list, for feed readers to import at once.
-    pub async fn opml(&self) -> Result<Vec<u8>, FeedError> {
+    /// Makes the next build build every feed and compare it with its file, whatever the output
+    /// folder records (`nashra feeds build --full`, after the folder was edited by hand).
+    pub async fn build_everything_next(&self) {
+        self.builder.lock().await.everything = true;
+    }
+
+    /// Takes the changed keywords into the index. Returns the keyword feeds to build (all
+    /// published ones the first time, else those changed after `since`) and those to withdraw
+    /// (tags whose articles fell below the threshold).
+    fn update_index(&self, changed: &[ChangedKeyword], since: i64, first: bool) -> (HashSet<FeedKey>, Vec<FeedKey>) {
+        let min = i64::from(self.config.feeds.tag_feed_min_articles);
+        let mut dirty = HashSet::new();
+        let mut gone = Vec::new();
+        let Ok(mut index) = self.index.write() else { return (dirty, gone) };
+        if first {
+            index.keywords.clear();
+            index.slugs.clear();
+        }
+        for c in changed {
+            let k = &c.keyword;
+            let key = FeedKey::Keyword(k.slug.clone());
+            if k.origin().in_vocabulary() || c.articles >= min {
+                if c.revision > since {
+                    dirty.insert(key);
+                }
+                index.slugs.insert(k.normalized.clone(), k.slug.clone());
+                index.keywords.insert(k.slug.clone(), k.clone());
+            } else if index.keywords.remove(&k.slug).is_some() || (first && self.file_path(&key, Format::Atom).exists())
+            {
+                index.slugs.remove(&k.normalized);
+                gone.push(key);
+            }
+        }
+        (dirty, gone)
+    }
+
+    /// Whether a declared feed shows something that changed after `since` (the store being at
+    /// `revision`).
+    fn declared_changed(&self, spec: &FeedSpec, since: i64, revision: i64, dirty: &HashSet<FeedKey>) -> bool {
+        if since == 0 {
+            return true;
+        }
+        if spec.keywords.is_empty() {
+            return revision > since;
+        }
+        let Ok(index) = self.index.read() else { return true };
+        spec.keywords
+            .iter()
+            .any(|k| self.slug_of(&index, k).is_some_and(|slug| dirty.contains(&FeedKey::Keyword(slug.to_owned()))))
+    }
+
+    fn slug_of<'i>(&self, index: &'i Index, typed: &str) -> Option<&'i str> {
+        let name = KeywordName::parse(typed).ok()?;
+        let name = keywords::canonical(&self.config.keywords, name);
+        index.slugs.get(name.normalized()).map(String::as_str)
+    }
+
+    fn published_keys(&self) -> Vec<FeedKey> {
+        let mut keys: Vec<FeedKey> =
+            self.config.feeds.declared.iter().map(|spec| FeedKey::Declared(spec.id.clone())).collect();
+        if let Ok(index) = self.index.read() {
+            keys.extend(index.keywords.keys().map(|slug| FeedKey::Keyword(slug.clone())));
+        }
+        keys
+    }
+
+    fn files_present(&self, key: &FeedKey) -> bool {
+        Format::ALL.iter().all(|f| {
+            let path = self.file_path(key, *f);
+            [Coding::Identity, Coding::Gzip, Coding::Brotli]
+                .iter()
+                .all(|c| std::fs::metadata(sibling(&path, *c)).is_ok_and(|m| m.len() > 0))
+        })
+    }
+
+    /// A tag feed whose articles fell below the threshold: no longer served, its files removed.
+    fn withdraw(&self, key: &FeedKey) {
+        for format in Format::ALL {
+            self.files.remove(&(key.clone(), format));
+            let path = self.file_path(key, format);
+            for coding in [Coding::Identity, Coding::Gzip, Coding::Brotli] {
+                let file = sibling(&path, coding);
+                if let Err(e) = std::fs::remove_file(&file)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!("cannot remove {}: {e}", file.display());
+                }
+            }
+        }
+    }
+
+    /// Builds the OPML list from the index, serves it and writes it. Returns the files written.
+    fn publish_opml(&self) -> usize {
+        let opml = match self.opml_now() {
+            Ok(opml) => opml,
+            Err(e) => {
+                tracing::error!("feeds.opml not built: {e}");
+                return 0;
+            }
+        };
+        // Like a feed file, the list is a copy for static serving: a failure is logged, not fatal.
+        let written = match write_if_changed(&self.config.feeds.output_dir.join("feeds.opml"), &opml) {
+            Ok(written) => usize::from(written),
+            Err(e) => {
+                tracing::error!("feeds.opml not written: {e}");
+                0
+            }
+        };
+        if let Ok(mut index) = self.index.write() {
+            index.opml = Some(Bytes::from(opml));
+        }
+        written
+    }
+
+    fn opml_now(&self) -> Result<Vec<u8>, FeedError> {
         let base = &self.config.site.base_url;
         let site = &self.config.site.title;
         let mut feeds: Vec<super::opml::Outline> = self
@@ -136,129 +342,143 @@ impl Publisher {
                 feed_base: feed_url(base, &FeedKey::Declared(spec.id.clone())),
             })
             .collect();
-        for keyword in self.store.all_keywords().await? {
-            feeds.push(super::opml::Outline {
+        if let Ok(index) = self.index.read() {
+            let mut keywords: Vec<&Keyword> = index.keywords.values().collect();
+            keywords.sort_by(|a, b| a.slug.cmp(&b.slug));
+            feeds.extend(keywords.into_iter().map(|keyword| super::opml::Outline {
                 title: format!("{site} — {}", keyword.name),
                 feed_base: feed_url(base, &FeedKey::Keyword(keyword.slug.clone())),
-            });
+            }));
         }
         super::opml::write(&format!("{site} — الخلاصات"), base.as_str(), &feeds)
             .map_err(|reason| FeedError::Write { feed: "feeds.opml".into(), reason })
     }
 
-    /// The feed file for `key` in `format`, from the cache or built now; `None` if no such feed.
-    pub async fn get(
-        &self,
-        key: &FeedKey,
-        format: Format,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Arc<FeedFile>>, FeedError> {
-        if let Ok(cache) = self.cache.read()
-            && let Some(c) = cache.get(key)
-            && c.built.elapsed() < CACHE_TTL
+    /// Every feed as an OPML list, as the latest build left it (before any build in this
+    /// process, as the output folder holds it).
+    pub fn opml(&self) -> Option<Bytes> {
+        if let Ok(index) = self.index.read()
+            && let Some(opml) = &index.opml
         {
-            return Ok(c.files.get(&format).cloned());
+            return Some(opml.clone());
         }
-        let source = match key {
-            FeedKey::Declared(id) => match self.config.feeds.declared.iter().find(|s| &s.id == id) {
-                Some(spec) => Source::Declared(spec),
-                None => return Ok(None),
+        std::fs::read(self.config.feeds.output_dir.join("feeds.opml")).ok().map(Bytes::from)
+    }
+
+    /// The feed file for `key` in `format`, as the latest build left it; `None` if no such feed.
+    /// Never touches the database: from memory, or from the output folder (which holds the same
+    /// bytes) when the feed is beyond the memory budget or no build has finished yet.
+    pub fn get(&self, key: &FeedKey, format: Format) -> Option<Arc<FeedFile>> {
+        let ready = match self.index.read() {
+            Ok(index) => match key {
+                FeedKey::Declared(id) => {
+                    if !self.config.feeds.declared.iter().any(|s| &s.id == id) {
+                        return None;
+                    }
+                    index.ready
+                }
+                FeedKey::Keyword(slug) => {
+                    if index.ready && !index.keywords.contains_key(slug) {
+                        return None;
+                    }
+                    index.ready
+                }
             },
-            FeedKey::Keyword(slug) => match self.store.keyword_by_slug(slug).await? {
-                Some(keyword) => Source::Keyword(keyword),
-                None => return Ok(None),
-            },
+            Err(_) => false,
         };
-        let (files, _) = self.publish(key, &source, now).await?;
-        let file = files.get(&format).cloned();
-        self.store_in_cache(key.clone(), files);
-        Ok(file)
+        let cache_key = (key.clone(), format);
+        if let Some(held) = self.files.get(&cache_key) {
+            return Some(held.file);
+        }
+        // Before the first build only a name the folder can hold is looked up there.
+        if !ready && !safe_file_name(&key.path()) {
+            return None;
+        }
+        let file = Arc::new(FeedFile::read(format, &self.file_path(key, format)).ok()?);
+        if ready {
+            self.files.insert(cache_key, Held { file: file.clone(), on_disk: true });
+        }
+        Some(file)
     }
 
     /// Finds a keyword feed by what a reader typed: its slug or any spelling of the keyword
     /// (or of one of its aliases).
-    pub async fn keyword_key(&self, typed: &str) -> Result<Option<FeedKey>, FeedError> {
-        if let Some(k) = self.store.keyword_by_slug(typed).await? {
-            return Ok(Some(FeedKey::Keyword(k.slug)));
+    pub fn keyword_key(&self, typed: &str) -> Option<FeedKey> {
+        let index = self.index.read().ok()?;
+        if index.keywords.contains_key(typed) {
+            return Some(FeedKey::Keyword(typed.to_owned()));
         }
-        let Ok(name) = KeywordName::parse(&typed.replace('-', " ")) else { return Ok(None) };
-        let name = keywords::canonical(&self.config.keywords, name);
-        Ok(self.store.keyword_by_normalized(name.normalized()).await?.map(|k| FeedKey::Keyword(k.slug)))
+        if let Some(slug) = self.slug_of(&index, &typed.replace('-', " ")) {
+            return Some(FeedKey::Keyword(slug.to_owned()));
+        }
+        // Before the first build, the slug itself is looked for in the output folder.
+        (!index.ready).then(|| FeedKey::Keyword(typed.to_owned()))
     }
 
-    /// Forgets every cached feed, so the next request builds from the store.
-    pub fn invalidate(&self) {
-        if let Ok(mut cache) = self.cache.write() {
-            cache.clear();
-        }
+    /// The published keyword feeds (name and slug), by slug.
+    pub fn keyword_feeds(&self) -> Vec<Keyword> {
+        let mut out: Vec<Keyword> =
+            self.index.read().map(|index| index.keywords.values().cloned().collect()).unwrap_or_default();
+        out.sort_by(|a, b| a.slug.cmp(&b.slug));
+        out
     }
 
-    fn store_in_cache(&self, key: FeedKey, files: Files) {
-        if let Ok(mut cache) = self.cache.write() {
-            cache.insert(key, Cached { files, built: Instant::now() });
-        }
-    }
-
-    /// Builds the feed in every format and writes the files whose bytes changed. Returns the
-    /// files and how many were written.
-    async fn publish(
-        &self,
-        key: &FeedKey,
-        source: &Source<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<(Files, usize), FeedError> {
-        let feed = self.model(key, source).await?;
-        let mut files = HashMap::new();
+    /// Builds the feed in every format, writes the files whose bytes changed and serves the new
+    /// bytes. Returns how many files were written.
+    async fn publish(&self, key: &FeedKey, now: DateTime<Utc>) -> Result<usize, FeedError> {
+        let Some(feed) = self.model(key).await? else { return Ok(0) };
         let mut written = 0;
         for format in Format::ALL {
             let bytes = render(&feed, format).map_err(|reason| FeedError::Write { feed: key.path(), reason })?;
             let path = self.file_path(key, format);
             // `changed`: the bytes differ from the file's (or the file cannot be read back).
-            let (changed, last_modified) = match write_if_changed(&path, &bytes) {
+            let (changed, last_modified, mut on_disk) = match write_if_changed(&path, &bytes) {
                 Ok(changed) => {
                     written += usize::from(changed);
-                    (changed, modified(&path).unwrap_or(now))
+                    (changed, modified(&path).unwrap_or(now), true)
                 }
                 // The feed is still served from memory; the folder is only a copy for static serving.
                 Err(e) => {
                     tracing::error!("{e}");
-                    (true, now)
+                    (true, now, false)
                 }
-            };
-            let sibling = |coding: Coding| {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                path.with_file_name(format!("{name}{}", coding.suffix()))
             };
             // Unchanged bytes: their compressed siblings are current, read rather than redone.
             let file = FeedFile::with_variants(format, bytes, last_modified, |coding| {
-                if changed { None } else { std::fs::read(sibling(coding)).ok() }
+                if changed { None } else { std::fs::read(sibling(&path, coding)).ok() }
             });
             // The compressed siblings, byte-identical to what is served, for a static server.
             for coding in [Coding::Gzip, Coding::Brotli] {
-                if let Err(e) = write_if_changed(&sibling(coding), file.body(coding)) {
+                if let Err(e) = write_if_changed(&sibling(&path, coding), file.body(coding)) {
                     tracing::error!("{e}");
+                    on_disk = false;
                 }
             }
-            files.insert(format, Arc::new(file));
+            self.files.insert((key.clone(), format), Held { file: Arc::new(file), on_disk });
         }
-        Ok((Arc::new(files), written))
+        Ok(written)
     }
 
-    /// The feed model: its articles newest first, each with its keywords as categories.
-    async fn model(&self, key: &FeedKey, source: &Source<'_>) -> Result<Feed, FeedError> {
+    /// The feed model: its articles newest first, each with its keywords as categories (linked
+    /// to their feeds when they have one). `None`: no such feed.
+    async fn model(&self, key: &FeedKey) -> Result<Option<Feed>, FeedError> {
         let site = &self.config.site;
-        let (title, description, language, articles, empty_updated) = match source {
-            Source::Declared(spec) => {
+        let (title, description, language, articles, empty_updated) = match key {
+            FeedKey::Declared(id) => {
+                let Some(spec) = self.config.feeds.declared.iter().find(|s| &s.id == id) else { return Ok(None) };
                 let articles = self.declared_articles(spec).await?;
                 let title = if spec.title.is_empty() { site.title.clone() } else { spec.title.clone() };
                 let description =
                     if spec.description.is_empty() { site.description.clone() } else { spec.description.clone() };
                 (title, description, spec.language.clone(), articles, None)
             }
-            Source::Keyword(keyword) => {
+            FeedKey::Keyword(slug) => {
+                let Some(keyword) = self.index.read().ok().and_then(|i| i.keywords.get(slug).cloned()) else {
+                    return Ok(None);
+                };
                 let articles = self
                     .store
-                    .latest_articles(ArticleFilter::Keywords(&[keyword.id]), self.config.feeds.keyword_feed_items)
+                    .feed_articles(ArticleFilter::Keywords(&[keyword.id]), self.config.feeds.keyword_feed_items)
                     .await?;
                 (
                     format!("{} — {}", site.title, keyword.name),
@@ -271,15 +491,20 @@ impl Publisher {
         };
         let ids: Vec<_> = articles.iter().map(|a| a.id).collect();
         let mut categories: HashMap<i64, Vec<Category>> = HashMap::new();
-        for (article, k) in self.store.keywords_of_articles(&ids).await? {
-            let feed_base = feed_url(&site.base_url, &FeedKey::Keyword(k.slug));
-            categories.entry(article).or_default().push(Category { name: k.name, feed_base });
+        {
+            let pairs = self.store.keywords_of_articles(&ids).await?;
+            let index = self.index.read().ok();
+            for (article, k) in pairs {
+                let published = index.as_ref().is_some_and(|i| i.keywords.contains_key(&k.slug));
+                let feed_base = published.then(|| feed_url(&site.base_url, &FeedKey::Keyword(k.slug)));
+                categories.entry(article).or_default().push(Category { name: k.name, feed_base });
+            }
         }
         let entries: Vec<Entry> =
             articles.into_iter().map(|a| entry(categories.remove(&a.id).unwrap_or_default(), a)).collect();
         // Never the clock: an empty feed must give the same bytes at every build.
         let updated = entries.iter().map(|e| e.updated).max().or(empty_updated).unwrap_or_else(epoch);
-        Ok(Feed {
+        Ok(Some(Feed {
             title,
             description,
             language,
@@ -288,27 +513,67 @@ impl Publisher {
             hub: self.config.feeds.websub_hub.as_ref().map(ToString::to_string),
             updated,
             entries,
-        })
+        }))
     }
 
-    async fn declared_articles(&self, spec: &FeedSpec) -> Result<Vec<Article>, FeedError> {
+    async fn declared_articles(&self, spec: &FeedSpec) -> Result<Vec<FeedArticle>, FeedError> {
         if spec.keywords.is_empty() {
-            return Ok(self.store.latest_articles(ArticleFilter::All, spec.limit).await?);
+            return Ok(self.store.feed_articles(ArticleFilter::All, spec.limit).await?);
         }
-        let mut ids = Vec::new();
-        for k in &spec.keywords {
-            let Ok(name) = KeywordName::parse(k) else { continue };
-            let name = keywords::canonical(&self.config.keywords, name);
-            if let Some(keyword) = self.store.keyword_by_normalized(name.normalized()).await? {
-                ids.push(keyword.id);
-            }
-        }
-        Ok(self.store.latest_articles(ArticleFilter::Keywords(&ids), spec.limit).await?)
+        let ids: Vec<KeywordId> = match self.index.read() {
+            Ok(index) => spec
+                .keywords
+                .iter()
+                .filter_map(|k| self.slug_of(&index, k))
+                .filter_map(|slug| index.keywords.get(slug).map(|k| k.id))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        Ok(self.store.feed_articles(ArticleFilter::Keywords(&ids), spec.limit).await?)
     }
 
     fn file_path(&self, key: &FeedKey, format: Format) -> PathBuf {
         self.config.feeds.output_dir.join(format!("{}.{}", key.path(), format.extension()))
     }
+
+    /// What, in the configuration and this program, decides a feed's bytes besides the store.
+    fn fingerprint(&self) -> String {
+        let c = &self.config;
+        let text = format!(
+            "{} {:?} {:?} {:?} {:?} {} {} {:?} {:?}",
+            env!("CARGO_PKG_VERSION"),
+            c.site.title,
+            c.site.description,
+            c.site.base_url.as_str(),
+            c.site.language,
+            c.feeds.keyword_feed_items,
+            c.feeds.tag_feed_min_articles,
+            c.feeds.websub_hub.as_ref().map(Url::as_str),
+            (&c.feeds.declared, &c.keywords.aliases),
+        );
+        crate::store::hex_digest(&Sha256::digest(text.as_bytes())[..16])
+    }
+
+    /// The revision the output folder's feeds were built at, if a finished build of this same
+    /// configuration recorded it.
+    fn saved_revision(&self) -> Option<i64> {
+        let text = std::fs::read_to_string(self.config.feeds.output_dir.join(STATE_FILE)).ok()?;
+        let (revision, fingerprint) = text.trim().split_once(' ')?;
+        (fingerprint == self.fingerprint()).then(|| revision.parse().ok()).flatten()
+    }
+
+    fn save_revision(&self, revision: i64) {
+        let path = self.config.feeds.output_dir.join(STATE_FILE);
+        if let Err(e) = write_if_changed(&path, format!("{revision} {}\n", self.fingerprint()).as_bytes()) {
+            tracing::warn!("the next process will build every feed again: {e}");
+        }
+    }
+}
+
+/// A feed path made only of what slugs and declared ids are made of: no way out of the folder.
+fn safe_file_name(path: &str) -> bool {
+    let name = path.strip_prefix("keywords/").unwrap_or(path);
+    !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 /// The public URL of a feed, without extension; non-ASCII slugs are percent-encoded.
@@ -327,7 +592,7 @@ fn epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single().unwrap_or_default()
 }
 
-fn entry(categories: Vec<Category>, a: Article) -> Entry {
+fn entry(categories: Vec<Category>, a: FeedArticle) -> Entry {
     Entry {
         content_html: super::model::with_direction(&a.body_html, &a.title),
         updated: a.updated_at.max(a.published_at),
@@ -338,5 +603,20 @@ fn entry(categories: Vec<Category>, a: Article) -> Entry {
         author: a.author,
         image: a.image_url,
         categories,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_a_slug_can_have_are_looked_up_in_the_folder() {
+        assert!(safe_file_name("all"));
+        assert!(safe_file_name("keywords/العراق"));
+        assert!(safe_file_name("keywords/كأس-العالم"));
+        for bad in ["keywords/../../etc/passwd", "keywords/..", "keywords/.nashra-build", "", "keywords/a/b", "a\\b"] {
+            assert!(!safe_file_name(bad), "{bad}");
+        }
     }
 }

@@ -48,7 +48,7 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
             categories: e
                 .categories
                 .iter()
-                .map(|c| Category { name: c.name.clone(), domain: Some(format!("{}.rss", c.feed_base)) })
+                .map(|c| Category { name: c.name.clone(), domain: c.feed_base.as_ref().map(|b| format!("{b}.rss")) })
                 .collect(),
             dublin_core_ext: e
                 .author

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
 use super::error::Context as _;
-use super::keywords::KEYWORD_COLUMNS;
+use super::keywords::{KEYWORD_COLUMNS, MARK_FEEDS_OF_ARTICLE, RAISE_FEED_REVISION};
 use super::{Keyword, KeywordId, SourceId, Store, StoreResult, begin_write, on_pool};
 
 pub type ArticleId = i64;
@@ -152,14 +152,6 @@ struct ArticleKeywordRow {
 const ARTICLE_COLUMNS: &str = "a.id, a.source_id, a.url, a.guid, a.title, a.author, a.section, a.summary, \
      a.body_html, a.body_text, a.image_url, a.lang, a.published_at, a.updated_at, a.first_seen_at";
 
-/// Which articles a feed lists.
-#[derive(Debug, Clone, Copy)]
-pub enum ArticleFilter<'a> {
-    All,
-    /// Articles carrying any of these keywords.
-    Keywords(&'a [KeywordId]),
-}
-
 impl Store {
     /// Inserts `article` or updates the row with the same URL if its content changed, and sets
     /// its keywords; all in one transaction.
@@ -271,6 +263,9 @@ impl Store {
                     ),
                 };
                 if !matches!(outcome, Upserted::Unchanged(_)) {
+                    // The feeds the article leaves and those it joins both change.
+                    let revision: i64 = sqlx::query_scalar(RAISE_FEED_REVISION).fetch_one(&mut *tx).await?;
+                    sqlx::query(MARK_FEEDS_OF_ARTICLE).bind(revision).bind(outcome.id()).execute(&mut *tx).await?;
                     sqlx::query("DELETE FROM article_keywords WHERE article_id = $1")
                         .bind(outcome.id())
                         .execute(&mut *tx)
@@ -286,6 +281,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     }
+                    sqlx::query(MARK_FEEDS_OF_ARTICLE).bind(revision).bind(outcome.id()).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(outcome)
@@ -295,55 +291,60 @@ impl Store {
         outcome.with_context(|| format!("cannot store article {}", article.url))
     }
 
-    /// Adds keywords to an article (keeping those it has).
+    /// Adds keywords to stored articles (keeping those they have), in one transaction that
+    /// marks the feeds of the keywords it added as changed.
     pub async fn add_article_keywords(&self, pairs: &[(ArticleId, KeywordId)], origin: &str) -> StoreResult<u64> {
-        let mut added = 0;
-        for (article, keyword) in pairs {
-            added += on_pool!(self, |pool| {
-                sqlx::query(
-                    "INSERT INTO article_keywords (article_id, keyword_id, origin) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-                )
-                .bind(article)
-                .bind(keyword)
-                .bind(origin)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-            })
-            .context("cannot add article keywords")?;
+        if pairs.is_empty() {
+            return Ok(0);
         }
-        Ok(added)
+        let added: StoreResult<u64> = async {
+            begin_write!(self, |tx| {
+                let (mut added, mut rows) = (Vec::new(), 0);
+                for (article, keyword) in pairs {
+                    let n = sqlx::query(
+                        "INSERT INTO article_keywords (article_id, keyword_id, origin) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(article)
+                    .bind(keyword)
+                    .bind(origin)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if n > 0 {
+                        rows += n;
+                        added.push(*keyword);
+                    }
+                }
+                if !added.is_empty() {
+                    added.sort_unstable();
+                    added.dedup();
+                    let revision: i64 = sqlx::query_scalar(RAISE_FEED_REVISION).fetch_one(&mut *tx).await?;
+                    for keyword in &added {
+                        sqlx::query("UPDATE keywords SET revision = $1 WHERE id = $2")
+                            .bind(revision)
+                            .bind(keyword)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(rows)
+            })
+        }
+        .await;
+        added.context("cannot add article keywords")
     }
 
-    /// The newest articles matching `filter`, newest first (ties broken by id, for stable output).
-    pub async fn latest_articles(&self, filter: ArticleFilter<'_>, limit: u32) -> StoreResult<Vec<Article>> {
-        let limit = i64::from(limit);
-        match filter {
-            ArticleFilter::All => on_pool!(self, |pool| {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {ARTICLE_COLUMNS} FROM articles a ORDER BY a.published_at DESC, a.id DESC LIMIT $1"
-                )))
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-            }),
-            ArticleFilter::Keywords([]) => Ok(Vec::new()),
-            ArticleFilter::Keywords(ids) => on_pool!(self, |pool| {
-                let mut q = sqlx::QueryBuilder::new(format!(
-                    "SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.id IN \
-                     (SELECT article_id FROM article_keywords WHERE keyword_id IN ("
-                ));
-                let mut list = q.separated(", ");
-                for id in ids {
-                    list.push_bind(*id);
-                }
-                q.push(")) ORDER BY a.published_at DESC, a.id DESC LIMIT ");
-                q.push_bind(limit);
-                q.build_query_as().persistent(false).fetch_all(pool).await
-            }),
-        }
-        .context("cannot read articles")
+    /// What the home page shows of the newest articles, newest first.
+    pub async fn newest_articles(&self, limit: u32) -> StoreResult<Vec<DigestArticle>> {
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {DIGEST_ARTICLE_COLUMNS} FROM articles a ORDER BY a.published_at DESC, a.id DESC LIMIT $1"
+        )))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)
+        .context("cannot read the newest articles")
     }
 
     /// What digests show of the articles first stored in (`after`, `until`], newest first.

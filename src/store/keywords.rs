@@ -69,6 +69,15 @@ impl Keyword {
 
 pub(super) const KEYWORD_COLUMNS: &str = "k.id, k.name, k.normalized, k.slug, k.origin, k.created_at";
 
+/// Raises the feed revision (see the migration `add_feed_revisions`): taken after a writer's
+/// article rows and before its keyword rows, held until commit.
+pub(super) const RAISE_FEED_REVISION: &str =
+    "UPDATE feed_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision";
+
+/// Marks the feeds of an article's keywords as changed at revision `$1` (article `$2`).
+pub(super) const MARK_FEEDS_OF_ARTICLE: &str =
+    "UPDATE keywords SET revision = $1 WHERE id IN (SELECT keyword_id FROM article_keywords WHERE article_id = $2)";
+
 /// What `ensure_keyword` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ensured {
@@ -80,7 +89,8 @@ pub struct Ensured {
 impl Store {
     /// Returns the keyword with this matching form, creating it or raising its origin (an
     /// operator's keyword outranks a subscriber's, which outranks a tag). One upsert, so
-    /// concurrent writers of the same keyword cannot collide.
+    /// concurrent writers of the same keyword cannot collide. A keyword that changes marks its
+    /// feed as changed; one already as asked writes nothing.
     pub async fn ensure_keyword(
         &self,
         name: &str,
@@ -91,16 +101,25 @@ impl Store {
     ) -> StoreResult<Ensured> {
         let result: StoreResult<Ensured> = async {
             begin_write!(self, |tx| {
-                let before: Option<String> = sqlx::query_scalar("SELECT origin FROM keywords WHERE normalized = $1")
-                    .bind(normalized)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let before: Option<Keyword> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {KEYWORD_COLUMNS} FROM keywords k WHERE k.normalized = $1"
+                )))
+                .bind(normalized)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(keyword) = before.as_ref().filter(|k| k.origin() >= origin) {
+                    tx.commit().await?;
+                    return Ok(Ensured { keyword: keyword.clone(), joined_vocabulary: false });
+                }
+                let revision: i64 = sqlx::query_scalar(RAISE_FEED_REVISION).fetch_one(&mut *tx).await?;
                 let keyword: Keyword = sqlx::query_as(
-                    "INSERT INTO keywords AS k (name, normalized, slug, origin, created_at) VALUES ($1, $2, $3, $4, $5)
+                    "INSERT INTO keywords AS k (name, normalized, slug, origin, created_at, revision)
+                     VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT (normalized) DO UPDATE SET origin = CASE
                          WHEN k.origin = 'operator' OR excluded.origin = 'operator' THEN 'operator'
                          WHEN k.origin = 'subscriber' OR excluded.origin = 'subscriber' THEN 'subscriber'
-                         ELSE 'tag' END
+                         ELSE 'tag' END,
+                         revision = excluded.revision
                      RETURNING id, name, normalized, slug, origin, created_at",
                 )
                 .bind(name)
@@ -108,10 +127,11 @@ impl Store {
                 .bind(slug)
                 .bind(origin.as_str())
                 .bind(now)
+                .bind(revision)
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                let was_in_vocabulary = before.is_some_and(|o| KeywordOrigin::parse(&o).in_vocabulary());
+                let was_in_vocabulary = before.is_some_and(|k| k.origin().in_vocabulary());
                 Ok(Ensured { joined_vocabulary: origin.in_vocabulary() && !was_in_vocabulary, keyword })
             })
         }

@@ -12,6 +12,7 @@
 mod articles;
 mod editions;
 mod error;
+mod feeds;
 mod import;
 mod jobs;
 mod keywords;
@@ -31,9 +32,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use articles::{Article, ArticleFilter, ArticleId, DigestArticle, NewArticle, Upserted, hex_digest};
+pub use articles::{Article, ArticleId, DigestArticle, NewArticle, Upserted, hex_digest};
 pub use editions::{ContentId, Edition, EditionId, PlanLease, PlannedPage, Reader};
 pub use error::{StoreError, StoreResult};
+pub use feeds::{ArticleFilter, ChangedKeyword, FeedArticle};
 pub use import::{ExportedReader, ImportedReader, Present};
 pub use jobs::{JobRun, JobRunId};
 pub use keywords::{Ensured, Keyword, KeywordId, KeywordOrigin};

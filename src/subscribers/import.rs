@@ -325,6 +325,13 @@ impl Importer<'_> {
         for text in field(columns.keywords)?.split(KEYWORD_SEPARATORS).map(str::trim).filter(|k| !k.is_empty()) {
             keywords.push(self.keyword(text)?);
         }
+        if keywords.len() > super::signup::MAX_KEYWORDS {
+            return Err(format!(
+                "a reader follows at most {} keywords, not {}",
+                super::signup::MAX_KEYWORDS,
+                keywords.len()
+            ));
+        }
         let created = parse_created(field(columns.created)?)?;
         Ok(Row { email, wanted, written: written.to_owned(), keywords, created })
     }

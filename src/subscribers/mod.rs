@@ -76,6 +76,8 @@ pub enum SubscribeError {
     BadKeyword(#[from] KeywordError),
     #[error("give at least one keyword to follow")]
     NoKeywords,
+    #[error("a reader follows at most {max} keywords, not {0}", max = signup::MAX_KEYWORDS)]
+    TooManyKeywords(usize),
     #[error("cannot create a secure token: {0}")]
     Token(String),
     #[error("{0} unsubscribed; to bring them back, say so explicitly (--resubscribe)")]
@@ -121,6 +123,9 @@ pub async fn add(
         .collect::<Result<Vec<_>, _>>()?;
     if names.is_empty() {
         return Err(SubscribeError::NoKeywords);
+    }
+    if names.len() > signup::MAX_KEYWORDS {
+        return Err(SubscribeError::TooManyKeywords(names.len()));
     }
     let keywords = keywords::follow(store, config, &names, KeywordOrigin::Subscriber, now).await?;
     let ids: Vec<_> = keywords.iter().map(|k| k.id).collect();

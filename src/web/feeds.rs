@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 
 use super::error::{WebError, WebResult};
 use crate::app::App;
@@ -27,19 +26,19 @@ pub async fn declared(
     headers: HeaderMap,
 ) -> WebResult<Response> {
     let (id, format) = split(&file).ok_or_else(|| not_found(&file))?;
-    serve(&app, FeedKey::Declared(id.to_owned()), format, &headers, &file).await
+    serve(&app, FeedKey::Declared(id.to_owned()), format, &headers, &file)
 }
 
 pub async fn keyword(State(app): State<Arc<App>>, Path(file): Path<String>, headers: HeaderMap) -> WebResult<Response> {
     let (typed, format) = split(&file).ok_or_else(|| not_found(&file))?;
-    let key = app.publisher.keyword_key(typed).await?.ok_or_else(|| not_found(&file))?;
-    serve(&app, key, format, &headers, &file).await
+    let key = app.publisher.keyword_key(typed).ok_or_else(|| not_found(&file))?;
+    serve(&app, key, format, &headers, &file)
 }
 
 /// Every feed as an OPML list (`/feeds.opml`), the same bytes as `feeds.opml` in the output folder
 /// after a build.
 pub async fn opml(State(app): State<Arc<App>>) -> WebResult<Response> {
-    let bytes = app.publisher.opml().await?;
+    let bytes = app.publisher.opml().ok_or_else(|| WebError::NotFound("لم تُبنَ الخلاصات بعد.".into()))?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("text/x-opml; charset=utf-8")),
         (header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL)),
@@ -51,8 +50,8 @@ fn not_found(file: &str) -> WebError {
     WebError::NotFound(format!("لا توجد خلاصة باسم «{file}». الصيغ المتاحة: rss و atom و json."))
 }
 
-async fn serve(app: &App, key: FeedKey, format: Format, headers: &HeaderMap, file: &str) -> WebResult<Response> {
-    let feed = app.publisher.get(&key, format, Utc::now()).await?.ok_or_else(|| not_found(file))?;
+fn serve(app: &App, key: FeedKey, format: Format, headers: &HeaderMap, file: &str) -> WebResult<Response> {
+    let feed = app.publisher.get(&key, format).ok_or_else(|| not_found(file))?;
     let last_modified = http_time(&feed);
     let coding = coding_for(headers);
     let mut response = if not_modified(headers, &feed, last_modified) {
@@ -134,7 +133,7 @@ fn not_modified(headers: &HeaderMap, feed: &FeedFile, last_modified: SystemTime)
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     use super::*;
 

@@ -28,7 +28,6 @@ use tower_http::trace::TraceLayer;
 use crate::app::App;
 use crate::arabic::{format_date, format_datetime};
 use crate::feeds::{FeedKey, Format, feed_url};
-use crate::store::ArticleFilter;
 use crate::store::{Subscriber, SubscriberStatus};
 use crate::subscribers::{LinkError, Purpose, Token};
 use error::{WebError, WebResult};
@@ -130,9 +129,8 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> WebResult<Resp
         })
         .collect();
     let keywords: Vec<KeywordLink> = app
-        .store
-        .all_keywords()
-        .await?
+        .publisher
+        .keyword_feeds()
         .into_iter()
         .map(|k| KeywordLink { path: utf8_percent_encode(&k.slug, NON_ALPHANUMERIC).to_string(), name: k.name })
         .collect();
@@ -149,7 +147,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> WebResult<Resp
         .collect();
     let latest: Vec<LatestArticle> = app
         .store
-        .latest_articles(ArticleFilter::All, HOME_ARTICLES)
+        .newest_articles(HOME_ARTICLES)
         .await?
         .into_iter()
         .map(|a| LatestArticle {
@@ -324,6 +322,7 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    tokio::spawn(app.clone().keep_feeds_current());
     // The client's address: sign-ups are limited per client.
     axum::serve(listener, router(app).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)

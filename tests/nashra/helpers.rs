@@ -98,6 +98,8 @@ pub struct Options {
     pub fixtures: bool,
     /// Lines added to the `[mail]` section (`connections = 2`…).
     pub mail_toml: String,
+    /// Lines added to the `[feeds]` section.
+    pub feeds_toml: String,
 }
 
 pub struct TestApp {
@@ -142,6 +144,9 @@ impl TestApp {
         let config = Config::from_toml(&text, &path, Vec::<(String, String)>::new())
             .unwrap_or_else(|e| panic!("test configuration: {e}"));
         let app = Arc::new(App::new(config).await.unwrap_or_else(|e| panic!("{e:#}")));
+        // As `nashra serve` does first (declared keywords in the store, feeds built), but before the
+        // test goes on, so the order keywords are created in does not race the server.
+        app.build_feeds(now()).await.unwrap_or_else(|e| panic!("{e:#}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(nashra::web::serve(listener, app.clone(), async move {
             let _ = rx.await;
@@ -334,6 +339,7 @@ retry_base_ms = 10
 [feeds]
 dir = "{feeds}"
 output_dir = "{out}"
+{feeds_extra}
 
 [demo]
 enabled = true
@@ -388,6 +394,12 @@ send_timeout_seconds = 5
         templates = repo.join("email-templates").display(),
         extra = options.extra_toml.replace("{site}", &site_url),
         mail_extra = mail_lines(&options.mail_toml),
+        feeds_extra = if options.feeds_toml.contains("refresh_seconds") {
+            options.feeds_toml.clone()
+        } else {
+            // A server sees what another process stored within a second.
+            format!("{}\nrefresh_seconds = 1", options.feeds_toml)
+        },
     )
 }
 

@@ -16,6 +16,7 @@ mod corpus;
 mod delivery;
 mod digest;
 mod extract;
+mod feed_builds;
 mod feeds;
 mod fetch;
 mod import;

@@ -1,0 +1,118 @@
+//! What the feeds stage reads: which feeds changed since a revision, and only the columns and
+//! rows a feed shows.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::error::Context as _;
+use super::keywords::KEYWORD_COLUMNS;
+use super::{ArticleId, Keyword, KeywordId, Store, StoreResult, on_pool};
+
+/// What a feed shows of an article: no plain-text body, no hashes.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct FeedArticle {
+    pub id: ArticleId,
+    pub url: String,
+    pub title: String,
+    pub author: Option<String>,
+    pub summary: Option<String>,
+    pub body_html: String,
+    pub image_url: Option<String>,
+    pub published_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const FEED_ARTICLE_COLUMNS: &str =
+    "a.id, a.url, a.title, a.author, a.summary, a.body_html, a.image_url, a.published_at, a.updated_at";
+
+/// A keyword whose feed changed, with how many articles carry it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ChangedKeyword {
+    #[sqlx(flatten)]
+    pub keyword: Keyword,
+    pub revision: i64,
+    pub articles: i64,
+}
+
+/// Which articles a feed lists.
+#[derive(Debug, Clone, Copy)]
+pub enum ArticleFilter<'a> {
+    All,
+    /// Articles carrying any of these keywords.
+    Keywords(&'a [KeywordId]),
+}
+
+impl Store {
+    /// The feed revision: every change a feed shows raised it (committed changes only).
+    pub async fn feed_revision(&self) -> StoreResult<i64> {
+        on_pool!(self, |pool| sqlx::query_scalar("SELECT revision FROM feed_revision WHERE id = 1")
+            .fetch_one(pool)
+            .await)
+        .context("cannot read the feed revision")
+    }
+
+    /// The keywords whose feeds changed after revision `after` (every keyword for 0), by slug,
+    /// each with its article count.
+    pub async fn keywords_changed_after(&self, after: i64) -> StoreResult<Vec<ChangedKeyword>> {
+        on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEYWORD_COLUMNS}, k.revision,
+                 (SELECT COUNT(*) FROM article_keywords ak WHERE ak.keyword_id = k.id) AS articles
+             FROM keywords k WHERE k.revision > $1 ORDER BY k.slug"
+        )))
+        .bind(after)
+        .fetch_all(pool)
+        .await)
+        .context("cannot read the keywords that changed")
+    }
+
+    /// The newest articles matching `filter`, newest first (ties broken by id, for stable
+    /// output). For keywords the order is taken from the article-keyword and recency indexes
+    /// first, so only the `limit` rows shown are read.
+    pub async fn feed_articles(&self, filter: ArticleFilter<'_>, limit: u32) -> StoreResult<Vec<FeedArticle>> {
+        let limit = i64::from(limit);
+        let ids: Vec<ArticleId> = match filter {
+            ArticleFilter::All => {
+                return on_pool!(self, |pool| {
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {FEED_ARTICLE_COLUMNS} FROM articles a ORDER BY a.published_at DESC, a.id DESC LIMIT $1"
+                    )))
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await
+                })
+                .context("cannot read articles");
+            }
+            ArticleFilter::Keywords([]) => return Ok(Vec::new()),
+            ArticleFilter::Keywords(keywords) => on_pool!(self, |pool| {
+                let mut q = sqlx::QueryBuilder::new(
+                    "SELECT a.id FROM articles a WHERE a.id IN \
+                     (SELECT article_id FROM article_keywords WHERE keyword_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in keywords {
+                    list.push_bind(*id);
+                }
+                q.push(")) ORDER BY a.published_at DESC, a.id DESC LIMIT ");
+                q.push_bind(limit);
+                q.build_query_scalar().persistent(false).fetch_all(pool).await
+            })
+            .context("cannot read the articles of keywords")?,
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut rows: Vec<FeedArticle> = on_pool!(self, |pool| {
+            let mut q =
+                sqlx::QueryBuilder::new(format!("SELECT {FEED_ARTICLE_COLUMNS} FROM articles a WHERE a.id IN ("));
+            let mut list = q.separated(", ");
+            for id in &ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            q.build_query_as().persistent(false).fetch_all(pool).await
+        })
+        .context("cannot read articles")?;
+        rows.sort_by(|a, b| b.published_at.cmp(&a.published_at).then(b.id.cmp(&a.id)));
+        Ok(rows)
+    }
+}

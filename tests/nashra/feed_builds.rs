@@ -1,0 +1,226 @@
+//! How feeds are built and served: only when their content changes, only the feeds an article
+//! belongs to, never from the database on a request, tags published from a threshold, and a new
+//! process that goes on from the build the output folder records.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use nashra::app::App;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, TestApp, now};
+use crate::on_both_backends;
+
+const TOKEN: &str = "cms-secret-0123456789";
+
+fn options() -> Options {
+    let extra =
+        format!("[[sources]]\nname = \"cms\"\nkind = \"push\"\ntoken = \"{TOKEN}\"\ntime_zone = \"Africa/Cairo\"\n");
+    Options { extra_toml: extra, ..Default::default() }
+}
+
+async fn push(app: &TestApp, n: usize, title: &str, keywords: &[&str]) {
+    let article = json!({
+        "url": format!("https://cms.example/2026/11/30/{n}"),
+        "title": title,
+        "published": format!("2026-11-30T0{}:00:00Z", n % 10),
+        "body_html": format!("<p>{title}: نص الخبر رقم {n}.</p>"),
+        "keywords": keywords,
+    });
+    let r = app
+        .http
+        .post(app.url("/api/v1/articles"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(article.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+}
+
+fn keyword_path(keyword: &str, ext: &str) -> String {
+    format!("/feeds/keywords/{}.{ext}", utf8_percent_encode(keyword, NON_ALPHANUMERIC))
+}
+
+/// Every file under `dir` with its modification time.
+fn files(dir: &Path) -> HashMap<PathBuf, SystemTime> {
+    let mut out = HashMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.insert(e.path(), e.metadata().unwrap().modified().unwrap());
+            }
+        }
+    }
+    out
+}
+
+async fn a_new_article_rebuilds_only_the_feeds_it_belongs_to(app: TestApp) {
+    app.collect().await;
+    let out = app.dir.path().join("feeds");
+    let before = files(&out);
+    // The file system's clock must move on for a rewritten file to show.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    push(&app, 1, "خبر عاجل عن الاقتصاد", &["الاقتصاد"]).await;
+    let after = files(&out);
+    let changed: Vec<String> = before
+        .iter()
+        .filter(|(path, t)| after.get(*path) != Some(*t))
+        .map(|(path, _)| path.strip_prefix(&out).unwrap().display().to_string())
+        .collect();
+    let mut changed_feeds: Vec<&str> = changed
+        .iter()
+        .map(|p| p.split('.').next().unwrap())
+        .filter(|p| !p.is_empty() && !p.starts_with("feeds"))
+        .collect();
+    changed_feeds.sort_unstable();
+    changed_feeds.dedup();
+    // The site-wide feed and the keyword's own (and the record of the build, `.nashra-build`);
+    // not `iraq`, not the other keywords.
+    assert_eq!(changed_feeds, ["all", "keywords/الاقتصاد"], "{changed:?}");
+    let feed = app.get(&keyword_path("الاقتصاد", "atom")).await.text().await.unwrap();
+    assert!(feed.contains("خبر عاجل عن الاقتصاد"), "served at once");
+
+    // A build with nothing new does nothing; so does a new process's first build.
+    let report = app.app.build_feeds(now()).await.unwrap();
+    assert_eq!((report.feeds, report.files_written), (0, 0));
+    let second = App::new(app.app.config.as_ref().clone()).await.unwrap();
+    let report = second.build_feeds(now()).await.unwrap();
+    assert_eq!((report.feeds, report.files_written), (0, 0), "the folder records what it was built at");
+    second.store.close().await;
+
+    // A file lost from the folder (a crash left it empty, someone deleted it) is written again by
+    // the next process.
+    std::fs::remove_file(out.join("keywords/داعش.json.br")).unwrap();
+    std::fs::write(out.join("iraq.rss"), b"").unwrap();
+    let third = App::new(app.app.config.as_ref().clone()).await.unwrap();
+    let report = third.build_feeds(now()).await.unwrap();
+    assert_eq!(report.feeds, 2, "{report:?}");
+    assert!(std::fs::metadata(out.join("keywords/داعش.json.br")).unwrap().len() > 0);
+    assert!(std::fs::metadata(out.join("iraq.rss")).unwrap().len() > 0);
+    third.store.close().await;
+}
+
+async fn feeds_are_served_without_the_database(app: TestApp) {
+    app.collect().await;
+    let before = app.get("/feeds/all.atom").await.bytes().await.unwrap();
+    let keyword = app.get(&keyword_path("الارهاب", "rss")).await;
+    assert_eq!(keyword.status(), StatusCode::OK, "found by a spelling without hamza");
+    let keyword = keyword.bytes().await.unwrap();
+    // The database goes away: feeds, keyword feeds and the OPML list are still served, unchanged.
+    app.app.store.close().await;
+    let r = app.get("/feeds/all.atom").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap(), before);
+    let r = app.get(&keyword_path("الإرهاب", "rss")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap(), keyword);
+    assert_eq!(app.get("/feeds.opml").await.status(), StatusCode::OK);
+    assert_eq!(app.get(&keyword_path("لا-يوجد", "rss")).await.status(), StatusCode::NOT_FOUND);
+}
+
+async fn what_another_process_stores_reaches_the_server(app: TestApp) {
+    app.collect().await;
+    // Another process (a `nashra collect` run by cron) stores an article and does not build.
+    let other = App::new(app.app.config.as_ref().clone()).await.unwrap();
+    let source = other.store.ensure_source("elsewhere", "html", "", now()).await.unwrap();
+    let article = nashra::store::NewArticle {
+        url: "https://elsewhere.example/1".into(),
+        guid: None,
+        title: "خبر من عملية أخرى".into(),
+        author: None,
+        section: None,
+        summary: None,
+        body_html: "<p>نص</p>".into(),
+        body_text: "نص".into(),
+        image_url: None,
+        lang: Some("ar".into()),
+        published_at: now() + chrono::Duration::hours(1),
+        updated_at: None,
+        tags: Vec::new(),
+    };
+    other.store.upsert_article(source.id, &article, &[], now()).await.unwrap();
+    other.store.close().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let feed = app.get("/feeds/all.atom").await.text().await.unwrap();
+        if feed.contains("خبر من عملية أخرى") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server did not pick the change up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_tag_gets_its_feed_once_enough_articles_carry_it(app: TestApp) {
+    let opml = |app: &TestApp| {
+        let app = app.http.get(app.url("/feeds.opml"));
+        async move { app.send().await.unwrap().text().await.unwrap() }
+    };
+    for n in 1..=2 {
+        push(&app, n, &format!("عودة النازحين {n}"), &["النازحين"]).await;
+        assert_eq!(app.get(&keyword_path("النازحين", "atom")).await.status(), StatusCode::NOT_FOUND, "{n}");
+    }
+    assert!(!opml(&app).await.contains("النازحين"));
+    push(&app, 3, "عودة النازحين 3", &["النازحين"]).await;
+    let r = app.get(&keyword_path("النازحين", "atom")).await;
+    assert_eq!(r.status(), StatusCode::OK, "the third article publishes the tag");
+    let feed = feed_rs::parser::parse(&r.bytes().await.unwrap()[..]).unwrap();
+    assert_eq!(feed.entries.len(), 3);
+    assert!(opml(&app).await.contains("النازحين"));
+    // The articles name it as a category linked to its feed.
+    let all = app.get("/feeds/all.rss").await.text().await.unwrap();
+    let linked = format!("{}.rss", app.url(&keyword_path("النازحين", "")).trim_end_matches('.'));
+    assert!(all.contains(&linked), "{linked}");
+}
+
+/// The answer a bad push gets, for the caps.
+async fn push_value(app: &TestApp, body: &Value) -> (StatusCode, Value) {
+    let r = app
+        .http
+        .post(app.url("/api/v1/articles"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null))
+}
+
+async fn one_push_cannot_create_thousands_of_keywords(app: TestApp) {
+    let tags: Vec<String> = (0..100).map(|i| format!("وسم{i}")).collect();
+    let (status, body) = push_value(
+        &app,
+        &json!({
+            "url": "https://cms.example/many-tags",
+            "title": "مقال بمئة وسم",
+            "published": "2026-11-30T08:00:00Z",
+            "body_html": "<p>نص</p>",
+            "keywords": tags,
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("keywords"), "{body}");
+    let keywords = app.app.store.all_keywords().await.unwrap();
+    assert!(!keywords.iter().any(|k| k.name.starts_with("وسم")), "nothing stored");
+}
+
+on_both_backends!(
+    with super::options();
+    a_new_article_rebuilds_only_the_feeds_it_belongs_to,
+    feeds_are_served_without_the_database,
+    what_another_process_stores_reaches_the_server,
+    a_tag_gets_its_feed_once_enough_articles_carry_it,
+    one_push_cannot_create_thousands_of_keywords,
+);
