@@ -5,7 +5,11 @@
 use atom_syndication::{Category, Content, Entry, Feed as AtomFeed, Generator, Link, Person, Text};
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::model::{Feed, Format, image_type};
+use std::collections::BTreeMap;
+
+use atom_syndication::extension::{Extension, ExtensionMap};
+
+use super::model::{Feed, Format, HISTORY_NS, image_type};
 
 fn fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.fixed_offset()
@@ -13,6 +17,22 @@ fn fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
 
 fn link(href: String, rel: &str, mime: &str) -> Link {
     Link { href, rel: rel.into(), mime_type: Some(mime.into()), ..Default::default() }
+}
+
+/// RFC 5005's links: the older archive document, and on an archive document the current feed.
+fn history_links(feed: &Feed) -> impl Iterator<Item = Link> + '_ {
+    let h = &feed.history;
+    let atom = |base: &String| format!("{base}.{}", Format::Atom.extension());
+    h.prev_archive
+        .iter()
+        .map(move |b| link(atom(b), "prev-archive", "application/atom+xml"))
+        .chain(h.current.iter().map(move |b| link(atom(b), "current", "application/atom+xml")))
+}
+
+/// `<fh:archive/>`: this document is an archive, whose entries do not change.
+fn archive_marker() -> ExtensionMap {
+    let marker = Extension { name: "fh:archive".into(), ..Default::default() };
+    BTreeMap::from([("fh".to_owned(), BTreeMap::from([("archive".to_owned(), vec![marker])]))])
 }
 
 pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
@@ -64,13 +84,23 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
         ]
         .into_iter()
         .chain(feed.hub.iter().map(|hub| Link { href: hub.clone(), rel: "hub".into(), ..Default::default() }))
+        .chain(history_links(feed))
         .collect(),
+        namespaces: if feed.history.is_archive() {
+            BTreeMap::from([("fh".to_owned(), HISTORY_NS.to_owned())])
+        } else {
+            BTreeMap::new()
+        },
+        extensions: if feed.history.is_archive() { archive_marker() } else { BTreeMap::new() },
         generator: Some(Generator { value: "nashra".into(), ..Default::default() }),
         lang: Some(feed.language.clone()),
         entries,
         ..Default::default()
     };
-    let config = atom_syndication::WriteConfig { write_document_declaration: true, indent_size: Some(2) };
+    // An archive page is written without indentation, which would put white space inside the
+    // empty <fh:archive/>; archives are read by programs.
+    let indent = (!feed.history.is_archive()).then_some(2);
+    let config = atom_syndication::WriteConfig { write_document_declaration: true, indent_size: indent };
     atom.write_with_config(Vec::new(), config).map_err(|e| format!("cannot write Atom: {e}"))
 }
 
@@ -90,6 +120,7 @@ mod tests {
             self_base: "https://x.org/feeds/all".into(),
             updated: t,
             hub: None,
+            history: Default::default(),
             entries: vec![Entry {
                 url: "https://x.org/a".into(),
                 title: "عنوان".into(),

@@ -15,6 +15,9 @@ struct JsonFeed<'a> {
     language: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     hubs: Vec<Hub<'a>>,
+    /// JSON Feed's paging: the next (older) items, here the newest archive page before these.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<String>,
     items: Vec<Item<'a>>,
 }
 
@@ -59,6 +62,7 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
         description: &feed.description,
         language: &feed.language,
         hubs: feed.hub.iter().map(|url| Hub { kind: "WebSub", url }).collect(),
+        next_url: feed.history.prev_archive.as_ref().map(|base| format!("{base}.{}", Format::Json.extension())),
         items: feed
             .entries
             .iter()

@@ -14,7 +14,7 @@ mod rss;
 mod spec;
 pub mod websub;
 
-pub use model::{Category, Entry, Feed, Format};
+pub use model::{Category, Entry, Feed, Format, History};
 pub use output::{Coding, FeedFile};
 pub use publish::{BuildReport, FeedKey, Publisher, feed_url};
 pub use spec::{ALL, FeedSpec};
@@ -68,6 +68,7 @@ mod tests {
             self_base: "https://x.org/feeds/all".into(),
             updated: t,
             hub: None,
+            history: Default::default(),
             entries: titles
                 .iter()
                 .enumerate()

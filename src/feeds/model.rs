@@ -18,8 +18,30 @@ pub struct Feed {
     pub updated: DateTime<Utc>,
     /// The WebSub hub readers may subscribe at.
     pub hub: Option<String>,
+    /// Where the rest of the archive is (RFC 5005).
+    pub history: History,
     pub entries: Vec<Entry>,
 }
+
+/// RFC 5005 (feed paging and archiving) links, as URLs without extension: the feed's format is
+/// added. A feed with `current` set is an archive document: immutable, it names the feed it
+/// belongs to, and never a newer archive (so it need not change when one is made).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct History {
+    /// The newest archive document older than this one.
+    pub prev_archive: Option<String>,
+    /// The current feed, on an archive document.
+    pub current: Option<String>,
+}
+
+impl History {
+    pub fn is_archive(&self) -> bool {
+        self.current.is_some()
+    }
+}
+
+/// The namespace of RFC 5005's `fh:archive` element.
+pub const HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
 
 impl Feed {
     pub fn self_url(&self, format: Format) -> String {

@@ -44,6 +44,8 @@ pub enum FeedKey {
     Declared(String),
     /// A keyword's feed, by slug.
     Keyword(String),
+    /// A page of a site-wide declared feed's archive (RFC 5005), from 1 (the oldest articles).
+    Archive { feed: String, page: u64 },
 }
 
 impl FeedKey {
@@ -52,7 +54,13 @@ impl FeedKey {
         match self {
             FeedKey::Declared(id) => id.clone(),
             FeedKey::Keyword(slug) => format!("keywords/{slug}"),
+            FeedKey::Archive { feed, page } => format!("archive/{feed}/{page}"),
         }
+    }
+
+    /// An archive page never changes once written.
+    pub fn is_archive(&self) -> bool {
+        matches!(self, FeedKey::Archive { .. })
     }
 }
 
@@ -94,6 +102,8 @@ struct Index {
     /// Slug by matching form, to find a feed by any spelling.
     slugs: HashMap<String, String>,
     opml: Option<Bytes>,
+    /// How many archive pages each site-wide declared feed has.
+    archives: HashMap<String, u64>,
     /// A build finished; before it a request may only be answered from the output folder.
     ready: bool,
 }
@@ -190,6 +200,26 @@ impl Publisher {
         for key in gone {
             self.withdraw(&key);
         }
+        // Archives: the pages completed since (all of them checked the first time).
+        for spec in self.config.feeds.declared.iter().filter(|s| s.keywords.is_empty()) {
+            if !first && !keys.contains(&FeedKey::Declared(spec.id.clone())) {
+                continue;
+            }
+            if first && let Ok(mut index) = self.index.write() {
+                index.archives.remove(&spec.id);
+            }
+            match self.publish_archive(spec, now).await {
+                Ok((built, written)) => {
+                    report.feeds += built;
+                    report.files_written += written;
+                }
+                Err(FeedError::Store(e)) => return Err(FeedError::Store(e)),
+                Err(e) => {
+                    tracing::error!(feed = %spec.id, "archive not built: {e}");
+                    report.failed += 1;
+                }
+            }
+        }
         if first || !changed.is_empty() {
             report.files_written += self.publish_opml();
         }
@@ -219,6 +249,43 @@ impl Publisher {
     /// folder records (`nashra feeds build --full`, after the folder was edited by hand).
     pub async fn build_everything_next(&self) {
         self.builder.lock().await.everything = true;
+    }
+
+    /// A declared feed of every article (no keywords): the feeds that have an archive.
+    fn site_wide(&self, id: &str) -> Option<&FeedSpec> {
+        self.config.feeds.declared.iter().find(|s| s.id == id && s.keywords.is_empty())
+    }
+
+    /// Writes the archive pages of `spec` that are complete and not written yet (each one's
+    /// files checked when the index does not know how many there are). A page holds
+    /// `spec.limit` articles in the order they were stored, so it never changes. Returns the
+    /// pages built and the files written.
+    async fn publish_archive(&self, spec: &FeedSpec, now: DateTime<Utc>) -> Result<(usize, usize), FeedError> {
+        let complete = self.archive_pages(spec).await?;
+        let known = self.index.read().ok().and_then(|i| i.archives.get(&spec.id).copied());
+        let (mut built, mut written) = (0, 0);
+        for page in 1..=complete {
+            let key = FeedKey::Archive { feed: spec.id.clone(), page };
+            let done = match known {
+                Some(n) => page <= n,
+                None => self.files_present(&key),
+            };
+            if done {
+                continue;
+            }
+            written += self.publish(&key, now).await?;
+            built += 1;
+        }
+        if let Ok(mut index) = self.index.write() {
+            index.archives.insert(spec.id.clone(), complete);
+        }
+        Ok((built, written))
+    }
+
+    /// How many complete archive pages a site-wide feed has.
+    async fn archive_pages(&self, spec: &FeedSpec) -> Result<u64, FeedError> {
+        let count = u64::try_from(self.store.count_articles().await?).unwrap_or(0);
+        Ok(count / u64::from(spec.limit.max(1)))
     }
 
     /// Takes the changed keywords into the index. Returns the keyword feeds to build (all
@@ -383,6 +450,15 @@ impl Publisher {
                     }
                     index.ready
                 }
+                FeedKey::Archive { feed, page } => {
+                    if self.site_wide(feed).is_none()
+                        || *page == 0
+                        || (index.ready && index.archives.get(feed).is_none_or(|n| page > n))
+                    {
+                        return None;
+                    }
+                    index.ready
+                }
             },
             Err(_) => false,
         };
@@ -463,14 +539,43 @@ impl Publisher {
     /// to their feeds when they have one). `None`: no such feed.
     async fn model(&self, key: &FeedKey) -> Result<Option<Feed>, FeedError> {
         let site = &self.config.site;
+        let mut history = super::History::default();
         let (title, description, language, articles, empty_updated) = match key {
             FeedKey::Declared(id) => {
                 let Some(spec) = self.config.feeds.declared.iter().find(|s| &s.id == id) else { return Ok(None) };
-                let articles = self.declared_articles(spec).await?;
+                let mut articles = self.declared_articles(spec).await?;
+                if self.site_wide(id).is_some() {
+                    let pages = self.archive_pages(spec).await?;
+                    history.prev_archive = (pages > 0)
+                        .then(|| feed_url(&site.base_url, &FeedKey::Archive { feed: id.clone(), page: pages }));
+                    // The articles no archive page holds yet are in the current feed too, whatever
+                    // their dates: walking back from it reaches every article.
+                    let size = spec.limit.max(1);
+                    let tail = self.store.stored_articles(pages * u64::from(size), size).await?;
+                    let shown: HashSet<i64> = articles.iter().map(|a| a.id).collect();
+                    articles.extend(tail.into_iter().filter(|a| !shown.contains(&a.id)));
+                    articles.sort_by(|a, b| b.published_at.cmp(&a.published_at).then(b.id.cmp(&a.id)));
+                }
                 let title = if spec.title.is_empty() { site.title.clone() } else { spec.title.clone() };
                 let description =
                     if spec.description.is_empty() { site.description.clone() } else { spec.description.clone() };
                 (title, description, spec.language.clone(), articles, None)
+            }
+            FeedKey::Archive { feed, page } => {
+                let Some(spec) = self.site_wide(feed) else { return Ok(None) };
+                let size = spec.limit.max(1);
+                let articles = self.store.stored_articles((page - 1) * u64::from(size), size).await?;
+                history.current = Some(feed_url(&site.base_url, &FeedKey::Declared(feed.clone())));
+                history.prev_archive = (*page > 1)
+                    .then(|| feed_url(&site.base_url, &FeedKey::Archive { feed: feed.clone(), page: page - 1 }));
+                let title = if spec.title.is_empty() { site.title.clone() } else { spec.title.clone() };
+                (
+                    format!("{title} — الأرشيف {page}"),
+                    format!("المقالات المحفوظة، الصفحة {page}"),
+                    spec.language.clone(),
+                    articles,
+                    None,
+                )
             }
             FeedKey::Keyword(slug) => {
                 let Some(keyword) = self.index.read().ok().and_then(|i| i.keywords.get(slug).cloned()) else {
@@ -511,6 +616,7 @@ impl Publisher {
             site_url: site.base_url.clone(),
             self_base: feed_url(&site.base_url, key),
             hub: self.config.feeds.websub_hub.as_ref().map(ToString::to_string),
+            history,
             updated,
             entries,
         }))
@@ -572,8 +678,14 @@ impl Publisher {
 
 /// A feed path made only of what slugs and declared ids are made of: no way out of the folder.
 fn safe_file_name(path: &str) -> bool {
-    let name = path.strip_prefix("keywords/").unwrap_or(path);
-    !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_'))
+    let name = path.strip_prefix("keywords/").or_else(|| path.strip_prefix("archive/")).unwrap_or(path);
+    name.split('/').count() <= 2
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && part.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_'))
+        })
+        && (path.starts_with("archive/") || !name.contains('/'))
 }
 
 /// The public URL of a feed, without extension; non-ASCII slugs are percent-encoded.
@@ -615,6 +727,9 @@ mod tests {
         assert!(safe_file_name("all"));
         assert!(safe_file_name("keywords/العراق"));
         assert!(safe_file_name("keywords/كأس-العالم"));
+        assert!(safe_file_name("archive/all/12"));
+        assert!(!safe_file_name("archive/../12"));
+        assert!(!safe_file_name("archive/all/1/2"));
         for bad in ["keywords/../../etc/passwd", "keywords/..", "keywords/.nashra-build", "", "keywords/a/b", "a\\b"] {
             assert!(!safe_file_name(bad), "{bad}");
         }

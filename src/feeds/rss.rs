@@ -9,7 +9,7 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Enclosure, Guid, Item};
 
-use super::model::{Feed, Format, image_type};
+use super::model::{Feed, Format, HISTORY_NS, image_type};
 
 /// Media RSS, for the lead image (`media:content` and `media:thumbnail`).
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
@@ -31,6 +31,25 @@ fn media(image: &str) -> ExtensionMap {
         ("thumbnail".to_owned(), vec![element("thumbnail", false)]),
     ]);
     BTreeMap::from([("media".to_owned(), elements)])
+}
+
+/// RFC 5005's links (as `atom:link`): the older archive document, and on an archive document the
+/// current feed.
+fn history_links(feed: &Feed) -> impl Iterator<Item = Link> + '_ {
+    let h = &feed.history;
+    let rss = |base: &String, rel: &str| Link {
+        href: format!("{base}.{}", Format::Rss.extension()),
+        rel: rel.into(),
+        mime_type: Some("application/rss+xml".into()),
+        ..Default::default()
+    };
+    h.prev_archive.iter().map(move |b| rss(b, "prev-archive")).chain(h.current.iter().map(move |b| rss(b, "current")))
+}
+
+/// `<fh:archive/>`: this document is an archive, whose items do not change.
+fn archive_marker() -> ExtensionMap {
+    let marker = Extension { name: "fh:archive".into(), ..Default::default() };
+    BTreeMap::from([("fh".to_owned(), BTreeMap::from([("archive".to_owned(), vec![marker])]))])
 }
 
 pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
@@ -77,13 +96,25 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
                 ..Default::default()
             })
             .chain(feed.hub.iter().map(|hub| Link { href: hub.clone(), rel: "hub".into(), ..Default::default() }))
+            .chain(history_links(feed))
             .collect(),
         }),
-        namespaces: BTreeMap::from([("media".to_owned(), MEDIA_NS.to_owned())]),
+        namespaces: BTreeMap::from([("media".to_owned(), MEDIA_NS.to_owned())])
+            .into_iter()
+            .chain(feed.history.is_archive().then(|| ("fh".to_owned(), HISTORY_NS.to_owned())))
+            .collect(),
+        extensions: if feed.history.is_archive() { archive_marker() } else { BTreeMap::new() },
         items,
         ..Default::default()
     };
-    channel.pretty_write_to(Vec::new(), b' ', 2).map_err(|e| format!("cannot write RSS: {e}"))
+    // An archive page is written without indentation, which would put white space inside the
+    // empty <fh:archive/>; archives are read by programs.
+    let written = if feed.history.is_archive() {
+        channel.write_to(Vec::new())
+    } else {
+        channel.pretty_write_to(Vec::new(), b' ', 2)
+    };
+    written.map_err(|e| format!("cannot write RSS: {e}"))
 }
 
 /// Plain text as HTML text.

@@ -116,3 +116,22 @@ impl Store {
         Ok(rows)
     }
 }
+
+impl Store {
+    /// The articles at positions `offset`..`offset + limit` in the order they were stored (an
+    /// archive page: the same articles whenever it is read), newest first.
+    pub async fn stored_articles(&self, offset: u64, limit: u32) -> StoreResult<Vec<FeedArticle>> {
+        let mut rows: Vec<FeedArticle> = on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {FEED_ARTICLE_COLUMNS} FROM articles a ORDER BY a.id LIMIT $1 OFFSET $2"
+            )))
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await
+        })
+        .context("cannot read an archive page's articles")?;
+        rows.sort_by(|a, b| b.published_at.cmp(&a.published_at).then(b.id.cmp(&a.id)));
+        Ok(rows)
+    }
+}

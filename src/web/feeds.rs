@@ -14,6 +14,8 @@ use crate::app::App;
 use crate::feeds::{Coding, FeedFile, FeedKey, Format};
 
 const CACHE_CONTROL: &str = "public, max-age=300";
+/// An archive page's articles never change.
+const ARCHIVE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 
 fn split(file: &str) -> Option<(&str, Format)> {
     let (stem, ext) = file.rsplit_once('.')?;
@@ -33,6 +35,17 @@ pub async fn keyword(State(app): State<Arc<App>>, Path(file): Path<String>, head
     let (typed, format) = split(&file).ok_or_else(|| not_found(&file))?;
     let key = app.publisher.keyword_key(typed).ok_or_else(|| not_found(&file))?;
     serve(&app, key, format, &headers, &file)
+}
+
+/// An archive page (RFC 5005): `/feeds/archive/{feed}/{page}.{rss|atom|json}`, cached forever.
+pub async fn archive(
+    State(app): State<Arc<App>>,
+    Path((feed, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> WebResult<Response> {
+    let (page, format) = split(&file).ok_or_else(|| not_found(&file))?;
+    let page: u64 = page.parse().map_err(|_| not_found(&file))?;
+    serve(&app, FeedKey::Archive { feed, page }, format, &headers, &file)
 }
 
 /// Every feed as an OPML list (`/feeds.opml`), the same bytes as `feeds.opml` in the output folder
@@ -73,7 +86,8 @@ fn serve(app: &App, key: FeedKey, format: Format, headers: &HeaderMap, file: &st
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(last_modified)) {
         h.insert(header::LAST_MODIFIED, v);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    let cache = if key.is_archive() { ARCHIVE_CACHE_CONTROL } else { CACHE_CONTROL };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     Ok(response)
 }
 

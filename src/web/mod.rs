@@ -39,6 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/feeds.opml", get(feeds::opml))
         .route("/feeds/{file}", get(feeds::declared))
         .route("/feeds/keywords/{file}", get(feeds::keyword))
+        .route("/feeds/archive/{feed}/{file}", get(feeds::archive))
         .route("/subscribe", get(subscribe::form).post(subscribe::submit))
         .route("/confirm/{token}", get(subscribe::confirm_page).post(subscribe::confirm))
         .route("/preferences/{token}", get(subscribe::preferences).post(subscribe::save_preferences))

@@ -182,6 +182,92 @@ async fn a_tag_gets_its_feed_once_enough_articles_carry_it(app: TestApp) {
     assert!(all.contains(&linked), "{linked}");
 }
 
+/// The links of a feed with relation `rel`, as feed-rs reads them.
+fn link(feed: &feed_rs::model::Feed, rel: &str) -> Option<String> {
+    feed.links.iter().find(|l| l.rel.as_deref() == Some(rel)).map(|l| l.href.clone())
+}
+
+async fn the_archive_chains_back_to_the_first_article(app: TestApp) {
+    app.collect().await;
+    // The demo's 11 articles with pages of 4: two archive pages and the rest in the current feed.
+    let mut config = app.app.config.as_ref().clone();
+    for spec in &mut config.feeds.declared {
+        if spec.id == "all" {
+            spec.limit = 4;
+        }
+    }
+    let out = app.dir.path().join("archived");
+    config.feeds.output_dir = out.clone();
+    let archived = std::sync::Arc::new(App::new(config).await.unwrap());
+    archived.build_feeds(now()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let here = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(nashra::web::serve(listener, archived.clone(), std::future::pending()));
+    // Links name the site's public address; this instance answers here.
+    let public = archived.config.site.base_url.to_string();
+    let fetch = |url: String| {
+        let url = url.replacen(&public, &here, 1);
+        let http = app.http.clone();
+        async move { http.get(&url).send().await.unwrap() }
+    };
+
+    let mut seen = std::collections::HashSet::new();
+    let mut next = Some(format!("{public}feeds/all.atom"));
+    let mut pages = 0;
+    while let Some(url) = next {
+        let r = fetch(url.clone()).await;
+        assert_eq!(r.status(), StatusCode::OK, "{url}");
+        let cache = r.headers()["cache-control"].to_str().unwrap().to_owned();
+        let body = r.bytes().await.unwrap();
+        let feed = feed_rs::parser::parse(&body[..]).unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        if pages > 0 {
+            assert!(cache.contains("immutable"), "{url}: {cache}");
+            assert!(
+                text.contains("<fh:archive/>") || text.contains("<fh:archive></fh:archive>"),
+                "{}",
+                &text[text.len() - 300..]
+            );
+            assert_eq!(link(&feed, "current").as_deref(), Some(format!("{public}feeds/all.atom").as_str()));
+            assert_eq!(feed.entries.len(), 4, "{url}");
+        } else {
+            assert!(!text.contains("fh:archive"), "the current feed is not an archive");
+        }
+        seen.extend(feed.entries.iter().map(|e| e.id.clone()));
+        next = link(&feed, "prev-archive");
+        pages += 1;
+    }
+    assert_eq!(pages, 3, "the current feed and two archive pages");
+    assert_eq!(seen.len(), 11, "every article, once walked: {seen:?}");
+    // The same chain in RSS (atom:link) and JSON Feed (next_url).
+    let rss = fetch(format!("{public}feeds/archive/all/2.rss")).await.text().await.unwrap();
+    assert!(rss.contains("feeds/archive/all/1.rss") && rss.contains(r#"rel="prev-archive""#), "{rss:.800}");
+    feed_rs::parser::parse(rss.as_bytes()).unwrap();
+    let json: Value = fetch(format!("{public}feeds/all.json")).await.json_value().await;
+    assert_eq!(json["next_url"], format!("{public}feeds/archive/all/2.json"));
+    // Pages that do not exist (yet), and names that are not pages.
+    for missing in [
+        "feeds/archive/all/3.atom",
+        "feeds/archive/all/0.atom",
+        "feeds/archive/iraq/1.atom",
+        "feeds/archive/all/x.atom",
+    ] {
+        assert_eq!(fetch(format!("{public}{missing}")).await.status(), StatusCode::NOT_FOUND, "{missing}");
+    }
+    assert!(out.join("archive/all/1.atom.gz").is_file(), "written beside the feeds");
+    archived.store.close().await;
+}
+
+trait JsonValue {
+    async fn json_value(self) -> Value;
+}
+
+impl JsonValue for reqwest::Response {
+    async fn json_value(self) -> Value {
+        serde_json::from_str(&self.text().await.unwrap()).unwrap()
+    }
+}
+
 /// The answer a bad push gets, for the caps.
 async fn push_value(app: &TestApp, body: &Value) -> (StatusCode, Value) {
     let r = app
@@ -223,4 +309,5 @@ on_both_backends!(
     what_another_process_stores_reaches_the_server,
     a_tag_gets_its_feed_once_enough_articles_carry_it,
     one_push_cannot_create_thousands_of_keywords,
+    the_archive_chains_back_to_the_first_article,
 );
