@@ -491,6 +491,12 @@ impl Publisher {
         (!index.ready).then(|| FeedKey::Keyword(typed.to_owned()))
     }
 
+    /// The keyword of a keyword feed.
+    pub fn keyword(&self, key: &FeedKey) -> Option<Keyword> {
+        let FeedKey::Keyword(slug) = key else { return None };
+        self.index.read().ok()?.keywords.get(slug).cloned()
+    }
+
     /// The published keyword feeds (name and slug), by slug.
     pub fn keyword_feeds(&self) -> Vec<Keyword> {
         let mut out: Vec<Keyword> =

@@ -28,7 +28,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::App;
 use crate::arabic::{format_date, format_datetime};
 use crate::feeds::{FeedKey, Format, feed_url};
-use crate::store::{Subscriber, SubscriberStatus};
+use crate::store::{ArticleFilter, Subscriber, SubscriberStatus};
 use crate::subscribers::{LinkError, Purpose, Token};
 use error::{WebError, WebResult};
 
@@ -39,6 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/feeds.opml", get(feeds::opml))
         .route("/feeds/{file}", get(feeds::declared))
         .route("/feeds/keywords/{file}", get(feeds::keyword))
+        .route("/keywords/{keyword}", get(keyword_page))
         .route("/feeds/archive/{feed}/{file}", get(feeds::archive))
         .route("/subscribe", get(subscribe::form).post(subscribe::submit))
         .route("/confirm/{token}", get(subscribe::confirm_page).post(subscribe::confirm))
@@ -110,6 +111,56 @@ struct LatestArticle {
 
 /// Articles the home page lists.
 const HOME_ARTICLES: u32 = 10;
+/// Articles a keyword's page lists.
+const KEYWORD_ARTICLES: u32 = 20;
+
+/// `<link rel="alternate">` for a feed (its URL without extension) in every format.
+fn alternates(base: &str, title: &str) -> Vec<Alternate> {
+    Format::ALL
+        .into_iter()
+        .map(|format| Alternate {
+            title: format!("{title} ({})", format.extension().to_uppercase()),
+            media_type: format.content_type().split(';').next().unwrap_or_default(),
+            href: format!("{base}.{}", format.extension()),
+        })
+        .collect()
+}
+
+/// A keyword's page: its newest articles, its feeds (announced for autodiscovery) and a way to
+/// follow it by email.
+async fn keyword_page(State(app): State<Arc<App>>, Path(typed): Path<String>) -> WebResult<Html<String>> {
+    let gone = || WebError::NotFound(format!("لا توجد كلمة مفتاحية باسم «{typed}»."));
+    let key = app.publisher.keyword_key(&typed).ok_or_else(gone)?;
+    let keyword = app.publisher.keyword(&key).ok_or_else(gone)?;
+    let site = &app.config.site;
+    let base = feed_url(&site.base_url, &key);
+    let latest: Vec<LatestArticle> = app
+        .store
+        .feed_articles(ArticleFilter::Keywords(&[keyword.id]), KEYWORD_ARTICLES)
+        .await?
+        .into_iter()
+        .map(|a| LatestArticle {
+            when: format_datetime(&a.published_at.with_timezone(&site.time_zone)),
+            title: a.title,
+            url: a.url,
+            summary: a.summary.filter(|s| !s.trim().is_empty()),
+        })
+        .collect();
+    let title = format!("{} — {}", keyword.name, site.title);
+    Ok(pages::render(
+        "keyword.html.j2",
+        minijinja::context! {
+            title,
+            name => &keyword.name,
+            alternates => alternates(&base, &title),
+            feed => base,
+            formats => ["rss", "atom", "json"],
+            latest,
+            follows => keyword.origin().in_vocabulary(),
+            subscribe => format!("/subscribe?q={}", utf8_percent_encode(&keyword.name, NON_ALPHANUMERIC)),
+        },
+    ))
+}
 
 #[derive(Serialize)]
 struct KeywordLink {
@@ -137,14 +188,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> WebResult<Resp
         .collect();
     let alternates: Vec<Alternate> = feeds
         .iter()
-        .flat_map(|f| {
-            let base = feed_url(&site.base_url, &FeedKey::Declared(f.path.clone()));
-            Format::ALL.into_iter().map(move |format| Alternate {
-                title: format!("{} ({})", f.title, format.extension().to_uppercase()),
-                media_type: format.content_type().split(';').next().unwrap_or_default(),
-                href: format!("{base}.{}", format.extension()),
-            })
-        })
+        .flat_map(|f| alternates(&feed_url(&site.base_url, &FeedKey::Declared(f.path.clone())), &f.title))
         .collect();
     let latest: Vec<LatestArticle> = app
         .store

@@ -19,6 +19,7 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("preferences.html.j2", include_str!("templates/preferences.html.j2")),
         ("confirmed.html.j2", include_str!("templates/confirmed.html.j2")),
         ("archive.html.j2", include_str!("templates/archive.html.j2")),
+        ("keyword.html.j2", include_str!("templates/keyword.html.j2")),
         ("signup_form.html.j2", include_str!("templates/signup_form.html.j2")),
         ("topics.html.j2", include_str!("templates/topics.html.j2")),
         ("editions.html.j2", include_str!("templates/editions.html.j2")),

@@ -182,6 +182,78 @@ async fn a_tag_gets_its_feed_once_enough_articles_carry_it(app: TestApp) {
     assert!(all.contains(&linked), "{linked}");
 }
 
+async fn hostile_content_pushed_by_a_cms_stays_escaped_in_every_format(app: TestApp) {
+    let title = format!("<script>alert(1)</script> ]]> تحكم\u{1}\u{1b}[31m \u{202E}txt.exe {}", "ط".repeat(400));
+    let article = json!({
+        "url": "https://cms.example/hostile",
+        "title": title,
+        "published": "2026-11-30T09:00:00Z",
+        "author": "كاتب\u{2}",
+        "summary": "ملخص ]]> <b>x</b>",
+        "body_html": "<p onclick=\"x()\">نص ]]> <script>alert(2)</script><img src=x onerror=y()></p>",
+        "keywords": ["اختبار"],
+    });
+    let r = app
+        .http
+        .post(app.url("/api/v1/articles"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(article.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    for ext in ["rss", "atom", "json"] {
+        let plain = app.get(&format!("/feeds/all.{ext}")).await.bytes().await.unwrap().to_vec();
+        let text = String::from_utf8(plain.clone()).expect("UTF-8");
+        assert!(!text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')), "{ext}");
+        // Markup in the title is text: escaped in XML (a JSON string is text as it is).
+        assert!(ext == "json" || !text.contains("<script>"), "{ext}");
+        let feed = feed_rs::parser::parse(&plain[..]).unwrap_or_else(|e| panic!("{ext}: {e}"));
+        let entry = feed.entries.iter().find(|e| e.id.contains("hostile")).expect("the article");
+        let body = entry.content.as_ref().and_then(|c| c.body.clone()).unwrap_or_default();
+        assert!(body.contains("نص ]]>") || body.contains("نص ]]&gt;"), "{ext}: {body}");
+        for unsafe_markup in ["<script", "onerror", "onclick"] {
+            assert!(!body.contains(unsafe_markup), "{ext}: the body was sanitised: {body}");
+        }
+        let got = entry.title.as_ref().unwrap().content.clone();
+        assert!(got.starts_with("<script>alert(1)</script> ]]> تحكم[31m \u{202E}txt.exe"), "{ext}: {got:.80}");
+        // Served compressed, the same bytes (read by a client that decompresses nothing).
+        let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+        let gz = raw.get(app.url(&format!("/feeds/all.{ext}"))).header("accept-encoding", "gzip");
+        let gz = gz.send().await.unwrap().bytes().await.unwrap();
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped).unwrap();
+        assert_eq!(unzipped, plain, "{ext}");
+    }
+}
+
+async fn a_keyword_page_announces_its_feeds(app: TestApp) {
+    app.collect().await;
+    let page = app.get(&format!("/keywords/{}", utf8_percent_encode("الارهاب", NON_ALPHANUMERIC))).await;
+    assert_eq!(page.status(), StatusCode::OK, "found by a spelling without hamza");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<html lang="ar" dir="rtl">"#));
+    let doc = scraper::Html::parse_document(&html);
+    let select = |s: &str| scraper::Selector::parse(s).unwrap();
+    assert_eq!(doc.select(&select("h1")).next().unwrap().text().collect::<String>(), "الإرهاب");
+    let alternates: Vec<_> = doc.select(&select(r#"head link[rel="alternate"]"#)).collect();
+    assert_eq!(alternates.len(), 3, "{html}");
+    for link in alternates {
+        let href = link.attr("href").unwrap();
+        assert!(href.contains("/feeds/keywords/"), "{href}");
+        let r = app.http.get(href).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{href}");
+        feed_rs::parser::parse(&r.bytes().await.unwrap()[..]).unwrap();
+    }
+    assert!(doc.select(&select("ol.latest li")).count() >= 3, "{html}");
+    assert!(doc.select(&select(r#"a[href^="/subscribe?q="]"#)).next().is_some(), "a way to follow it by email");
+    // The home page links to it.
+    let home = app.get("/").await.text().await.unwrap();
+    assert!(home.contains(&format!("/keywords/{}", utf8_percent_encode("الإرهاب", NON_ALPHANUMERIC))));
+    assert_eq!(app.get("/keywords/لا-يوجد").await.status(), StatusCode::NOT_FOUND);
+}
+
 /// The links of a feed with relation `rel`, as feed-rs reads them.
 fn link(feed: &feed_rs::model::Feed, rel: &str) -> Option<String> {
     feed.links.iter().find(|l| l.rel.as_deref() == Some(rel)).map(|l| l.href.clone())
@@ -310,4 +382,6 @@ on_both_backends!(
     a_tag_gets_its_feed_once_enough_articles_carry_it,
     one_push_cannot_create_thousands_of_keywords,
     the_archive_chains_back_to_the_first_article,
+    hostile_content_pushed_by_a_cms_stays_escaped_in_every_format,
+    a_keyword_page_announces_its_feeds,
 );
