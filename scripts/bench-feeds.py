@@ -256,10 +256,10 @@ def main():
     # 1. Build.
     t_n, m_n, out = run([NASHRA, "--config", config, "feeds", "build", "--full"], env, cpu=0)
     print(f"nashra feeds build --full: {t_n:.2f} s, peak {m_n:.0f} MB — {out.strip()}")
-    with open(f"{tmp}/feedgen.py", "w") as f:
+    with open(f"{tmp}/build_with_feedgen.py", "w") as f:
         f.write(FEEDGEN)
     t_f, m_f, _ = run(
-        [sys.executable, f"{tmp}/feedgen.py", f"{tmp}/nashra.db", f"{tmp}/feedgen", f"http://127.0.0.1:{port}/", "50", "50"],
+        [sys.executable, f"{tmp}/build_with_feedgen.py", f"{tmp}/nashra.db", f"{tmp}/feedgen", f"http://127.0.0.1:{port}/", "50", "50"],
         cpu=0,
     )
     print(f"feedgen (Atom + RSS, same feeds): {t_f:.2f} s, peak {m_f:.0f} MB")

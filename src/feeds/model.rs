@@ -50,7 +50,7 @@ impl Feed {
 
     /// Whether any text holds a character XML cannot carry (see `xml_char`).
     pub fn has_unwritable_characters(&self) -> bool {
-        let bad = |s: &str| s.chars().any(|c| !xml_char(c));
+        let bad = unwritable;
         bad(&self.title)
             || bad(&self.description)
             || self.entries.iter().any(|e| {
@@ -79,6 +79,19 @@ impl Feed {
         }
         feed
     }
+}
+
+/// Whether `s` holds a character `xml_char` refuses, read off the bytes (it runs over every
+/// feed's text at every build): C0 controls and DEL are one byte, C1 controls are C2 80–9F,
+/// U+FFFE and U+FFFF are EF BF BE and EF BF BF.
+fn unwritable(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| match c {
+        0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F => true,
+        0xC2 => b.get(i + 1).is_some_and(|n| (0x80..=0x9F).contains(n)),
+        0xEF => b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)),
+        _ => false,
+    })
 }
 
 /// Whether XML 1.0 can carry `c` as text: not a control character other than tab and line
@@ -196,6 +209,34 @@ impl Format {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unwritable_text_is_found_off_the_bytes_as_off_the_characters() {
+        let samples = [
+            "نص عادي",
+            "tab\tline\nreturn\r",
+            "a\u{0}b",
+            "\u{1b}[31m",
+            "\u{7f}",
+            "\u{80}",
+            "\u{9f}x",
+            "\u{a0}",
+            "\u{fffe}",
+            "\u{ffff}",
+            "\u{fffd}",
+            "\u{feff}",
+            "\u{202e}",
+            "é\u{85}",
+            "\u{10ffff}",
+        ];
+        for s in samples {
+            assert_eq!(unwritable(s), s.chars().any(|c| !xml_char(c)), "{s:?}");
+        }
+        // Every character up to U+FFFF, one at a time.
+        for c in (0..=0xFFFF_u32).filter_map(char::from_u32) {
+            assert_eq!(unwritable(c.encode_utf8(&mut [0; 4])), !xml_char(c), "{c:?}");
+        }
+    }
 
     #[test]
     fn images_and_directions_are_read_off_what_is_there() {

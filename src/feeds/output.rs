@@ -4,12 +4,14 @@
 
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{FeedError, Format};
+use super::{Feed, FeedError, Format, render};
 
 /// A content coding a feed is held in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +67,17 @@ impl FeedFile {
         last_modified: DateTime<Utc>,
         known: impl Fn(Coding) -> Option<Vec<u8>>,
     ) -> Self {
-        let digest = Sha256::digest(&bytes);
-        let etag = format!("\"{}\"", crate::store::hex_digest(&digest[..16]));
+        let etag = etag_of(&bytes);
+        Self::with_etag(format, bytes, etag, last_modified, known)
+    }
+
+    fn with_etag(
+        format: Format,
+        bytes: Vec<u8>,
+        etag: String,
+        last_modified: DateTime<Utc>,
+        known: impl Fn(Coding) -> Option<Vec<u8>>,
+    ) -> Self {
         let gzip = Bytes::from(known(Coding::Gzip).unwrap_or_else(|| gzip(&bytes)));
         let brotli = Bytes::from(known(Coding::Brotli).unwrap_or_else(|| brotli(&bytes)));
         Self { format, bytes: Bytes::from(bytes), gzip, brotli, etag, last_modified }
@@ -105,6 +116,100 @@ impl FeedFile {
     }
 }
 
+/// The strong validator of `bytes`, quoted.
+fn etag_of(bytes: &[u8]) -> String {
+    format!("\"{}\"", crate::store::hex_digest(&Sha256::digest(bytes)[..16]))
+}
+
+/// A feed file as the publisher holds it.
+#[derive(Clone)]
+pub struct Held {
+    pub file: Arc<FeedFile>,
+    /// The output folder has it, so it may be evicted from memory and read back; one that could
+    /// not be written stays in memory.
+    pub on_disk: bool,
+}
+
+/// One feed to write: where (its path in the output folder without extension), what, and the
+/// files held for it before, per format (`Format::ALL` order), if any.
+pub struct Job {
+    pub path: std::path::PathBuf,
+    pub feed: Feed,
+    pub previous: [Option<Held>; 3],
+}
+
+/// What writing one feed gave: its files per format and how many files were written.
+pub type Written = Result<(Vec<(Format, Held)>, usize), FeedError>;
+
+/// Renders, compresses and writes `jobs` on every core. Returns each job's outcome, in order.
+pub fn write_feeds(jobs: &[Job], now: DateTime<Utc>) -> Vec<Written> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(jobs.len()).max(1);
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<(usize, Written)>> = Mutex::new(Vec::with_capacity(jobs.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let outcome = write_feed(job, now);
+                    if let Ok(mut done) = done.lock() {
+                        done.push((i, outcome));
+                    }
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_default();
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
+/// Renders one feed in every format and writes the files whose bytes changed (with their
+/// compressed siblings). Bytes identical to those held before touch neither the disk nor the
+/// compressors.
+fn write_feed(job: &Job, now: DateTime<Utc>) -> Written {
+    let mut files = Vec::with_capacity(Format::ALL.len());
+    let mut written = 0;
+    for (format, previous) in Format::ALL.into_iter().zip(&job.previous) {
+        let name = job.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = job.path.with_file_name(format!("{name}.{}", format.extension()));
+        let bytes = render(&job.feed, format)
+            .map_err(|reason| FeedError::Write { feed: job.path.display().to_string(), reason })?;
+        let etag = etag_of(&bytes);
+        if let Some(held) = previous.as_ref().filter(|h| h.on_disk && h.file.etag == etag) {
+            files.push((format, held.clone()));
+            continue;
+        }
+        // `changed`: the bytes differ from the file's (or the file cannot be read back).
+        let (changed, last_modified, mut on_disk) = match write_if_changed(&path, &bytes) {
+            Ok(changed) => {
+                written += usize::from(changed);
+                let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from);
+                (changed, modified.unwrap_or(now), true)
+            }
+            // Still served from memory; the folder is only a copy for static serving.
+            Err(e) => {
+                tracing::error!("{e}");
+                (true, now, false)
+            }
+        };
+        // Unchanged bytes: their compressed siblings are current, read rather than redone.
+        let file = FeedFile::with_etag(format, bytes, etag, last_modified, |coding| {
+            if changed { None } else { std::fs::read(sibling(&path, coding)).ok() }
+        });
+        // The compressed siblings, byte-identical to what is served, for a static server.
+        for coding in [Coding::Gzip, Coding::Brotli] {
+            if let Err(e) = write_if_changed(&sibling(&path, coding), file.body(coding)) {
+                tracing::error!("{e}");
+                on_disk = false;
+            }
+        }
+        files.push((format, Held { file: Arc::new(file), on_disk }));
+    }
+    Ok((files, written))
+}
+
 /// gzip at its default level: once per changed feed, read many times (the best level takes
 /// twice the time for about 1 % less).
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -136,13 +241,21 @@ pub fn sibling(path: &Path, coding: Coding) -> std::path::PathBuf {
 /// file is missing or empty again.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, FeedError> {
     let io = |source| FeedError::Io { path: path.display().to_string(), source };
-    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+    let same_size = std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64);
+    if same_size && std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(false);
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
+    // Feeds are public: a static server running as another user reads them (a temporary file is
+    // created readable by its owner only).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io)?;
+    }
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(true)
 }
@@ -175,6 +288,12 @@ mod tests {
         assert!(write_if_changed(&path, b"two").unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1, "no temporary file left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "readable by a static server running as another user");
+        }
     }
 
     #[test]

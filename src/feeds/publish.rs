@@ -28,14 +28,18 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::model::{Category, Entry, Feed, Format};
-use super::output::{Coding, FeedFile, sibling, write_if_changed};
-use super::{FeedError, FeedSpec, render};
+use super::output::{Coding, FeedFile, Held, Job, sibling, write_feeds, write_if_changed};
+use super::{FeedError, FeedSpec};
 use crate::config::Config;
 use crate::keywords::{self, KeywordName};
-use crate::store::{ArticleFilter, ChangedKeyword, FeedArticle, Keyword, KeywordId, Store};
+use crate::store::{ArticleFilter, ArticleId, ChangedKeyword, FeedArticle, Keyword, KeywordId, Store, StoreError};
 
 /// The file in the output folder that records the revision its feeds were built at.
 const STATE_FILE: &str = ".nashra-build";
+
+/// Feeds built together: their models are read with a few queries, then rendered, compressed
+/// and written on every core. It bounds a build's memory whatever the number of feeds.
+const BATCH: usize = 64;
 
 /// Which feed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -73,15 +77,6 @@ pub struct BuildReport {
     pub failed: usize,
     /// The URLs of the feeds whose bytes changed (each format), for WebSub.
     pub changed: Vec<String>,
-}
-
-/// A feed file as the cache holds it.
-#[derive(Clone)]
-struct Held {
-    file: Arc<FeedFile>,
-    /// The output folder has it, so it may be evicted and read back; one that could not be
-    /// written stays in memory.
-    on_disk: bool,
 }
 
 #[derive(Clone)]
@@ -179,28 +174,8 @@ impl Publisher {
         keyword_keys.sort_by_key(FeedKey::path);
         keys.extend(keyword_keys);
 
-        let mut report = BuildReport::default();
-        for key in &keys {
-            match self.publish(key, now).await {
-                Ok(written) => {
-                    report.feeds += 1;
-                    report.files_written += written;
-                    if written > 0 {
-                        let base = feed_url(&self.config.site.base_url, key);
-                        report.changed.extend(Format::ALL.iter().map(|f| format!("{base}.{}", f.extension())));
-                    }
-                }
-                Err(FeedError::Store(e)) => return Err(FeedError::Store(e)),
-                Err(e) => {
-                    tracing::error!(feed = %key.path(), "feed not built: {e}");
-                    report.failed += 1;
-                }
-            }
-        }
-        for key in gone {
-            self.withdraw(&key);
-        }
         // Archives: the pages completed since (all of them checked the first time).
+        let mut archives = Vec::new();
         for spec in self.config.feeds.declared.iter().filter(|s| s.keywords.is_empty()) {
             if !first && !keys.contains(&FeedKey::Declared(spec.id.clone())) {
                 continue;
@@ -208,17 +183,35 @@ impl Publisher {
             if first && let Ok(mut index) = self.index.write() {
                 index.archives.remove(&spec.id);
             }
-            match self.publish_archive(spec, now).await {
-                Ok((built, written)) => {
-                    report.feeds += built;
-                    report.files_written += written;
-                }
-                Err(FeedError::Store(e)) => return Err(FeedError::Store(e)),
-                Err(e) => {
-                    tracing::error!(feed = %spec.id, "archive not built: {e}");
-                    report.failed += 1;
+            let (pages, complete) = self.archive_pages_to_build(spec).await?;
+            keys.extend(pages);
+            archives.push((spec.id.clone(), complete));
+        }
+
+        let mut report = BuildReport::default();
+        for batch in keys.chunks(BATCH) {
+            for (key, outcome) in batch.iter().zip(self.publish_batch(batch, now).await?) {
+                match outcome {
+                    Ok(written) => {
+                        report.feeds += 1;
+                        report.files_written += written;
+                        if written > 0 && !key.is_archive() {
+                            let base = feed_url(&self.config.site.base_url, key);
+                            report.changed.extend(Format::ALL.iter().map(|f| format!("{base}.{}", f.extension())));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(feed = %key.path(), "feed not built: {e}");
+                        report.failed += 1;
+                    }
                 }
             }
+        }
+        for key in gone {
+            self.withdraw(&key);
+        }
+        if let Ok(mut index) = self.index.write() {
+            index.archives.extend(archives);
         }
         if first || !changed.is_empty() {
             report.files_written += self.publish_opml();
@@ -256,30 +249,20 @@ impl Publisher {
         self.config.feeds.declared.iter().find(|s| s.id == id && s.keywords.is_empty())
     }
 
-    /// Writes the archive pages of `spec` that are complete and not written yet (each one's
-    /// files checked when the index does not know how many there are). A page holds
-    /// `spec.limit` articles in the order they were stored, so it never changes. Returns the
-    /// pages built and the files written.
-    async fn publish_archive(&self, spec: &FeedSpec, now: DateTime<Utc>) -> Result<(usize, usize), FeedError> {
+    /// The archive pages of `spec` that are complete and not written yet (each one's files
+    /// checked when the index does not know how many there are), and how many are complete. A
+    /// page holds `spec.limit` articles in the order they were stored, so it never changes.
+    async fn archive_pages_to_build(&self, spec: &FeedSpec) -> Result<(Vec<FeedKey>, u64), FeedError> {
         let complete = self.archive_pages(spec).await?;
         let known = self.index.read().ok().and_then(|i| i.archives.get(&spec.id).copied());
-        let (mut built, mut written) = (0, 0);
-        for page in 1..=complete {
-            let key = FeedKey::Archive { feed: spec.id.clone(), page };
-            let done = match known {
-                Some(n) => page <= n,
-                None => self.files_present(&key),
-            };
-            if done {
-                continue;
-            }
-            written += self.publish(&key, now).await?;
-            built += 1;
-        }
-        if let Ok(mut index) = self.index.write() {
-            index.archives.insert(spec.id.clone(), complete);
-        }
-        Ok((built, written))
+        let pages = (1..=complete)
+            .map(|page| FeedKey::Archive { feed: spec.id.clone(), page })
+            .filter(|key| match (known, key) {
+                (Some(n), FeedKey::Archive { page, .. }) => *page > n,
+                _ => !self.files_present(key),
+            })
+            .collect();
+        Ok((pages, complete))
     }
 
     /// How many complete archive pages a site-wide feed has.
@@ -505,40 +488,155 @@ impl Publisher {
         out
     }
 
-    /// Builds the feed in every format, writes the files whose bytes changed and serves the new
-    /// bytes. Returns how many files were written.
-    async fn publish(&self, key: &FeedKey, now: DateTime<Utc>) -> Result<usize, FeedError> {
-        let Some(feed) = self.model(key).await? else { return Ok(0) };
-        let mut written = 0;
-        for format in Format::ALL {
-            let bytes = render(&feed, format).map_err(|reason| FeedError::Write { feed: key.path(), reason })?;
-            let path = self.file_path(key, format);
-            // `changed`: the bytes differ from the file's (or the file cannot be read back).
-            let (changed, last_modified, mut on_disk) = match write_if_changed(&path, &bytes) {
-                Ok(changed) => {
-                    written += usize::from(changed);
-                    (changed, modified(&path).unwrap_or(now), true)
-                }
-                // The feed is still served from memory; the folder is only a copy for static serving.
-                Err(e) => {
-                    tracing::error!("{e}");
-                    (true, now, false)
-                }
+    /// Builds `batch` (models read together, files written on every core), serves the new
+    /// bytes and returns, per feed in order, how many files were written or why it failed.
+    async fn publish_batch(
+        &self,
+        batch: &[FeedKey],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<usize, FeedError>>, StoreError> {
+        let mut models = self.keyword_models(batch).await?;
+        let mut jobs = Vec::with_capacity(batch.len());
+        let mut outcomes: Vec<Option<Result<usize, FeedError>>> = Vec::with_capacity(batch.len());
+        for key in batch {
+            let feed = match models.remove(key) {
+                Some(feed) => Ok(Some(feed)),
+                None => match self.model(key).await {
+                    Err(FeedError::Store(e)) => return Err(e),
+                    other => other,
+                },
             };
-            // Unchanged bytes: their compressed siblings are current, read rather than redone.
-            let file = FeedFile::with_variants(format, bytes, last_modified, |coding| {
-                if changed { None } else { std::fs::read(sibling(&path, coding)).ok() }
-            });
-            // The compressed siblings, byte-identical to what is served, for a static server.
-            for coding in [Coding::Gzip, Coding::Brotli] {
-                if let Err(e) = write_if_changed(&sibling(&path, coding), file.body(coding)) {
-                    tracing::error!("{e}");
-                    on_disk = false;
+            match feed {
+                Ok(Some(feed)) => {
+                    let previous = Format::ALL.map(|f| self.files.get(&(key.clone(), f)));
+                    jobs.push(Job { path: self.config.feeds.output_dir.join(key.path()), feed, previous });
+                    outcomes.push(None);
                 }
+                Ok(None) => outcomes.push(Some(Ok(0))),
+                Err(e) => outcomes.push(Some(Err(e))),
             }
-            self.files.insert((key.clone(), format), Held { file: Arc::new(file), on_disk });
         }
-        Ok(written)
+        let count = jobs.len();
+        let written = match tokio::task::spawn_blocking(move || write_feeds(&jobs, now)).await {
+            Ok(written) => written,
+            Err(e) => (0..count)
+                .map(|_| Err(FeedError::Write { feed: "(batch)".into(), reason: format!("the writers stopped: {e}") }))
+                .collect(),
+        };
+        let mut written = written.into_iter();
+        let mut out = Vec::with_capacity(batch.len());
+        for (key, outcome) in batch.iter().zip(outcomes) {
+            let outcome = match outcome {
+                Some(done) => done,
+                None => match written.next() {
+                    Some(Ok((files, n))) => {
+                        for (format, held) in files {
+                            self.files.insert((key.clone(), format), held);
+                        }
+                        Ok(n)
+                    }
+                    Some(Err(e)) => Err(e),
+                    None => Ok(0),
+                },
+            };
+            out.push(outcome);
+        }
+        Ok(out)
+    }
+
+    /// The models of the keyword feeds in `batch`, read with three queries for all of them.
+    async fn keyword_models(&self, batch: &[FeedKey]) -> Result<HashMap<FeedKey, Feed>, StoreError> {
+        let keywords: Vec<(FeedKey, Keyword)> = match self.index.read() {
+            Ok(index) => batch
+                .iter()
+                .filter_map(|key| match key {
+                    FeedKey::Keyword(slug) => index.keywords.get(slug).map(|k| (key.clone(), k.clone())),
+                    _ => None,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if keywords.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<KeywordId> = keywords.iter().map(|(_, k)| k.id).collect();
+        let pairs = self.store.newest_of_keywords(&ids, self.config.feeds.keyword_feed_items).await?;
+        let mut article_ids: Vec<ArticleId> = pairs.iter().map(|(_, a)| *a).collect();
+        article_ids.sort_unstable();
+        article_ids.dedup();
+        let articles: HashMap<ArticleId, FeedArticle> =
+            self.store.feed_articles_by_id(&article_ids).await?.into_iter().map(|a| (a.id, a)).collect();
+        let categories = self.categories(&article_ids).await?;
+        let mut of_keyword: HashMap<KeywordId, Vec<&FeedArticle>> = HashMap::new();
+        for (keyword, article) in &pairs {
+            if let Some(a) = articles.get(article) {
+                of_keyword.entry(*keyword).or_default().push(a);
+            }
+        }
+        let site = &self.config.site;
+        Ok(keywords
+            .into_iter()
+            .map(|(key, keyword)| {
+                let mut shown = of_keyword.remove(&keyword.id).unwrap_or_default();
+                shown.sort_by(|a, b| b.published_at.cmp(&a.published_at).then(b.id.cmp(&a.id)));
+                let entries = shown
+                    .into_iter()
+                    .map(|a| entry(categories.get(&a.id).cloned().unwrap_or_default(), a.clone()))
+                    .collect();
+                let feed = self.feed(
+                    &key,
+                    format!("{} — {}", site.title, keyword.name),
+                    format!("أحدث المقالات عن «{}»", keyword.name),
+                    site.language.clone(),
+                    entries,
+                    Some(keyword.created_at),
+                    super::History::default(),
+                );
+                (key, feed)
+            })
+            .collect())
+    }
+
+    /// The keywords of `articles` as entry categories (linked to their feeds when they have one).
+    async fn categories(&self, articles: &[ArticleId]) -> Result<HashMap<ArticleId, Vec<Category>>, StoreError> {
+        let pairs = self.store.keywords_of_articles(articles).await?;
+        let site = &self.config.site;
+        let index = self.index.read().ok();
+        let mut categories: HashMap<ArticleId, Vec<Category>> = HashMap::new();
+        for (article, k) in pairs {
+            let published = index.as_ref().is_some_and(|i| i.keywords.contains_key(&k.slug));
+            let feed_base = published.then(|| feed_url(&site.base_url, &FeedKey::Keyword(k.slug)));
+            categories.entry(article).or_default().push(Category { name: k.name, feed_base });
+        }
+        Ok(categories)
+    }
+
+    /// A feed model from its parts.
+    #[allow(clippy::too_many_arguments)]
+    fn feed(
+        &self,
+        key: &FeedKey,
+        title: String,
+        description: String,
+        language: String,
+        entries: Vec<Entry>,
+        empty_updated: Option<DateTime<Utc>>,
+        history: super::History,
+    ) -> Feed {
+        let site = &self.config.site;
+        // Never the clock: an empty feed must give the same bytes at every build.
+        let updated = entries.iter().map(|e| e.updated).max().or(empty_updated).unwrap_or_else(epoch);
+        Feed {
+            title,
+            description,
+            language,
+            site_url: site.base_url.clone(),
+            self_base: feed_url(&site.base_url, key),
+            hub: self.config.feeds.websub_hub.as_ref().map(ToString::to_string),
+            history,
+            updated,
+            entries,
+        }
     }
 
     /// The feed model: its articles newest first, each with its keywords as categories (linked
@@ -601,31 +699,10 @@ impl Publisher {
             }
         };
         let ids: Vec<_> = articles.iter().map(|a| a.id).collect();
-        let mut categories: HashMap<i64, Vec<Category>> = HashMap::new();
-        {
-            let pairs = self.store.keywords_of_articles(&ids).await?;
-            let index = self.index.read().ok();
-            for (article, k) in pairs {
-                let published = index.as_ref().is_some_and(|i| i.keywords.contains_key(&k.slug));
-                let feed_base = published.then(|| feed_url(&site.base_url, &FeedKey::Keyword(k.slug)));
-                categories.entry(article).or_default().push(Category { name: k.name, feed_base });
-            }
-        }
+        let mut categories = self.categories(&ids).await?;
         let entries: Vec<Entry> =
             articles.into_iter().map(|a| entry(categories.remove(&a.id).unwrap_or_default(), a)).collect();
-        // Never the clock: an empty feed must give the same bytes at every build.
-        let updated = entries.iter().map(|e| e.updated).max().or(empty_updated).unwrap_or_else(epoch);
-        Ok(Some(Feed {
-            title,
-            description,
-            language,
-            site_url: site.base_url.clone(),
-            self_base: feed_url(&site.base_url, key),
-            hub: self.config.feeds.websub_hub.as_ref().map(ToString::to_string),
-            history,
-            updated,
-            entries,
-        }))
+        Ok(Some(self.feed(key, title, description, language, entries, empty_updated, history)))
     }
 
     async fn declared_articles(&self, spec: &FeedSpec) -> Result<Vec<FeedArticle>, FeedError> {
@@ -699,10 +776,6 @@ pub fn feed_url(base: &Url, key: &FeedKey) -> String {
     base.join(&format!("feeds/{}", key.path()))
         .map(|u| u.to_string())
         .unwrap_or_else(|_| format!("{base}feeds/{}", key.path()))
-}
-
-fn modified(path: &std::path::Path) -> Option<DateTime<Utc>> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from)
 }
 
 /// The `updated` of a declared feed with no articles at all.

@@ -98,20 +98,7 @@ impl Store {
             })
             .context("cannot read the articles of keywords")?,
         };
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut rows: Vec<FeedArticle> = on_pool!(self, |pool| {
-            let mut q =
-                sqlx::QueryBuilder::new(format!("SELECT {FEED_ARTICLE_COLUMNS} FROM articles a WHERE a.id IN ("));
-            let mut list = q.separated(", ");
-            for id in &ids {
-                list.push_bind(*id);
-            }
-            q.push(")");
-            q.build_query_as().persistent(false).fetch_all(pool).await
-        })
-        .context("cannot read articles")?;
+        let mut rows = self.feed_articles_by_id(&ids).await?;
         rows.sort_by(|a, b| b.published_at.cmp(&a.published_at).then(b.id.cmp(&a.id)));
         Ok(rows)
     }
@@ -133,5 +120,59 @@ impl Store {
         .context("cannot read an archive page's articles")?;
         rows.sort_by(|a, b| b.published_at.cmp(&a.published_at).then(b.id.cmp(&a.id)));
         Ok(rows)
+    }
+}
+
+impl Store {
+    /// The newest `limit` articles of each keyword (for many keyword feeds in one query), as
+    /// (keyword, article) pairs in no particular order. Only the article-keyword and recency
+    /// indexes are read.
+    pub async fn newest_of_keywords(
+        &self,
+        keywords: &[KeywordId],
+        limit: u32,
+    ) -> StoreResult<Vec<(KeywordId, ArticleId)>> {
+        let mut out = Vec::new();
+        for chunk in keywords.chunks(500) {
+            let rows: Vec<(KeywordId, ArticleId)> = on_pool!(self, |pool| {
+                let mut q = sqlx::QueryBuilder::new(
+                    "SELECT keyword_id, article_id FROM (
+                         SELECT ak.keyword_id, ak.article_id, ROW_NUMBER() OVER (
+                             PARTITION BY ak.keyword_id ORDER BY a.published_at DESC, a.id DESC) AS n
+                         FROM article_keywords ak JOIN articles a ON a.id = ak.article_id
+                         WHERE ak.keyword_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")) ranked WHERE n <= ");
+                q.push_bind(i64::from(limit));
+                q.build_query_as().persistent(false).fetch_all(pool).await
+            })
+            .context("cannot read the newest articles of keywords")?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// What feeds show of the given articles (any order).
+    pub async fn feed_articles_by_id(&self, ids: &[ArticleId]) -> StoreResult<Vec<FeedArticle>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows: Vec<FeedArticle> = on_pool!(self, |pool| {
+                let mut q =
+                    sqlx::QueryBuilder::new(format!("SELECT {FEED_ARTICLE_COLUMNS} FROM articles a WHERE a.id IN ("));
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                q.build_query_as().persistent(false).fetch_all(pool).await
+            })
+            .context("cannot read articles")?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 }
