@@ -46,41 +46,42 @@ pub struct FeedFile {
     pub format: Format,
     /// The feed; cloning shares it, nothing is copied per request.
     pub bytes: Bytes,
-    pub gzip: Bytes,
-    pub brotli: Bytes,
+    /// The compressed variants, once made: a feed is published as soon as it is rendered, and
+    /// served uncompressed for the moments its variants take.
+    pub gzip: Option<Bytes>,
+    pub brotli: Option<Bytes>,
     /// A strong validator, quoted: `"…"` (each coding's is this with a suffix).
     pub etag: String,
-    /// The feed's newest entry time.
+    /// When the bytes last changed (the file's modification time).
     pub last_modified: DateTime<Utc>,
 }
 
 impl FeedFile {
+    /// A feed file with its compressed variants made now.
     pub fn new(format: Format, bytes: Vec<u8>, last_modified: DateTime<Utc>) -> Self {
-        Self::with_variants(format, bytes, last_modified, |_| None)
+        Self::uncompressed(format, bytes, last_modified).compressed(|_| None)
     }
 
-    /// As `new`, taking each compressed variant from `known` when it has it (the sibling files
-    /// of a feed whose bytes did not change), compressing only the others.
-    pub fn with_variants(
-        format: Format,
-        bytes: Vec<u8>,
-        last_modified: DateTime<Utc>,
-        known: impl Fn(Coding) -> Option<Vec<u8>>,
-    ) -> Self {
+    /// A feed file without its compressed variants yet.
+    pub fn uncompressed(format: Format, bytes: Vec<u8>, last_modified: DateTime<Utc>) -> Self {
         let etag = etag_of(&bytes);
-        Self::with_etag(format, bytes, etag, last_modified, known)
+        Self { format, bytes: Bytes::from(bytes), gzip: None, brotli: None, etag, last_modified }
     }
 
-    fn with_etag(
-        format: Format,
-        bytes: Vec<u8>,
-        etag: String,
-        last_modified: DateTime<Utc>,
-        known: impl Fn(Coding) -> Option<Vec<u8>>,
-    ) -> Self {
-        let gzip = Bytes::from(known(Coding::Gzip).unwrap_or_else(|| gzip(&bytes)));
-        let brotli = Bytes::from(known(Coding::Brotli).unwrap_or_else(|| brotli(&bytes)));
-        Self { format, bytes: Bytes::from(bytes), gzip, brotli, etag, last_modified }
+    /// This file with both compressed variants, each taken from `known` when it has it (the
+    /// sibling files of a feed whose bytes did not change), else made.
+    pub fn compressed(self, known: impl Fn(Coding) -> Option<Vec<u8>>) -> Self {
+        let gzip = self
+            .gzip
+            .clone()
+            .or_else(|| known(Coding::Gzip).map(Bytes::from))
+            .unwrap_or_else(|| gzip(&self.bytes).into());
+        let brotli = self
+            .brotli
+            .clone()
+            .or_else(|| known(Coding::Brotli).map(Bytes::from))
+            .unwrap_or_else(|| brotli(&self.bytes).into());
+        Self { gzip: Some(gzip), brotli: Some(brotli), ..self }
     }
 
     /// The feed as the output folder holds it (`path`, with its `.gz`/`.br` siblings; one that
@@ -88,22 +89,21 @@ impl FeedFile {
     pub fn read(format: Format, path: &Path) -> std::io::Result<Self> {
         let bytes = std::fs::read(path)?;
         let modified = std::fs::metadata(path)?.modified()?;
-        Ok(Self::with_variants(format, bytes, DateTime::<Utc>::from(modified), |coding| {
-            std::fs::read(sibling(path, coding)).ok()
-        }))
+        Ok(Self::uncompressed(format, bytes, DateTime::<Utc>::from(modified))
+            .compressed(|coding| std::fs::read(sibling(path, coding)).ok()))
     }
 
     /// How many bytes it holds, in all its codings.
     pub fn size(&self) -> usize {
-        self.bytes.len() + self.gzip.len() + self.brotli.len()
+        self.bytes.len() + self.gzip.as_ref().map_or(0, Bytes::len) + self.brotli.as_ref().map_or(0, Bytes::len)
     }
 
-    /// The bytes in `coding`.
-    pub fn body(&self, coding: Coding) -> &Bytes {
+    /// The bytes in `coding`, if made.
+    pub fn body(&self, coding: Coding) -> Option<&Bytes> {
         match coding {
-            Coding::Identity => &self.bytes,
-            Coding::Gzip => &self.gzip,
-            Coding::Brotli => &self.brotli,
+            Coding::Identity => Some(&self.bytes),
+            Coding::Gzip => self.gzip.as_ref(),
+            Coding::Brotli => self.brotli.as_ref(),
         }
     }
 
@@ -138,21 +138,22 @@ pub struct Job {
     pub previous: [Option<Held>; 3],
 }
 
-/// What writing one feed gave: its files per format and how many files were written.
-pub type Written = Result<(Vec<(Format, Held)>, usize), FeedError>;
+/// A written feed: its files per format (each saying whether its compressed variants are still
+/// to be made) and how many files were written.
+pub type Written = Result<(Vec<(Format, Held, bool)>, usize), FeedError>;
 
-/// Renders, compresses and writes `jobs` on every core. Returns each job's outcome, in order.
-pub fn write_feeds(jobs: &[Job], now: DateTime<Utc>) -> Vec<Written> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(jobs.len()).max(1);
+/// Runs `work` over `items` on every core; the results in order.
+fn on_every_core<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(items.len()).max(1);
     let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<(usize, Written)>> = Mutex::new(Vec::with_capacity(jobs.len()));
+    let done: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    let outcome = write_feed(job, now);
+                    let Some(item) = items.get(i) else { break };
+                    let outcome = work(item);
                     if let Ok(mut done) = done.lock() {
                         done.push((i, outcome));
                     }
@@ -165,49 +166,77 @@ pub fn write_feeds(jobs: &[Job], now: DateTime<Utc>) -> Vec<Written> {
     done.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
-/// Renders one feed in every format and writes the files whose bytes changed (with their
-/// compressed siblings). Bytes identical to those held before touch neither the disk nor the
-/// compressors.
+/// Renders and writes `jobs` on every core, without compressing what changed (see
+/// `compress_files`). Returns each job's outcome, in order.
+pub fn write_feeds(jobs: &[Job], now: DateTime<Utc>) -> Vec<Written> {
+    on_every_core(jobs, |job| write_feed(job, now))
+}
+
+/// The identity file of a feed in `format`.
+pub fn format_path(path: &Path, format: Format) -> std::path::PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{name}.{}", format.extension()))
+}
+
+/// Renders one feed in every format and writes the files whose bytes changed, removing their
+/// stale compressed siblings first (a static server must never pair new bytes with old
+/// variants). Bytes identical to those held before touch neither the disk nor the compressors;
+/// bytes identical to the file's reuse its siblings.
 fn write_feed(job: &Job, now: DateTime<Utc>) -> Written {
     let mut files = Vec::with_capacity(Format::ALL.len());
     let mut written = 0;
     for (format, previous) in Format::ALL.into_iter().zip(&job.previous) {
-        let name = job.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let path = job.path.with_file_name(format!("{name}.{}", format.extension()));
+        let path = format_path(&job.path, format);
         let bytes = render(&job.feed, format)
             .map_err(|reason| FeedError::Write { feed: job.path.display().to_string(), reason })?;
-        let etag = etag_of(&bytes);
-        if let Some(held) = previous.as_ref().filter(|h| h.on_disk && h.file.etag == etag) {
-            files.push((format, held.clone()));
+        if let Some(held) = previous.as_ref().filter(|h| h.on_disk && h.file.etag == etag_of(&bytes)) {
+            files.push((format, held.clone(), held.file.gzip.is_none()));
             continue;
         }
-        // `changed`: the bytes differ from the file's (or the file cannot be read back).
-        let (changed, last_modified, mut on_disk) = match write_if_changed(&path, &bytes) {
-            Ok(changed) => {
-                written += usize::from(changed);
-                let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from);
-                (changed, modified.unwrap_or(now), true)
-            }
-            // Still served from memory; the folder is only a copy for static serving.
-            Err(e) => {
-                tracing::error!("{e}");
-                (true, now, false)
-            }
+        let unchanged = file_holds(&path, &bytes);
+        let on_disk = unchanged || {
+            let siblings = [Coding::Gzip, Coding::Brotli].map(|c| sibling(&path, c));
+            let written_now = siblings.iter().all(|s| remove_if_present(s)) && write_atomically(&path, &bytes).is_ok();
+            written += usize::from(written_now);
+            written_now
         };
-        // Unchanged bytes: their compressed siblings are current, read rather than redone.
-        let file = FeedFile::with_etag(format, bytes, etag, last_modified, |coding| {
-            if changed { None } else { std::fs::read(sibling(&path, coding)).ok() }
-        });
-        // The compressed siblings, byte-identical to what is served, for a static server.
-        for coding in [Coding::Gzip, Coding::Brotli] {
-            if let Err(e) = write_if_changed(&sibling(&path, coding), file.body(coding)) {
-                tracing::error!("{e}");
-                on_disk = false;
-            }
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from);
+        let mut file = FeedFile::uncompressed(format, bytes, if on_disk { modified.unwrap_or(now) } else { now });
+        if unchanged {
+            let read = |c| std::fs::read(sibling(&path, c)).ok().map(Bytes::from);
+            (file.gzip, file.brotli) = (read(Coding::Gzip), read(Coding::Brotli));
         }
-        files.push((format, Held { file: Arc::new(file), on_disk }));
+        let pending = file.gzip.is_none() || file.brotli.is_none();
+        files.push((format, Held { file: Arc::new(file), on_disk }, pending));
     }
     Ok((files, written))
+}
+
+/// Makes the compressed variants of `files` (each with the path of its identity file) on every
+/// core and writes them beside it. Returns the files with their variants, in order.
+pub fn compress_files(files: &[(std::path::PathBuf, Arc<FeedFile>)]) -> Vec<FeedFile> {
+    on_every_core(files, |(path, file)| {
+        let done = FeedFile::clone(file).compressed(|_| None);
+        for coding in [Coding::Gzip, Coding::Brotli] {
+            if let Some(body) = done.body(coding)
+                && let Err(e) = write_if_changed(&sibling(path, coding), body)
+            {
+                tracing::error!("{e}");
+            }
+        }
+        done
+    })
+}
+
+fn remove_if_present(path: &Path) -> bool {
+    match std::fs::remove_file(path) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => {
+            tracing::error!("cannot remove {}: {e}", path.display());
+            false
+        }
+    }
 }
 
 /// gzip at its default level: once per changed feed, read many times (the best level takes
@@ -223,7 +252,9 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 /// and is 3 % smaller than it; quality 9 took 2.7 times longer for 4 % less.
 fn brotli(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams { quality: 5, lgwin: 22, ..Default::default() };
+    // A window no larger than the feed: the same output, less memory to set up for each one.
+    let lgwin = (16..22).find(|w| (1usize << w) - 16 >= bytes.len()).unwrap_or(22);
+    let params = brotli::enc::BrotliEncoderParams { quality: 5, lgwin, size_hint: bytes.len(), ..Default::default() };
     let _ = brotli::BrotliCompress(&mut std::io::Cursor::new(bytes), &mut out, &params);
     out
 }
@@ -240,11 +271,21 @@ pub fn sibling(path: &Path, coding: Coding) -> std::path::PathBuf {
 /// can at worst leave a file empty, and the next process's first build writes every feed whose
 /// file is missing or empty again.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, FeedError> {
-    let io = |source| FeedError::Io { path: path.display().to_string(), source };
-    let same_size = std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64);
-    if same_size && std::fs::read(path).is_ok_and(|old| old == bytes) {
+    if file_holds(path, bytes) {
         return Ok(false);
     }
+    write_atomically(path, bytes)?;
+    Ok(true)
+}
+
+/// Whether the file at `path` holds exactly `bytes` (its size is looked at first).
+fn file_holds(path: &Path, bytes: &[u8]) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64)
+        && std::fs::read(path).is_ok_and(|old| old == bytes)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FeedError> {
+    let io = |source| FeedError::Io { path: path.display().to_string(), source };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
@@ -257,7 +298,7 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, FeedError> {
         tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io)?;
     }
     tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(true)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -269,12 +310,18 @@ mod tests {
         let text = "<feed>".to_owned() + &"<entry>العراق</entry>".repeat(200) + "</feed>";
         let f = FeedFile::new(Format::Atom, text.clone().into_bytes(), Utc::now());
         let mut gunzipped = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&f.gzip[..]), &mut gunzipped).unwrap();
+        let (gz, br) = (f.gzip.clone().unwrap(), f.brotli.clone().unwrap());
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut gunzipped).unwrap();
         assert_eq!(gunzipped, text);
         let mut unbrotlied = Vec::new();
-        brotli::BrotliDecompress(&mut std::io::Cursor::new(&f.brotli[..]), &mut unbrotlied).unwrap();
+        brotli::BrotliDecompress(&mut std::io::Cursor::new(&br[..]), &mut unbrotlied).unwrap();
         assert_eq!(unbrotlied, text.as_bytes());
-        assert!(f.brotli.len() < f.bytes.len() / 5 && f.gzip.len() < f.bytes.len() / 5);
+        assert!(br.len() < f.bytes.len() / 5 && gz.len() < f.bytes.len() / 5);
+        // Published before its variants are made, a file has only its own bytes to give.
+        let fresh = FeedFile::uncompressed(Format::Atom, text.clone().into_bytes(), Utc::now());
+        assert!(fresh.body(Coding::Gzip).is_none() && fresh.body(Coding::Identity).is_some());
+        assert_eq!(fresh.etag, f.etag);
+        assert_eq!(fresh.compressed(|_| None), f);
         assert_ne!(f.etag_of(Coding::Gzip), f.etag);
         assert!(f.etag_of(Coding::Brotli).ends_with("-br\""), "{}", f.etag_of(Coding::Brotli));
     }

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::model::{Category, Entry, Feed, Format};
-use super::output::{Coding, FeedFile, Held, Job, sibling, write_feeds, write_if_changed};
+use super::output::{Coding, FeedFile, Held, Job, compress_files, format_path, sibling, write_feeds, write_if_changed};
 use super::{FeedError, FeedSpec};
 use crate::config::Config;
 use crate::keywords::{self, KeywordName};
@@ -87,6 +87,14 @@ impl quick_cache::Weighter<(FeedKey, Format), Held> for BySize {
         // Weight 0 is never evicted.
         if held.on_disk { held.file.size() as u64 } else { 0 }
     }
+}
+
+/// A file published before its compressed variants were made.
+struct Pending {
+    key: FeedKey,
+    format: Format,
+    path: PathBuf,
+    etag: String,
 }
 
 /// Which feeds exist, as the latest build left them.
@@ -189,8 +197,10 @@ impl Publisher {
         }
 
         let mut report = BuildReport::default();
+        let mut pending = Vec::new();
+        let started = std::time::Instant::now();
         for batch in keys.chunks(BATCH) {
-            for (key, outcome) in batch.iter().zip(self.publish_batch(batch, now).await?) {
+            for (key, outcome) in batch.iter().zip(self.publish_batch(batch, now, &mut pending).await?) {
                 match outcome {
                     Ok(written) => {
                         report.feeds += 1;
@@ -212,6 +222,17 @@ impl Publisher {
         }
         if let Ok(mut index) = self.index.write() {
             index.archives.extend(archives);
+        }
+        let published = started.elapsed();
+        // Every changed feed is served by now; its compressed variants follow.
+        self.compress(&pending).await;
+        if !pending.is_empty() {
+            tracing::info!(
+                files = pending.len(),
+                published_ms = published.as_millis() as u64,
+                compressed_ms = (started.elapsed() - published).as_millis() as u64,
+                "feeds published, then compressed"
+            );
         }
         if first || !changed.is_empty() {
             report.files_written += self.publish_opml();
@@ -488,12 +509,52 @@ impl Publisher {
         out
     }
 
+    /// Makes the compressed variants of the files published uncompressed, on every core, and
+    /// serves them. Each is read back from the output folder (memory stays flat however many
+    /// changed); one that changed again meanwhile is left to its own build.
+    async fn compress(&self, pending: &[Pending]) {
+        for chunk in pending.chunks(BATCH * Format::ALL.len()) {
+            let files: Vec<(PathBuf, Arc<FeedFile>)> = chunk
+                .iter()
+                .filter_map(|p| {
+                    let held = self.files.get(&(p.key.clone(), p.format)).map(|h| h.file);
+                    let file = match held {
+                        Some(file) if file.etag == p.etag => file,
+                        _ => {
+                            let bytes = std::fs::read(&p.path).ok()?;
+                            let modified = std::fs::metadata(&p.path).and_then(|m| m.modified()).ok()?;
+                            Arc::new(FeedFile::uncompressed(p.format, bytes, modified.into()))
+                        }
+                    };
+                    (file.etag == p.etag).then(|| (p.path.clone(), file))
+                })
+                .collect();
+            let keys: Vec<(FeedKey, Format)> = chunk
+                .iter()
+                .filter(|p| files.iter().any(|(path, _)| path == &p.path))
+                .map(|p| (p.key.clone(), p.format))
+                .collect();
+            let Ok(done) = tokio::task::spawn_blocking(move || compress_files(&files)).await else {
+                tracing::error!("the compressors stopped; feeds are served uncompressed until their next build");
+                return;
+            };
+            for (key, file) in keys.into_iter().zip(done) {
+                let current = self.files.get(&key).map(|h| h.file.etag.clone());
+                if current.is_none_or(|etag| etag == file.etag) {
+                    self.files.insert(key, Held { file: Arc::new(file), on_disk: true });
+                }
+            }
+        }
+    }
+
     /// Builds `batch` (models read together, files written on every core), serves the new
-    /// bytes and returns, per feed in order, how many files were written or why it failed.
+    /// bytes (uncompressed ones are added to `pending`) and returns, per feed in order, how many
+    /// files were written or why it failed.
     async fn publish_batch(
         &self,
         batch: &[FeedKey],
         now: DateTime<Utc>,
+        pending: &mut Vec<Pending>,
     ) -> Result<Vec<Result<usize, FeedError>>, StoreError> {
         let mut models = self.keyword_models(batch).await?;
         let mut jobs = Vec::with_capacity(batch.len());
@@ -530,7 +591,11 @@ impl Publisher {
                 Some(done) => done,
                 None => match written.next() {
                     Some(Ok((files, n))) => {
-                        for (format, held) in files {
+                        for (format, held, uncompressed) in files {
+                            if uncompressed && held.on_disk {
+                                let path = format_path(&self.config.feeds.output_dir.join(key.path()), format);
+                                pending.push(Pending { key: key.clone(), format, path, etag: held.file.etag.clone() });
+                            }
                             self.files.insert((key.clone(), format), held);
                         }
                         Ok(n)

@@ -66,12 +66,13 @@ fn not_found(file: &str) -> WebError {
 fn serve(app: &App, key: FeedKey, format: Format, headers: &HeaderMap, file: &str) -> WebResult<Response> {
     let feed = app.publisher.get(&key, format).ok_or_else(|| not_found(file))?;
     let last_modified = http_time(&feed);
-    let coding = coding_for(headers);
+    // A feed just published may not have its compressed variants yet: then it goes as it is.
+    let coding = Some(coding_for(headers)).filter(|c| feed.body(*c).is_some()).unwrap_or(Coding::Identity);
     let mut response = if not_modified(headers, &feed, last_modified) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         // The held bytes, shared: nothing is copied or compressed per request.
-        let mut r = feed.body(coding).clone().into_response();
+        let mut r = feed.body(coding).cloned().unwrap_or_default().into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
         if let Some(encoding) = coding.header() {
             r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
