@@ -117,7 +117,7 @@ def run(cmd, env=None, cpu=None):
     seconds = time.perf_counter() - start
     if status != 0:
         sys.exit(f"{' '.join(cmd)} failed: {err.decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, out.decode() + err.decode()
+    return seconds, usage.ru_maxrss / 1024, re.sub(r"\x1b\[[0-9;]*m", "", out.decode() + err.decode())
 
 
 def fill_store(db, n, vocabulary, rng):
@@ -273,6 +273,7 @@ def main():
 
     # 1. Build.
     info = dict(env, NASHRA_LOG="info")
+    shutil.rmtree(f"{tmp}/out", ignore_errors=True)
     t_n, m_n, out = run([NASHRA, "--config", config, "feeds", "build", "--full"], info, cpu=0)
     published = int(re.search(r"published_ms=(\d+)", out).group(1)) / 1000
     t_2, m_2, _ = run([NASHRA, "--config", config, "feeds", "build", "--full"], info, cpu=0)
