@@ -198,6 +198,7 @@ impl App {
     /// `feeds.refresh` (with nothing new, one small query), so a server also serves what another
     /// process collected.
     pub async fn keep_feeds_current(self: Arc<Self>) {
+        self.publisher.serve_from_memory();
         loop {
             if let Err(e) = self.build_feeds(Utc::now()).await {
                 tracing::error!("feeds not built: {e:#}");

@@ -127,6 +127,9 @@ pub struct Publisher {
     index: Arc<RwLock<Index>>,
     files: Arc<quick_cache::sync::Cache<(FeedKey, Format), Held, BySize>>,
     builder: Arc<tokio::sync::Mutex<Built>>,
+    /// This process serves feeds over HTTP: built files are kept in memory. A process that only
+    /// builds (`nashra collect`, `feeds build`) keeps none.
+    serving: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Publisher {
@@ -142,6 +145,7 @@ impl Publisher {
             store,
             index: Arc::default(),
             builder: Arc::default(),
+            serving: Arc::default(),
         }
     }
 
@@ -257,6 +261,15 @@ impl Publisher {
             );
         }
         Ok(report)
+    }
+
+    /// Keeps the files of the builds to come in memory, for the HTTP server.
+    pub fn serve_from_memory(&self) {
+        self.serving.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn serving(&self) -> bool {
+        self.serving.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Makes the next build build every feed and compare it with its file, whatever the output
@@ -540,7 +553,7 @@ impl Publisher {
             };
             for (key, file) in keys.into_iter().zip(done) {
                 let current = self.files.get(&key).map(|h| h.file.etag.clone());
-                if current.is_none_or(|etag| etag == file.etag) {
+                if self.serving() && current.is_none_or(|etag| etag == file.etag) {
                     self.files.insert(key, Held { file: Arc::new(file), on_disk: true });
                 }
             }
@@ -596,7 +609,9 @@ impl Publisher {
                                 let path = format_path(&self.config.feeds.output_dir.join(key.path()), format);
                                 pending.push(Pending { key: key.clone(), format, path, etag: held.file.etag.clone() });
                             }
-                            self.files.insert((key.clone(), format), held);
+                            if self.serving() {
+                                self.files.insert((key.clone(), format), held);
+                            }
                         }
                         Ok(n)
                     }
