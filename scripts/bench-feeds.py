@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Feeds as cheap as static files: ratios measured in one run on this machine.
 
-    python3 scripts/bench-feeds.py [--articles 10000] [--keywords 3000] [--seconds 8]
+    python3 scripts/bench-feeds.py [--articles 10000] [--keywords 3000] [--seconds 8] [--build-only]
+
+(KEEP=1 keeps the temporary folder: database, configuration, output.)
 
 Needs `wrk` and `nginx` (Debian: apt-get install wrk nginx-light) and Python's feedgen
 (pip install feedgen); builds the release binary if it is missing.
@@ -247,6 +249,7 @@ def main():
     ap.add_argument("--articles", type=int, default=10000)
     ap.add_argument("--keywords", type=int, default=3000)
     ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--build-only", action="store_true", help="stop after the build figures")
     args = ap.parse_args()
     for tool in ("wrk", "nginx", "taskset"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
@@ -290,6 +293,11 @@ def main():
     print(f"feedgen (Atom + RSS, same feeds): {t_f:.2f} s, peak {m_f:.0f} MB")
     print(f"ratio to feedgen, one core each: published {published / t_f:.2f}, compressed too {t_n / t_f:.2f}; "
           f"peak memory {m_n / m_f:.1f}")
+
+    if args.build_only:
+        if os.environ.get("KEEP") is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
 
     # 2. Serving.
     nginx_conf = f"{tmp}/nginx.conf"
