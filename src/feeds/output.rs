@@ -196,7 +196,8 @@ fn write_feed(job: &Job, now: DateTime<Utc>) -> Written {
         let unchanged = file_holds(&path, &bytes);
         let on_disk = unchanged || {
             let siblings = [Coding::Gzip, Coding::Brotli].map(|c| sibling(&path, c));
-            let written_now = siblings.iter().all(|s| remove_if_present(s)) && write_atomically(&path, &bytes).is_ok();
+            let written_now = siblings.iter().all(|s| remove_if_present(s))
+                && write_atomically(&path, &bytes).map_err(|e| tracing::error!("{e}")).is_ok();
             written += usize::from(written_now);
             written_now
         };

@@ -104,6 +104,8 @@ struct Index {
     keywords: HashMap<String, Keyword>,
     /// Slug by matching form, to find a feed by any spelling.
     slugs: HashMap<String, String>,
+    /// Every keyword's id by matching form, published or not (a declared feed may name a tag).
+    ids: HashMap<String, KeywordId>,
     opml: Option<Bytes>,
     /// How many archive pages each site-wide declared feed has.
     archives: HashMap<String, u64>,
@@ -130,6 +132,9 @@ pub struct Publisher {
     /// This process serves feeds over HTTP: built files are kept in memory. A process that only
     /// builds (`nashra collect`, `feeds build`) keeps none.
     serving: Arc<std::sync::atomic::AtomicBool>,
+    /// Raised each time a build puts files in memory: a request that read a file from the
+    /// folder keeps it only if no build came in between (it may have read the old bytes).
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Publisher {
@@ -146,6 +151,7 @@ impl Publisher {
             index: Arc::default(),
             builder: Arc::default(),
             serving: Arc::default(),
+            generation: Arc::default(),
         }
     }
 
@@ -168,6 +174,8 @@ impl Publisher {
         };
         built.everything = false;
         let changed = self.store.keywords_changed_after(if first { 0 } else { since }).await?;
+        let changed_ids: HashSet<KeywordId> =
+            changed.iter().filter(|c| c.revision > since).map(|c| c.keyword.id).collect();
         let (dirty, gone) = self.update_index(&changed, since, first);
         let mut dirty: HashSet<FeedKey> = dirty;
         if first && since > 0 {
@@ -179,7 +187,10 @@ impl Publisher {
             .feeds
             .declared
             .iter()
-            .filter(|spec| self.declared_changed(spec, since, revision, &dirty))
+            .filter(|spec| {
+                dirty.contains(&FeedKey::Declared(spec.id.clone()))
+                    || self.declared_changed(spec, since, revision, &changed_ids)
+            })
             .map(|spec| FeedKey::Declared(spec.id.clone()))
             .collect();
         let mut keyword_keys: Vec<FeedKey> = dirty.into_iter().filter(|k| matches!(k, FeedKey::Keyword(_))).collect();
@@ -316,9 +327,11 @@ impl Publisher {
         if first {
             index.keywords.clear();
             index.slugs.clear();
+            index.ids.clear();
         }
         for c in changed {
             let k = &c.keyword;
+            index.ids.insert(k.normalized.clone(), k.id);
             let key = FeedKey::Keyword(k.slug.clone());
             if k.origin().in_vocabulary() || c.articles >= min {
                 if c.revision > since {
@@ -336,18 +349,25 @@ impl Publisher {
     }
 
     /// Whether a declared feed shows something that changed after `since` (the store being at
-    /// `revision`).
-    fn declared_changed(&self, spec: &FeedSpec, since: i64, revision: i64, dirty: &HashSet<FeedKey>) -> bool {
+    /// `revision`; `changed` the keywords changed since).
+    fn declared_changed(&self, spec: &FeedSpec, since: i64, revision: i64, changed: &HashSet<KeywordId>) -> bool {
         if since == 0 {
             return true;
         }
         if spec.keywords.is_empty() {
             return revision > since;
         }
-        let Ok(index) = self.index.read() else { return true };
+        self.declared_keyword_ids(spec).iter().any(|id| changed.contains(id))
+    }
+
+    /// The ids of the keywords a declared feed names (published as feeds or not).
+    fn declared_keyword_ids(&self, spec: &FeedSpec) -> Vec<KeywordId> {
+        let Ok(index) = self.index.read() else { return Vec::new() };
         spec.keywords
             .iter()
-            .any(|k| self.slug_of(&index, k).is_some_and(|slug| dirty.contains(&FeedKey::Keyword(slug.to_owned()))))
+            .filter_map(|k| KeywordName::parse(k).ok())
+            .filter_map(|name| index.ids.get(keywords::canonical(&self.config.keywords, name).normalized()).copied())
+            .collect()
     }
 
     fn slug_of<'i>(&self, index: &'i Index, typed: &str) -> Option<&'i str> {
@@ -487,8 +507,9 @@ impl Publisher {
         if !ready && !safe_file_name(&key.path()) {
             return None;
         }
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let file = Arc::new(FeedFile::read(format, &self.file_path(key, format)).ok()?);
-        if ready {
+        if ready && self.generation.load(std::sync::atomic::Ordering::Acquire) == generation {
             self.files.insert(cache_key, Held { file: file.clone(), on_disk: true });
         }
         Some(file)
@@ -551,6 +572,7 @@ impl Publisher {
                 tracing::error!("the compressors stopped; feeds are served uncompressed until their next build");
                 return;
             };
+            self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             for (key, file) in keys.into_iter().zip(done) {
                 let current = self.files.get(&key).map(|h| h.file.etag.clone());
                 if self.serving() && current.is_none_or(|etag| etag == file.etag) {
@@ -597,6 +619,7 @@ impl Publisher {
                 .map(|_| Err(FeedError::Write { feed: "(batch)".into(), reason: format!("the writers stopped: {e}") }))
                 .collect(),
         };
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let mut written = written.into_iter();
         let mut out = Vec::with_capacity(batch.len());
         for (key, outcome) in batch.iter().zip(outcomes) {
@@ -604,6 +627,9 @@ impl Publisher {
                 Some(done) => done,
                 None => match written.next() {
                     Some(Ok((files, n))) => {
+                        // Served from memory, but the folder holds the old bytes: a failure, tried
+                        // again at the next build.
+                        let not_written = files.iter().any(|(_, held, _)| !held.on_disk);
                         for (format, held, uncompressed) in files {
                             if uncompressed && held.on_disk {
                                 let path = format_path(&self.config.feeds.output_dir.join(key.path()), format);
@@ -613,7 +639,14 @@ impl Publisher {
                                 self.files.insert((key.clone(), format), held);
                             }
                         }
-                        Ok(n)
+                        if not_written {
+                            Err(FeedError::Write {
+                                feed: key.path(),
+                                reason: "not written to the output folder".into(),
+                            })
+                        } else {
+                            Ok(n)
+                        }
                     }
                     Some(Err(e)) => Err(e),
                     None => Ok(0),
@@ -789,15 +822,7 @@ impl Publisher {
         if spec.keywords.is_empty() {
             return Ok(self.store.feed_articles(ArticleFilter::All, spec.limit).await?);
         }
-        let ids: Vec<KeywordId> = match self.index.read() {
-            Ok(index) => spec
-                .keywords
-                .iter()
-                .filter_map(|k| self.slug_of(&index, k))
-                .filter_map(|slug| index.keywords.get(slug).map(|k| k.id))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+        let ids = self.declared_keyword_ids(spec);
         Ok(self.store.feed_articles(ArticleFilter::Keywords(&ids), spec.limit).await?)
     }
 

@@ -167,6 +167,7 @@ impl Store {
         let now = now.trunc_subsecs(6);
         let outcome: StoreResult<Upserted> = async {
             begin_write!(self, |tx| {
+                sqlx::query(self.feed_revision_lock()).execute(&mut *tx).await?;
                 // Deduplication: the canonical URL first; an article the source now serves under
                 // another URL is found by its GUID and moves to the new URL; the same content
                 // under another URL (a mirror, tracking parameters) is the article already kept.
@@ -299,6 +300,7 @@ impl Store {
         }
         let added: StoreResult<u64> = async {
             begin_write!(self, |tx| {
+                sqlx::query(self.feed_revision_lock()).execute(&mut *tx).await?;
                 let (mut added, mut rows) = (Vec::new(), 0);
                 for (article, keyword) in pairs {
                     let n = sqlx::query(

@@ -74,6 +74,20 @@ pub(super) const KEYWORD_COLUMNS: &str = "k.id, k.name, k.normalized, k.slug, k.
 pub(super) const RAISE_FEED_REVISION: &str =
     "UPDATE feed_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision";
 
+impl Store {
+    /// The statement a writer of articles' keywords starts its transaction with: on PostgreSQL
+    /// it takes the feed revision's row lock first, so `upsert_article` and
+    /// `add_article_keywords` (which both write `article_keywords` rows before they raise the
+    /// revision) cannot each hold what the other waits for; SQLite's `BEGIN IMMEDIATE` already
+    /// makes writers one at a time.
+    pub(super) fn feed_revision_lock(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "SELECT revision FROM feed_revision WHERE id = 1 FOR UPDATE",
+            Store::Sqlite(_) => "SELECT 1",
+        }
+    }
+}
+
 /// Marks the feeds of an article's keywords as changed at revision `$1` (article `$2`).
 pub(super) const MARK_FEEDS_OF_ARTICLE: &str =
     "UPDATE keywords SET revision = $1 WHERE id IN (SELECT keyword_id FROM article_keywords WHERE article_id = $2)";
