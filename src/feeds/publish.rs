@@ -177,6 +177,10 @@ impl Publisher {
         let changed_ids: HashSet<KeywordId> =
             changed.iter().filter(|c| c.revision > since).map(|c| c.keyword.id).collect();
         let (dirty, gone) = self.update_index(&changed, since, first);
+        // Out of the index now, so out of the folder now (whatever happens to this build).
+        for key in gone {
+            self.withdraw(&key);
+        }
         let mut dirty: HashSet<FeedKey> = dirty;
         if first && since > 0 {
             // Files a crash left missing or empty are written again.
@@ -212,6 +216,7 @@ impl Publisher {
         }
 
         let mut report = BuildReport::default();
+        let mut failed_archives = HashSet::new();
         let mut pending = Vec::new();
         let started = std::time::Instant::now();
         for batch in keys.chunks(BATCH) {
@@ -228,13 +233,15 @@ impl Publisher {
                     Err(e) => {
                         tracing::error!(feed = %key.path(), "feed not built: {e}");
                         report.failed += 1;
+                        if let FeedKey::Archive { feed, .. } = key {
+                            failed_archives.insert(feed.clone());
+                        }
                     }
                 }
             }
         }
-        for key in gone {
-            self.withdraw(&key);
-        }
+        // An archive with a page that failed is counted again (its files checked) next time.
+        archives.retain(|(id, _)| !failed_archives.contains(id));
         if let Ok(mut index) = self.index.write() {
             index.archives.extend(archives);
         }
