@@ -109,6 +109,19 @@ struct LatestArticle {
     summary: Option<String>,
 }
 
+impl LatestArticle {
+    fn new(
+        tz: chrono_tz::Tz,
+        published: chrono::DateTime<Utc>,
+        title: String,
+        url: String,
+        summary: Option<String>,
+    ) -> Self {
+        let when = format_datetime(&published.with_timezone(&tz));
+        Self { when, title, url, summary: summary.filter(|s| !s.trim().is_empty()) }
+    }
+}
+
 /// Articles the home page lists.
 const HOME_ARTICLES: u32 = 10;
 /// Articles a keyword's page lists.
@@ -139,12 +152,7 @@ async fn keyword_page(State(app): State<Arc<App>>, Path(typed): Path<String>) ->
         .feed_articles(ArticleFilter::Keywords(&[keyword.id]), KEYWORD_ARTICLES)
         .await?
         .into_iter()
-        .map(|a| LatestArticle {
-            when: format_datetime(&a.published_at.with_timezone(&site.time_zone)),
-            title: a.title,
-            url: a.url,
-            summary: a.summary.filter(|s| !s.trim().is_empty()),
-        })
+        .map(|a| LatestArticle::new(site.time_zone, a.published_at, a.title, a.url, a.summary))
         .collect();
     let title = format!("{} — {}", keyword.name, site.title);
     Ok(pages::render(
@@ -195,12 +203,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> WebResult<Resp
         .newest_articles(HOME_ARTICLES)
         .await?
         .into_iter()
-        .map(|a| LatestArticle {
-            when: format_datetime(&a.published_at.with_timezone(&site.time_zone)),
-            title: a.title,
-            url: a.url,
-            summary: a.summary.filter(|s| !s.trim().is_empty()),
-        })
+        .map(|a| LatestArticle::new(site.time_zone, a.published_at, a.title, a.url, a.summary))
         .collect();
     let token = subscribe::form_token(&app, &headers)?;
     let form = subscribe::form_context(&app, &token, &Default::default(), &[], "").await?;

@@ -30,16 +30,8 @@ async fn push(app: &TestApp, n: usize, title: &str, keywords: &[&str]) {
         "body_html": format!("<p>{title}: نص الخبر رقم {n}.</p>"),
         "keywords": keywords,
     });
-    let r = app
-        .http
-        .post(app.url("/api/v1/articles"))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/json")
-        .body(article.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let (status, body) = push_value(app, &article).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 fn keyword_path(keyword: &str, ext: &str) -> String {
@@ -193,16 +185,8 @@ async fn hostile_content_pushed_by_a_cms_stays_escaped_in_every_format(app: Test
         "body_html": "<p onclick=\"x()\">نص ]]> <script>alert(2)</script><img src=x onerror=y()></p>",
         "keywords": ["اختبار"],
     });
-    let r = app
-        .http
-        .post(app.url("/api/v1/articles"))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/json")
-        .body(article.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let (status, body) = push_value(&app, &article).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     for ext in ["rss", "atom", "json"] {
         let plain = app.get(&format!("/feeds/all.{ext}")).await.bytes().await.unwrap().to_vec();
         let text = String::from_utf8(plain.clone()).expect("UTF-8");
@@ -340,7 +324,7 @@ impl JsonValue for reqwest::Response {
     }
 }
 
-/// The answer a bad push gets, for the caps.
+/// The status and JSON answer of a push.
 async fn push_value(app: &TestApp, body: &Value) -> (StatusCode, Value) {
     let r = app
         .http
