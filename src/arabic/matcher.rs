@@ -1,23 +1,37 @@
 //! Finds a fixed vocabulary of keywords (with aliases, single words or phrases) in Arabic
 //! and Latin text, tolerating spelling variants (via `normalize`) and joined proclitics
-//! (via `clitics`). It works on whole tokens in O(tokens) hash look-ups — the equivalent of
-//! a multi-pattern automaton for a language whose words are the unit — and never searches
-//! substrings, so «مصرف» never matches «مصر».
+//! (via `clitics`). It never searches substrings, so «مصرف» never matches «مصر».
+//!
+//! Matching is one streaming pass (see `scan`): each word is normalised into a reused buffer
+//! as it is read (no normalised copy of the text, no allocation per word), and each of its
+//! proclitic readings is one hash look-up in an index of every form the vocabulary accepts —
+//! suffix forms included, spelled out when the matcher is built — so a word costs the same
+//! however many keywords there are. A phrase is followed word by word from its first word.
 //!
 //! Suffix forms — the adjective «العراقية», the plural «المصريين», a possessive «أمنه» — are
 //! a choice per keyword (`inflect`), off by default: for short words they meet other words
 //! («أمنية» is a wish as often as it is "security"). When on, a token matches if, behind its
 //! proclitics, it is the keyword (with or without its article, and for a name ending in
 //! «ا» without that alef: «سوريا» → «السوري») followed by one of `SUFFIXES`.
+//!
+//! A keyword may be a proper name (`proper`): a name never takes the article, so «ال» before
+//! it is not a proclitic — «القطر» (the diameter) is not «قطر», «الحماس» (enthusiasm) not
+//! «حماس» — while «وقطر», «بقطر» and the adjective «القطري» still are.
+
+mod scan;
 
 use std::collections::HashMap;
 
-use super::clitics::readings;
-use super::normalize::{is_harakah, normalize};
-use super::tokens::tokens;
+use foldhash::fast::RandomState;
+
+pub use scan::Scan;
 
 /// Forms shorter than this (after normalisation) would match noise such as «و».
 const MIN_FORM_CHARS: usize = 2;
+
+/// A singular takes the sound plural suffixes only from this length: «لاجئ» → «لاجئين», but
+/// «مصر» must not find «مصرين» (insistent).
+const MIN_SINGULAR_CHARS: usize = 4;
 
 /// A keyword found in a text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,13 +44,6 @@ pub struct Match {
     pub end: usize,
 }
 
-#[derive(Debug, Clone)]
-struct Phrase {
-    /// Normalised tokens after the first; they must follow exactly.
-    rest: Vec<String>,
-    keyword: usize,
-}
-
 /// The nisba adjective and its feminine, dual, plural and accusative forms (normalised: ة is
 /// ه), taken by every base of an inflected keyword.
 const NISBA: [&str; 9] = ["ي", "يه", "يون", "يين", "يان", "يتان", "يتين", "يات", "يا"];
@@ -47,45 +54,51 @@ const NISBA: [&str; 9] = ["ي", "يه", "يون", "يين", "يان", "يتان"
 const PRONOUNS: [&str; 7] = ["ه", "ها", "هم", "هما", "هن", "نا", "كم"];
 
 /// The two cases of a sound masculine plural: a keyword written «اللاجئين» also finds
-/// «اللاجئون».
+/// «اللاجئون», and one written «اللاجئ» finds both.
 const PLURAL: [&str; 2] = ["ين", "ون"];
+
+/// How a form of the index was made, which decides when a reading may use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The keyword (or its alias) itself: not behind a stripped article if it is a proper name.
+    Word,
+    /// A suffix form: the adjective «القطري» takes the article even from a name.
+    Suffix,
+    /// The pronoun ه: not when the word as written ends in ة.
+    PronounH,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hit {
+    keyword: u32,
+    kind: Kind,
+}
+
+/// What a normalised word means to the vocabulary.
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    hits: Vec<Hit>,
+    /// Phrases (indices into `Matcher::phrases`) whose first word this is.
+    phrases: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+struct Phrase {
+    /// Normalised tokens after the first; they must follow exactly.
+    rest: Vec<Box<str>>,
+    keyword: u32,
+}
 
 /// Keyword matcher built once per vocabulary.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
-    /// Normalised one-token form → keywords having it.
-    words: HashMap<String, Vec<usize>>,
-    /// Normalised first token of a multi-token form → the phrases starting with it.
-    phrases: HashMap<String, Vec<Phrase>>,
+    /// Every accepted normalised word (forms, and suffix forms of inflected keywords).
+    index: HashMap<Box<str>, Entry, RandomState>,
+    phrases: Vec<Phrase>,
     /// The one-token forms of each keyword (for `inflect`).
-    forms: HashMap<usize, Vec<String>>,
-    /// Bases that take the nisba suffixes → keywords (see `inflect`).
-    nisba: HashMap<String, Vec<usize>>,
-    /// Bases that take pronoun suffixes → keywords.
-    pronoun: HashMap<String, Vec<usize>>,
-    /// Stems of sound plurals → keywords.
-    plural: HashMap<String, Vec<usize>>,
-}
-
-/// A token of the text, normalised, with its byte range in the original.
-struct TextToken {
-    start: usize,
-    end: usize,
-    norm: String,
-    /// The word as written ends with ة (so a final ه of `norm` is not a pronoun).
-    ta_marbuta: bool,
-}
-
-/// Tokens normalised one by one; tokens that normalise to nothing (a lone tatweel or
-/// haraka) are dropped so they neither match nor break a phrase.
-fn normalised_tokens(text: &str) -> Vec<TextToken> {
-    tokens(text)
-        .filter_map(|t| {
-            let norm = normalize(t.text);
-            let ta_marbuta = t.text.chars().rev().find(|c| !is_harakah(*c) && *c != '\u{0640}') == Some('ة');
-            (!norm.is_empty()).then_some(TextToken { start: t.start, end: t.end, norm, ta_marbuta })
-        })
-        .collect()
+    forms: Vec<Vec<String>>,
+    /// Keywords that are proper names.
+    proper: Vec<bool>,
 }
 
 impl Matcher {
@@ -93,7 +106,11 @@ impl Matcher {
     /// `i`. Forms that normalise to nothing or to fewer than two characters are ignored.
     #[must_use]
     pub fn new<S: AsRef<str>>(entries: &[Vec<S>]) -> Matcher {
-        let mut m = Matcher::default();
+        let mut m = Matcher {
+            forms: vec![Vec::new(); entries.len()],
+            proper: vec![false; entries.len()],
+            ..Matcher::default()
+        };
         for (keyword, forms) in entries.iter().enumerate() {
             for form in forms {
                 m.add_form(keyword, form.as_ref());
@@ -103,29 +120,48 @@ impl Matcher {
     }
 
     fn add_form(&mut self, keyword: usize, form: &str) {
-        let mut parts = normalised_tokens(form).into_iter().map(|t| t.norm);
+        let Ok(id) = u32::try_from(keyword) else { return };
+        let mut parts = Vec::new();
+        scan::normalised_words(form, |w| parts.push(w.to_owned()));
+        let mut parts = parts.into_iter();
         let Some(first) = parts.next() else {
             return;
         };
-        let rest: Vec<String> = parts.collect();
+        let rest: Vec<Box<str>> = parts.map(String::into_boxed_str).collect();
         let chars = first.chars().count() + rest.iter().map(|r| r.chars().count()).sum::<usize>();
         if chars < MIN_FORM_CHARS {
             return;
         }
         if rest.is_empty() {
-            let forms = self.forms.entry(keyword).or_default();
-            if !forms.contains(&first) {
+            if let Some(forms) = self.forms.get_mut(keyword)
+                && !forms.contains(&first)
+            {
                 forms.push(first.clone());
             }
-            let ks = self.words.entry(first).or_default();
-            if !ks.contains(&keyword) {
-                ks.push(keyword);
-            }
+            self.add(&first, id, Kind::Word);
         } else {
-            let ps = self.phrases.entry(first).or_default();
-            if !ps.iter().any(|p| p.keyword == keyword && p.rest == rest) {
-                ps.push(Phrase { rest, keyword });
+            let known = self.index.get(first.as_str()).is_some_and(|e| {
+                e.phrases
+                    .iter()
+                    .any(|&p| self.phrases.get(p as usize).is_some_and(|p| p.keyword == id && p.rest == rest))
+            });
+            let Ok(n) = u32::try_from(self.phrases.len()) else { return };
+            if !known {
+                self.phrases.push(Phrase { rest, keyword: id });
+                self.index.entry(first.into_boxed_str()).or_default().phrases.push(n);
             }
+        }
+    }
+
+    /// Accepts the normalised word `form` for `keyword`.
+    fn add(&mut self, form: &str, keyword: u32, kind: Kind) {
+        if form.chars().count() < MIN_FORM_CHARS {
+            return;
+        }
+        let entry = self.index.entry(form.into()).or_default();
+        let hit = Hit { keyword, kind };
+        if !entry.hits.contains(&hit) {
+            entry.hits.push(hit);
         }
     }
 
@@ -133,29 +169,60 @@ impl Matcher {
     /// «اللاجئون»). Its one-word forms are matched without their article too («إرهاب» for
     /// «الإرهاب»), and become bases: for the nisba suffixes — as written, without the article,
     /// and for a name ending in «يا» or «ا» without that ending («سوريا» → «سوري», «فرنسا» →
-    /// «فرنسي») —, for attached pronouns, and for the other case of a sound plural.
+    /// «فرنسي») —, for attached pronouns, and for the sound plural (from the other case of a
+    /// plural, or from a singular of four letters or more: «اللاجئ» → «اللاجئون»).
     pub fn inflect(&mut self, keyword: usize) {
-        let Some(forms) = self.forms.get(&keyword).cloned() else { return };
+        let (Some(forms), Ok(id)) = (self.forms.get(keyword).cloned(), u32::try_from(keyword)) else { return };
+        let long_enough = |b: &str| b.chars().count() >= MIN_FORM_CHARS;
         for form in forms {
-            let bare = form.strip_prefix("ال").filter(|b| b.chars().count() >= MIN_FORM_CHARS).unwrap_or(&form);
+            let bare = form.strip_prefix("ال").filter(|b| long_enough(b)).unwrap_or(&form);
             let name = bare.strip_suffix("يا").or_else(|| bare.strip_suffix('ا')).unwrap_or(bare);
-            add(&mut self.words, bare, keyword);
-            for base in [form.as_str(), bare, name] {
-                add(&mut self.nisba, base, keyword);
-            }
-            add(&mut self.pronoun, bare, keyword);
-            for base in [form.as_str(), bare] {
-                if let Some(stem) = PLURAL.iter().find_map(|p| base.strip_suffix(p)) {
-                    add(&mut self.plural, stem, keyword);
+            self.add(bare, id, Kind::Word);
+            for base in distinct(&[form.as_str(), bare, name]) {
+                if long_enough(base) {
+                    for suffix in NISBA {
+                        self.add(&format!("{base}{suffix}"), id, Kind::Suffix);
+                    }
                 }
             }
+            if long_enough(bare) {
+                for suffix in PRONOUNS {
+                    let kind = if suffix == "ه" { Kind::PronounH } else { Kind::Suffix };
+                    self.add(&format!("{bare}{suffix}"), id, kind);
+                }
+            }
+            for base in distinct(&[form.as_str(), bare]) {
+                let stem = match PLURAL.iter().find_map(|p| base.strip_suffix(p)) {
+                    Some(stem) => stem,
+                    None if base.strip_prefix("ال").unwrap_or(base).chars().count() >= MIN_SINGULAR_CHARS => base,
+                    None => continue,
+                };
+                if long_enough(stem) {
+                    for suffix in PLURAL {
+                        self.add(&format!("{stem}{suffix}"), id, Kind::Suffix);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks keyword `keyword` as a proper name: the article before it is not a proclitic.
+    pub fn proper(&mut self, keyword: usize) {
+        if let Some(p) = self.proper.get_mut(keyword) {
+            *p = true;
         }
     }
 
     /// True when no usable form was given.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.words.is_empty() && self.phrases.is_empty()
+        self.index.is_empty()
+    }
+
+    /// A streaming pass over a text given in pieces (see [`Scan`]).
+    #[must_use]
+    pub fn scan(&self) -> Scan<'_> {
+        Scan::new(self)
     }
 
     /// Every occurrence, in text order (by start, then end, then keyword). Overlapping
@@ -163,40 +230,9 @@ impl Matcher {
     /// الدولي» when both are keywords.
     #[must_use]
     pub fn find_all(&self, text: &str) -> Vec<Match> {
-        if self.is_empty() {
-            return Vec::new();
-        }
-        let toks = normalised_tokens(text);
         let mut found = Vec::new();
-        for (i, tok) in toks.iter().enumerate() {
-            for stem in readings(&tok.norm) {
-                if let Some(ks) = self.words.get(stem.as_ref()) {
-                    found.extend(ks.iter().map(|&keyword| Match { keyword, start: tok.start, end: tok.end }));
-                }
-                for (suffixes, bases) in
-                    [(&NISBA[..], &self.nisba), (&PRONOUNS[..], &self.pronoun), (&PLURAL[..], &self.plural)]
-                {
-                    if bases.is_empty() {
-                        continue;
-                    }
-                    for suffix in suffixes {
-                        if *suffix == "ه" && tok.ta_marbuta && bases_are_pronouns(suffixes) {
-                            continue;
-                        }
-                        let Some(base) = stem.strip_suffix(suffix) else { continue };
-                        if let Some(ks) = bases.get(base) {
-                            found.extend(ks.iter().map(|&keyword| Match { keyword, start: tok.start, end: tok.end }));
-                        }
-                    }
-                }
-                if let Some(ps) = self.phrases.get(stem.as_ref()) {
-                    for p in ps {
-                        if let Some(end) = phrase_end(&toks, i, &p.rest) {
-                            found.push(Match { keyword: p.keyword, start: tok.start, end });
-                        }
-                    }
-                }
-            }
+        if !self.is_empty() {
+            self.scan().feed(text, 0, |m| found.push(m));
         }
         found.sort_by_key(|m| (m.start, m.end, m.keyword));
         found.dedup();
@@ -206,42 +242,28 @@ impl Matcher {
     /// The distinct keyword indices found in `text`, sorted.
     #[must_use]
     pub fn keywords_in(&self, text: &str) -> Vec<usize> {
-        let mut ks: Vec<usize> = self.find_all(text).into_iter().map(|m| m.keyword).collect();
-        ks.sort_unstable();
-        ks.dedup();
-        ks
-    }
-}
-
-fn bases_are_pronouns(suffixes: &[&str]) -> bool {
-    suffixes == PRONOUNS.as_slice()
-}
-
-fn add(map: &mut HashMap<String, Vec<usize>>, base: &str, keyword: usize) {
-    if base.chars().count() < MIN_FORM_CHARS {
-        return;
-    }
-    let ks = map.entry(base.to_owned()).or_default();
-    if !ks.contains(&keyword) {
-        ks.push(keyword);
-    }
-}
-
-/// End offset of the phrase whose first token is `toks[i]`, if the following tokens are
-/// exactly `rest`.
-fn phrase_end(toks: &[TextToken], i: usize, rest: &[String]) -> Option<usize> {
-    let following = toks.get(i + 1..)?;
-    if following.len() < rest.len() {
-        return None;
-    }
-    let mut end = None;
-    for (tok, want) in following.iter().zip(rest) {
-        if tok.norm != *want {
-            return None;
+        if self.is_empty() {
+            return Vec::new();
         }
-        end = Some(tok.end);
+        let mut seen = vec![false; self.forms.len()];
+        self.scan().feed(text, 0, |m| {
+            if let Some(s) = seen.get_mut(m.keyword) {
+                *s = true;
+            }
+        });
+        seen.iter().enumerate().filter_map(|(i, s)| s.then_some(i)).collect()
     }
-    end
+}
+
+/// `items` without repeats, in order.
+fn distinct<'a>(items: &[&'a str]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::with_capacity(items.len());
+    for i in items {
+        if !out.contains(i) {
+            out.push(i);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

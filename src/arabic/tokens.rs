@@ -5,7 +5,7 @@
 
 use unicode_normalization::char::is_combining_mark;
 
-use super::normalize::TATWEEL;
+use super::normalize::{TATWEEL, is_invisible_control};
 
 const ZWNJ: char = '\u{200C}';
 const ZWJ: char = '\u{200D}';
@@ -24,10 +24,19 @@ pub struct Token<'a> {
 /// dashes, brackets, all whitespace including NBSP — separates words.
 #[must_use]
 pub fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || is_combining_mark(c) || matches!(c, TATWEEL | ZWJ | ZWNJ)
+    match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' => true,
+        '\0'..='\x7f' => false,
+        // Arabic letters, tatweel and harakat: the bulk of the text, answered without tables.
+        '\u{0621}'..='\u{065F}' => true,
+        _ => c.is_alphanumeric() || is_combining_mark(c) || matches!(c, TATWEEL | ZWJ | ZWNJ),
+    }
 }
 
-/// Maximal runs of word characters of `s`, in order.
+/// Maximal runs of word characters of `s`, in order. Invisible format characters (bidi marks,
+/// zero-width spaces, soft hyphens) between two word characters stay inside the word — a
+/// right-to-left mark pasted into «العراق» does not split it —, while at a word's edge they
+/// separate, as any other non-word character.
 #[must_use]
 pub fn tokens(s: &str) -> Tokens<'_> {
     Tokens { s, pos: 0 }
@@ -47,12 +56,33 @@ impl<'a> Iterator for Tokens<'a> {
         let rest = self.s.get(self.pos..)?;
         let (skip, _) = rest.char_indices().find(|(_, c)| is_word_char(*c))?;
         let start = self.pos + skip;
-        let word = self.s.get(start..)?;
-        let len = word.char_indices().find(|(_, c)| !is_word_char(*c)).map_or(word.len(), |(i, _)| i);
-        let end = start + len;
+        let end = word_end(self.s, start);
         self.pos = end;
         Some(Token { start, end, text: self.s.get(start..end)? })
     }
+}
+
+/// Where the word starting at `start` ends: after its last word character, format characters
+/// inside it included.
+fn word_end(s: &str, start: usize) -> usize {
+    let rest = s.get(start..).unwrap_or_default();
+    let mut end = 0;
+    let mut chars = rest.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if is_word_char(c) {
+            end = i + c.len_utf8();
+            continue;
+        }
+        if !is_invisible_control(c) {
+            break;
+        }
+        // A run of format characters: part of the word only if a word character follows it.
+        while chars.next_if(|(_, c)| is_invisible_control(*c)).is_some() {}
+        if !chars.peek().is_some_and(|(_, c)| is_word_char(*c)) {
+            break;
+        }
+    }
+    start + end
 }
 
 #[cfg(test)]
@@ -98,8 +128,23 @@ mod tests {
     }
 
     #[test]
-    fn bidi_marks_split_words() {
+    fn the_fast_paths_answer_as_the_unicode_tables() {
+        let slow = |c: char| c.is_alphanumeric() || is_combining_mark(c) || matches!(c, TATWEEL | ZWJ | ZWNJ);
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(is_word_char(c), slow(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn format_characters_inside_a_word_keep_it_whole() {
+        assert_eq!(texts("الع\u{200F}راق ab\u{200E}\u{200B}cd"), ["الع\u{200F}راق", "ab\u{200E}\u{200B}cd"]);
+        assert_eq!(texts("e\u{00AD}mail"), ["e\u{00AD}mail"]);
+    }
+
+    #[test]
+    fn format_characters_at_a_word_edge_separate_it() {
         assert_eq!(texts("12\u{200F}/04"), ["12", "04"]);
-        assert_eq!(texts("ab\u{200F}cd"), ["ab", "cd"]);
+        assert_eq!(texts("\u{200F}ab\u{200F} \u{200F}cd\u{200F}"), ["ab", "cd"]);
+        assert_eq!(texts("ab\u{200F}"), ["ab"]);
     }
 }

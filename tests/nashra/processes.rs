@@ -26,7 +26,10 @@ fn nashra(app: &TestApp, args: &[&str]) -> Child {
         .arg("--config")
         .arg(app.config_path())
         .args(args)
-        .env("NASHRA_LOG", std::env::var("NASHRA_TEST_CHILD_LOG").unwrap_or_else(|_| "warn".into()))
+        .env(
+            "NASHRA_LOG",
+            std::env::var("NASHRA_TEST_CHILD_LOG").unwrap_or_else(|_| "warn,nashra::delivery=info".into()),
+        )
         .env_remove("DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -108,8 +111,9 @@ fn logs(app: &TestApp) -> String {
     out
 }
 
-/// Every reader got their message at least once; returns how many arrived more than once.
-fn duplicates(app: &TestApp, sink: &SmtpSink, readers: &[i64]) -> usize {
+/// Every reader got their message at least once; returns how many arrived more than once, and
+/// for a failure's message which readers they were (their deliveries' attempts) and the logs.
+async fn duplicates(app: &TestApp, sink: &SmtpSink, readers: &[i64]) -> (usize, String) {
     let seen = arrivals(&sink.messages());
     let missed: Vec<_> = readers.iter().filter(|id| !seen.contains_key(&message_id(app, **id))).collect();
     assert!(
@@ -120,7 +124,19 @@ fn duplicates(app: &TestApp, sink: &SmtpSink, readers: &[i64]) -> usize {
         logs(app)
     );
     assert_eq!(seen.len(), readers.len(), "only the readers' Message-IDs arrived");
-    seen.values().map(|n| n - 1).sum()
+    let twice: Vec<i64> = readers.iter().copied().filter(|id| seen[&message_id(app, *id)] > 1).collect();
+    let rows: Vec<String> = app
+        .app
+        .store
+        .deliveries()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| twice.contains(&d.subscriber_id))
+        .map(|d| format!("reader {}: {} attempt(s), last error {:?}", d.subscriber_id, d.attempts, d.last_error))
+        .collect();
+    let why = format!("arrived twice: {}\n{}", rows.join("\n"), logs(app));
+    (seen.values().map(|n| n - 1).sum(), why)
 }
 
 async fn edition(backend: Backend, readers: usize, delay_ms: u64) -> Option<(SmtpSink, TestApp, Vec<i64>)> {
@@ -151,8 +167,8 @@ async fn a_sender_killed_five_times_misses_nobody(backend: Backend) {
     }
     assert!(sink.count() >= 600, "the kills came while sending");
     send_until_done(&app).await;
-    let twice = duplicates(&app, &sink, &readers);
-    assert!(twice <= 5 * 2 * CONNECTIONS, "{twice} duplicates after 5 kills");
+    let (twice, why) = duplicates(&app, &sink, &readers).await;
+    assert!(twice <= 5 * 2 * CONNECTIONS, "{twice} duplicates after 5 kills; {why}");
     assert_eq!(app.outbox_counts().await, BTreeMap::from([("sent".to_owned(), 3000)]));
 }
 
@@ -165,7 +181,8 @@ async fn two_senders_at_once_send_nothing_twice(backend: Backend) {
     let status = wait(&mut b, Duration::from_secs(120)).await;
     assert!(status.success(), "{status:?}\n{}", child_logs(&app));
     send_until_done(&app).await;
-    assert_eq!(duplicates(&app, &sink, &readers), 0);
+    let (twice, why) = duplicates(&app, &sink, &readers).await;
+    assert_eq!(twice, 0, "{why}");
     assert_eq!(sink.count(), 2000);
 }
 
@@ -222,7 +239,8 @@ async fn a_stopped_sender_exits_within_seconds_and_its_restart_sends_nothing_twi
     assert!(!counts.contains_key("sending"), "nothing left claimed: {counts:?}");
     assert!(sink.count() < 3000, "stopped before the end");
     send_until_done(&app).await;
-    assert_eq!(duplicates(&app, &sink, &readers), 0);
+    let (twice, why) = duplicates(&app, &sink, &readers).await;
+    assert_eq!(twice, 0, "{why}");
 }
 
 async fn a_run_whose_messages_cannot_go_out_fails_loudly(backend: Backend) {

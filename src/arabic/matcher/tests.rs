@@ -2,6 +2,7 @@
 //! vocabulary (GPL data read in place from the shared test data, never copied).
 
 use super::*;
+use crate::arabic::normalize::normalize;
 
 fn matcher(entries: &[&[&str]]) -> Matcher {
     let owned: Vec<Vec<&str>> = entries.iter().map(|e| e.to_vec()).collect();
@@ -240,4 +241,221 @@ fn lam_plus_article_before_a_word_starting_with_lam_is_read() {
     assert_eq!(m.keywords_in("المساعدات للاجئين"), [0]);
     assert_eq!(m.keywords_in("وللاجئين حقوق"), [0]);
     assert_eq!(m.keywords_in("رسالة للبنان"), [1]);
+}
+
+/// The matcher's rules spelled out the slow, obvious way — every reading of every word against
+/// every form of every keyword — to check the index and the streaming pass against.
+mod oracle {
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    use super::super::{Match, Matcher, NISBA, PLURAL, PRONOUNS};
+    use crate::arabic::clitics::proclitic_stems;
+    use crate::arabic::normalize::{TATWEEL, is_harakah, normalize};
+    use crate::arabic::tokens::tokens;
+
+    fn long(s: &str) -> bool {
+        s.chars().count() >= 2
+    }
+
+    /// (normalised words, start, end, ends with ة) of `text`.
+    fn words(text: &str) -> Vec<(String, usize, usize, bool)> {
+        tokens(text)
+            .map(|t| {
+                let ta = t.text.chars().rev().find(|c| !is_harakah(*c) && *c != TATWEEL) == Some('ة');
+                (normalize(t.text), t.start, t.end, ta)
+            })
+            .filter(|w| !w.0.is_empty())
+            .collect()
+    }
+
+    /// Does `reading` (of a word ending in ة or not) match the one-word form `f`?
+    fn fits(f: &str, inflected: bool, reading: &str, ta: bool) -> bool {
+        if reading == f {
+            return true;
+        }
+        if !inflected {
+            return false;
+        }
+        let bare = f.strip_prefix("ال").filter(|b| long(b)).unwrap_or(f);
+        let name = bare.strip_suffix("يا").or_else(|| bare.strip_suffix('ا')).unwrap_or(bare);
+        let nisba = [f, bare, name].iter().any(|b| long(b) && NISBA.iter().any(|s| reading == format!("{b}{s}")));
+        let pronoun = long(bare) && PRONOUNS.iter().any(|s| !(ta && *s == "ه") && reading == format!("{bare}{s}"));
+        let plural = [f, bare].iter().any(|b| {
+            let stem = PLURAL.iter().find_map(|p| b.strip_suffix(p)).or_else(|| {
+                (b.strip_prefix("ال").unwrap_or(b).chars().count() >= super::super::MIN_SINGULAR_CHARS).then_some(*b)
+            });
+            stem.is_some_and(|s| long(s) && PLURAL.iter().any(|p| reading == format!("{s}{p}")))
+        });
+        reading == bare || nisba || pronoun || plural
+    }
+
+    pub fn find_all(entries: &[Vec<String>], inflected: &[bool], text: &str) -> Vec<Match> {
+        let ws = words(text);
+        let mut found = Vec::new();
+        for (keyword, forms) in entries.iter().enumerate() {
+            for form in forms {
+                let parts: Vec<String> = words(form).into_iter().map(|w| w.0).collect();
+                let Some((first, rest)) = parts.split_first() else { continue };
+                if first.chars().count() + rest.iter().map(|r| r.chars().count()).sum::<usize>() < 2 {
+                    continue;
+                }
+                for (i, (w, start, end, ta)) in ws.iter().enumerate() {
+                    for reading in proclitic_stems(w) {
+                        if rest.is_empty() {
+                            if fits(first, inflected[keyword], &reading, *ta) {
+                                found.push(Match { keyword, start: *start, end: *end });
+                            }
+                        } else if reading == *first
+                            && ws.len() > i + rest.len()
+                            && ws[i + 1..=i + rest.len()].iter().zip(rest).all(|(w, r)| w.0 == *r)
+                        {
+                            found.push(Match { keyword, start: *start, end: ws[i + rest.len()].2 });
+                        }
+                    }
+                }
+            }
+        }
+        found.sort_by_key(|m| (m.start, m.end, m.keyword));
+        found.dedup();
+        found
+    }
+
+    fn word() -> impl Strategy<Value = String> {
+        let prefix = select(vec!["", "", "و", "ف", "ب", "ل", "ك", "ال", "وال", "بال", "لل", "ولل", "فب"]);
+        let stem = select(vec![
+            "عراق",
+            "العراق",
+            "مصر",
+            "سوريا",
+            "لاجئ",
+            "اللاجئين",
+            "أمن",
+            "داعش",
+            "قطر",
+            "حماس",
+            "ISIS",
+            "تحالف",
+            "دولي",
+            "مُصْرِف",
+            "الـدولة",
+            "إيران",
+            "ة",
+            "ـ",
+            "َ",
+            "x",
+        ]);
+        let suffix = select(vec!["", "", "", "ي", "ية", "يون", "يين", "ه", "ها", "ين", "ون", "ة", "ات"]);
+        let joint = select(vec!["", "", "\u{200F}", "\u{200B}"]);
+        (prefix, stem, joint, suffix).prop_map(|(p, s, j, x)| format!("{p}{s}{j}{x}"))
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        let sep = select(vec![" ", " ", "، ", "\n", " \u{200F}", "«", "ـ "]);
+        proptest::collection::vec((word(), sep), 0..24)
+            .prop_map(|v| v.into_iter().map(|(w, s)| format!("{w}{s}")).collect())
+    }
+
+    fn vocabulary() -> impl Strategy<Value = Vec<(Vec<String>, bool)>> {
+        let entry = (proptest::collection::vec((word(), proptest::option::of(word())), 1..3), any::<bool>()).prop_map(
+            |(forms, inflected)| {
+                let forms = forms.into_iter().map(|(a, b)| b.map_or(a.clone(), |b| format!("{a} {b}"))).collect();
+                (forms, inflected)
+            },
+        );
+        proptest::collection::vec(entry, 1..6)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn the_matcher_finds_what_the_rules_say(vocabulary in vocabulary(), text in text()) {
+            let entries: Vec<Vec<String>> = vocabulary.iter().map(|(f, _)| f.clone()).collect();
+            let inflected: Vec<bool> = vocabulary.iter().map(|(_, i)| *i).collect();
+            let mut m = Matcher::new(&entries);
+            for (i, _) in inflected.iter().enumerate().filter(|(_, i)| **i) {
+                m.inflect(i);
+            }
+            let expected = find_all(&entries, &inflected, &text);
+            prop_assert_eq!(m.find_all(&text), expected.clone(), "{:?}", entries);
+            let mut keywords: Vec<usize> = expected.iter().map(|x| x.keyword).collect();
+            keywords.sort_unstable();
+            keywords.dedup();
+            prop_assert_eq!(m.keywords_in(&text), keywords);
+        }
+
+        #[test]
+        fn a_text_fed_in_pieces_finds_what_it_finds_whole(vocabulary in vocabulary(), text in text()) {
+            let entries: Vec<Vec<String>> = vocabulary.iter().map(|(f, _)| f.clone()).collect();
+            let m = Matcher::new(&entries);
+            let mut scan = m.scan();
+            let mut found = Vec::new();
+            let mut offset = 0;
+            for line in text.split_inclusive('\n') {
+                scan.feed(line, offset, |x| found.push(x));
+                offset += line.len();
+            }
+            found.sort_by_key(|x| (x.start, x.end, x.keyword));
+            found.dedup();
+            prop_assert_eq!(found, m.find_all(&text));
+        }
+    }
+}
+
+mod proper_names {
+    use super::super::Matcher;
+
+    #[test]
+    fn the_article_before_a_proper_name_is_not_a_proclitic() {
+        let mut m = Matcher::new(&[vec!["قطر"], vec!["حماس"], vec!["حلب"]]);
+        let text = "نصف القطر والحماس بالحماس الحلب";
+        assert_eq!(m.keywords_in(text), [0, 1, 2], "a word like any other by default");
+        for k in 0..3 {
+            m.proper(k);
+        }
+        assert!(m.keywords_in(text).is_empty(), "{:?}", m.find_all(text));
+        assert_eq!(m.keywords_in("زار وقطر بقطر لقطر فقطر"), [0]);
+        assert_eq!(m.find_all("وفد قطر وحماس في حلب").len(), 3);
+        assert!(m.keywords_in("للقطر وللحماس").is_empty());
+    }
+
+    #[test]
+    fn the_adjective_of_a_proper_name_takes_the_article() {
+        let mut m = Matcher::new(&[vec!["قطر"], vec!["حلب"]]);
+        m.proper(0);
+        m.proper(1);
+        m.inflect(0);
+        m.inflect(1);
+        assert_eq!(m.keywords_in("الجيش القطري والفصائل الحلبية"), [0, 1]);
+        assert!(m.keywords_in("القطر الحلب").is_empty());
+    }
+
+    #[test]
+    fn a_proper_name_that_has_the_article_keeps_it() {
+        let mut m = Matcher::new(&[vec!["العراق"], vec!["الأمم المتحدة"]]);
+        m.proper(0);
+        m.proper(1);
+        assert_eq!(m.keywords_in("في العراق وبالعراق وللعراق"), [0]);
+        assert_eq!(m.keywords_in("قالت الأمم المتحدة وللأمم المتحدة"), [1]);
+    }
+}
+
+#[test]
+fn a_format_character_inside_a_word_does_not_split_it() {
+    let m = matcher(&[&["العراق"], &["ISIS"]]);
+    assert_eq!(kws(&m, "في الع\u{200F}راق و IS\u{200B}IS"), [0, 1]);
+    assert_eq!(kws(&m, "الع \u{200F}راق"), Vec::<usize>::new());
+}
+
+#[test]
+fn a_singular_finds_its_sound_plurals_when_inflected() {
+    let mut m = Matcher::new(&[vec!["اللاجئ"], vec!["مصر"]]);
+    assert!(m.keywords_in("اللاجئون واللاجئين").is_empty(), "off by default");
+    m.inflect(0);
+    m.inflect(1);
+    assert_eq!(m.keywords_in("اللاجئون"), [0]);
+    assert_eq!(m.keywords_in("وللاجئين"), [0]);
+    assert_eq!(m.keywords_in("لاجئون"), [0]);
+    assert!(m.keywords_in("المصرين على موقفهم").is_empty(), "three letters: no plural of a name");
 }
