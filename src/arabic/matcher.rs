@@ -99,6 +99,22 @@ pub struct Matcher {
     forms: Vec<Vec<String>>,
     /// Keywords that are proper names.
     proper: Vec<bool>,
+    /// A bit for every word of `index` (see `filter_bit`): most words of a text are turned
+    /// away here, without hashing.
+    filter: Vec<u64>,
+}
+
+/// Bits of the filter: 2^20 (128 KiB), a few per cent full with 100,000 forms.
+const FILTER_BITS: u32 = 20;
+
+/// The filter's bit for a word: its length, first two bytes and last four mixed.
+fn filter_bit(word: &str) -> usize {
+    let b = word.as_bytes();
+    let n = b.len();
+    let head = b.first().map_or(0, |x| u64::from(*x)) | b.get(1).map_or(0, |x| u64::from(*x) << 8);
+    let tail = b.get(n.saturating_sub(4)..).unwrap_or_default().iter().fold(0u64, |t, x| (t << 8) | u64::from(*x));
+    let h = (n as u64) ^ (head << 12) ^ (tail << 28);
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize
 }
 
 impl Matcher {
@@ -109,6 +125,7 @@ impl Matcher {
         let mut m = Matcher {
             forms: vec![Vec::new(); entries.len()],
             proper: vec![false; entries.len()],
+            filter: vec![0; 1 << (FILTER_BITS - 6)],
             ..Matcher::default()
         };
         for (keyword, forms) in entries.iter().enumerate() {
@@ -147,6 +164,7 @@ impl Matcher {
             });
             let Ok(n) = u32::try_from(self.phrases.len()) else { return };
             if !known {
+                self.hold(&first);
                 self.phrases.push(Phrase { rest, keyword: id });
                 self.index.entry(first.into_boxed_str()).or_default().phrases.push(n);
             }
@@ -158,11 +176,25 @@ impl Matcher {
         if form.chars().count() < MIN_FORM_CHARS {
             return;
         }
+        self.hold(form);
         let entry = self.index.entry(form.into()).or_default();
         let hit = Hit { keyword, kind };
         if !entry.hits.contains(&hit) {
             entry.hits.push(hit);
         }
+    }
+
+    fn hold(&mut self, word: &str) {
+        let bit = filter_bit(word);
+        if let Some(w) = self.filter.get_mut(bit / 64) {
+            *w |= 1 << (bit % 64);
+        }
+    }
+
+    /// False when `word` is surely not in the index.
+    fn may_hold(&self, word: &str) -> bool {
+        let bit = filter_bit(word);
+        self.filter.get(bit / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
 
     /// Lets keyword `keyword` match its suffix forms too («العراقية», «المصريين», «أمنه»,

@@ -64,7 +64,7 @@ impl<'a> Iterator for Tokens<'a> {
 
 /// Where the word starting at `start` ends: after its last word character, format characters
 /// inside it included.
-fn word_end(s: &str, start: usize) -> usize {
+pub(crate) fn word_end(s: &str, start: usize) -> usize {
     let rest = s.get(start..).unwrap_or_default();
     let mut end = 0;
     let mut chars = rest.char_indices().peekable();

@@ -344,6 +344,11 @@ mod oracle {
             "ـ",
             "َ",
             "x",
+            "é",
+            "ڤيينا",
+            "\u{0627}\u{0654}من",
+            "٣",
+            "Ünï",
         ]);
         let suffix = select(vec!["", "", "", "ي", "ية", "يون", "يين", "ه", "ها", "ين", "ون", "ة", "ات"]);
         let joint = select(vec!["", "", "\u{200F}", "\u{200B}"]);
@@ -351,7 +356,7 @@ mod oracle {
     }
 
     fn text() -> impl Strategy<Value = String> {
-        let sep = select(vec![" ", " ", "، ", "\n", " \u{200F}", "«", "ـ "]);
+        let sep = select(vec![" ", " ", "، ", "\n", " \u{200F}", "«", "»", "\u{00A0}", "؟", "ـ ", "٫"]);
         proptest::collection::vec((word(), sep), 0..24)
             .prop_map(|v| v.into_iter().map(|(w, s)| format!("{w}{s}")).collect())
     }
@@ -458,4 +463,48 @@ fn a_singular_finds_its_sound_plurals_when_inflected() {
     assert_eq!(m.keywords_in("وللاجئين"), [0]);
     assert_eq!(m.keywords_in("لاجئون"), [0]);
     assert!(m.keywords_in("المصرين على موقفهم").is_empty(), "three letters: no plural of a name");
+}
+
+/// The labelled set (tests/fixtures/arabic-matching): precision and recall of the matcher over
+/// 300-odd paragraphs written for it — proper names behind the article, format characters
+/// inside words, sound plurals, substrings, phrases, spellings. Every row is a rule the matcher
+/// keeps, so every row must come out as labelled.
+#[test]
+fn the_labelled_paragraphs_come_out_as_labelled() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/arabic-matching/labelled.tsv");
+    let text = std::fs::read_to_string(path).unwrap();
+    let (mut tp, mut fp, mut fn_, mut tn) = (0, 0, 0, 0);
+    let mut wrong = Vec::new();
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let [id, keyword, flags, expected, category, paragraph] = line.split('\t').collect::<Vec<_>>()[..] else {
+            panic!("bad row {line:?}");
+        };
+        let mut m = Matcher::new(&[vec![keyword]]);
+        for flag in flags.split(',') {
+            match flag {
+                "proper" => m.proper(0),
+                "inflected" => m.inflect(0),
+                "-" => {}
+                other => panic!("row {id}: unknown flag {other}"),
+            }
+        }
+        let found = !m.keywords_in(paragraph).is_empty();
+        match (found, expected == "1") {
+            (true, true) => tp += 1,
+            (true, false) => fp += 1,
+            (false, true) => fn_ += 1,
+            (false, false) => tn += 1,
+        }
+        if found != (expected == "1") {
+            wrong.push(format!("{id} {category} {keyword} [{flags}] expected {expected}"));
+        }
+    }
+    let precision = f64::from(tp) / f64::from((tp + fp).max(1));
+    let recall = f64::from(tp) / f64::from((tp + fn_).max(1));
+    eprintln!(
+        "labelled set: {} rows, precision {precision:.3}, recall {recall:.3} ({tp} tp, {fp} fp, {fn_} fn, {tn} tn)",
+        tp + fp + fn_ + tn
+    );
+    assert!(tp + fp + fn_ + tn >= 300);
+    assert_eq!(wrong, Vec::<String>::new());
 }
