@@ -305,7 +305,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             app.store.close().await;
         }
         Command::Keywords { command: KeywordsCommand::Match { keywords, inflected, file } } => {
-            match_keywords(&keywords, inflected, file)?
+            match_keywords(&config, &keywords, inflected, file)?
         }
         Command::Subscribers { command } => return subscribers_command(config, command, now).await,
         Command::Digest { command: DigestCommand::Send { schedule, now: at, dry_run } } => {
@@ -556,32 +556,87 @@ async fn extract(config: &Config, target: &str, source: Option<&str>, now: DateT
     Ok(())
 }
 
-fn match_keywords(keywords: &[String], inflected: bool, file: Option<PathBuf>) -> anyhow::Result<()> {
-    let text = match file {
-        Some(path) => std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?,
-        None => {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("cannot read standard input")?;
-            s
-        }
+/// `keywords match`: where the keywords match a text, as the service would match them (the
+/// configuration's aliases, suffix forms and proper names). The text is read and matched a line
+/// at a time, so a large file streams; each match prints as line:column (in characters).
+fn match_keywords(config: &Config, keywords: &[String], inflected: bool, file: Option<PathBuf>) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let rules = crate::keywords::Rules::new(&config.keywords);
+    let mut names = Vec::new();
+    for k in keywords {
+        let name = crate::keywords::KeywordName::parse(k).with_context(|| format!("--keyword {k:?}"))?;
+        names.push(rules.canonical(name));
+    }
+    let matcher = rules.matcher_of(names.iter().map(|n| (n.as_str(), n.normalized())), inflected);
+    let input: Box<dyn std::io::BufRead> = match &file {
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdin().lock()),
     };
-    let entries: Vec<Vec<&str>> = keywords.iter().map(|k| vec![k.as_str()]).collect();
-    let mut matcher = Matcher::new(&entries);
-    if inflected {
-        (0..entries.len()).for_each(|i| matcher.inflect(i));
-    }
-    let mut count = 0;
-    for m in matcher.find_all(&text) {
-        let (Some(keyword), Some(surface)) = (keywords.get(m.keyword), text.get(m.start..m.end)) else {
-            continue;
-        };
-        let line = text[..m.start].matches('\n').count() + 1;
-        let column = text[..m.start].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        println!("{line}:{column}\t{keyword}\t{surface}");
-        count += 1;
-    }
+    let source = file.as_ref().map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let count = print_matches(&matcher, &names, input, &mut out).with_context(|| format!("cannot read {source}"))?;
+    out.flush()?;
     eprintln!("{count} match(es)");
     Ok(())
+}
+
+/// Matches `input` line by line and prints each match; returns how many there were. A phrase
+/// that runs over a line break prints at the line where it starts.
+fn print_matches(
+    matcher: &Matcher,
+    names: &[crate::keywords::KeywordName],
+    mut input: impl std::io::BufRead,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<usize> {
+    // The last few lines, for phrases that began on one of them: (offset, number, text).
+    let mut recent: std::collections::VecDeque<(usize, usize, String)> = std::collections::VecDeque::new();
+    let mut scan = matcher.scan();
+    let (mut offset, mut number, mut count) = (0, 0, 0);
+    let mut found = Vec::new();
+    loop {
+        let mut line = String::new();
+        let read = input.read_line(&mut line).with_context(|| format!("line {}", number + 1))?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        found.clear();
+        scan.feed(&line, offset, |m| found.push(m));
+        found.sort_by_key(|m| (m.start, m.end, m.keyword));
+        found.dedup();
+        recent.push_back((offset, number, line));
+        if recent.len() > 8 {
+            recent.pop_front();
+        }
+        // Columns counted once along the line, in the order of the matches.
+        let (mut at, mut column) = (0, 1);
+        let Some((_, _, line)) = recent.back() else { break };
+        for m in &found {
+            let Some(name) = names.get(m.keyword) else { continue };
+            let (line_number, col, surface) = match m.start.checked_sub(offset) {
+                Some(start) => {
+                    column += line.get(at..start).map_or(0, |s| s.chars().count());
+                    at = start;
+                    (number, column, line.get(start..m.end - offset).unwrap_or_default().to_owned())
+                }
+                // A phrase that began on an earlier line (rare: rebuilt from the recent lines).
+                None => {
+                    let Some(&(first, first_number, _)) = recent.iter().rev().find(|(o, _, _)| *o <= m.start) else {
+                        continue;
+                    };
+                    let text: String = recent.iter().filter(|(o, _, _)| *o >= first).map(|r| r.2.as_str()).collect();
+                    let col = text.get(..m.start - first).map_or(0, |s| s.chars().count()) + 1;
+                    (first_number, col, text.get(m.start - first..m.end - first).unwrap_or_default().replace('\n', " "))
+                }
+            };
+            writeln!(out, "{line_number}:{col}\t{name}\t{surface}")?;
+            count += 1;
+        }
+        offset += recent.back().map_or(0, |r| r.2.len());
+    }
+    Ok(count)
 }
 
 async fn subscribers_command(

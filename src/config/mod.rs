@@ -312,6 +312,12 @@ pub struct Keywords {
     /// attached pronouns): «العراق» also finds «العراقية», «العراقيون». Off for the others,
     /// because short words meet other words that way («أمنية» is also "a wish").
     pub inflected: Vec<String>,
+    /// Keywords that are proper names: the article before them is not a proclitic, so
+    /// «القطر» (the diameter) is not «قطر» and «الحماس» (enthusiasm) not «حماس».
+    pub proper_names: Vec<String>,
+    /// Whether the built-in list of common proper names (countries, cities, organisations
+    /// written without the article) applies too.
+    pub common_proper_names: bool,
 }
 
 impl Config {

@@ -343,6 +343,12 @@ pub struct RawKeywords {
     /// Keywords that also match their suffix forms (العراق → العراقية، العراقيون).
     #[serde(default)]
     pub inflected: Vec<String>,
+    /// Keywords that are proper names (never read behind the article), beside the built-in list.
+    #[serde(default)]
+    pub proper_names: Vec<String>,
+    /// Whether the built-in list of common proper names applies (default true).
+    #[serde(default)]
+    pub common_proper_names: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

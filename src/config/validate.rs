@@ -378,13 +378,19 @@ pub(super) fn validate(
         let others: Vec<String> = others.iter().filter_map(|o| c.non_empty(&key, o)).collect();
         aliases.push((canonical, others));
     }
-    let mut inflected = Vec::new();
-    for (i, k) in raw.keywords.inflected.iter().enumerate() {
-        match crate::keywords::KeywordName::parse(k) {
-            Ok(_) => inflected.push(k.trim().to_owned()),
-            Err(e) => c.report(format!("keywords.inflected[{i}]"), k, e.to_string()),
+    let mut keyword_list = |key: &str, list: &[String]| {
+        let mut out = Vec::new();
+        for (i, k) in list.iter().enumerate() {
+            match crate::keywords::KeywordName::parse(k) {
+                Ok(_) => out.push(k.trim().to_owned()),
+                Err(e) => c.report(format!("keywords.{key}[{i}]"), k, e.to_string()),
+            }
         }
-    }
+        out
+    };
+    let inflected = keyword_list("inflected", &raw.keywords.inflected);
+    let proper_names = keyword_list("proper_names", &raw.keywords.proper_names);
+    let common_proper_names = raw.keywords.common_proper_names.unwrap_or(true);
 
     // [demo]
     let demo_enabled = c.read("demo.enabled", &raw.demo.enabled);
@@ -455,7 +461,7 @@ pub(super) fn validate(
             sources: sources.into_iter().collect::<Option<Vec<_>>>()?,
             schedules: Schedules { collect: collect_schedule?, feeds: feeds_schedule.flatten() },
             editions: editions.into_iter().collect::<Option<Vec<_>>>()?,
-            keywords: Keywords { declared: declared_keywords, aliases, inflected },
+            keywords: Keywords { declared: declared_keywords, aliases, inflected, proper_names, common_proper_names },
             demo_dir,
         })
     })();

@@ -32,7 +32,12 @@ pub struct Rules {
     alias_forms: HashMap<String, Vec<String>>,
     /// matching forms of the keywords that take suffixes
     inflected: HashSet<String>,
+    /// matching forms of the keywords that are proper names
+    proper: HashSet<String>,
 }
+
+/// The built-in list of common proper names (see the file).
+const COMMON_PROPER_NAMES: &str = include_str!("proper_names.txt");
 
 impl Rules {
     pub fn new(config: &config::Keywords) -> Self {
@@ -50,6 +55,13 @@ impl Rules {
                 rules.inflected.insert(rules.canonical(name).normalized().to_owned());
             }
         }
+        let common = COMMON_PROPER_NAMES.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+        let common = common.filter(|_| config.common_proper_names);
+        for k in common.chain(config.proper_names.iter().map(String::as_str)) {
+            if let Ok(name) = KeywordName::parse(k) {
+                rules.proper.insert(rules.canonical(name).normalized().to_owned());
+            }
+        }
         rules
     }
 
@@ -61,18 +73,32 @@ impl Rules {
     /// A matcher whose entry `i` is `keywords[i]` with its aliases (and its suffix forms, for
     /// the keywords that take them).
     pub fn matcher(&self, keywords: &[Keyword]) -> Matcher {
+        self.matcher_of(keywords.iter().map(|k| (k.name.as_str(), k.normalized.as_str())), false)
+    }
+
+    /// A matcher whose entry `i` is the `i`th (name, matching form) with its aliases, its
+    /// suffix forms if the configuration (or `inflect_all`) says so, and read as a proper name
+    /// if it is one.
+    pub fn matcher_of<'a>(
+        &self,
+        keywords: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+        inflect_all: bool,
+    ) -> Matcher {
         let entries: Vec<Vec<String>> = keywords
-            .iter()
-            .map(|k| {
-                let mut forms = vec![k.name.clone()];
-                forms.extend(self.alias_forms.get(&k.normalized).into_iter().flatten().cloned());
+            .clone()
+            .map(|(name, normalized)| {
+                let mut forms = vec![name.to_owned()];
+                forms.extend(self.alias_forms.get(normalized).into_iter().flatten().cloned());
                 forms
             })
             .collect();
         let mut matcher = Matcher::new(&entries);
-        for (i, k) in keywords.iter().enumerate() {
-            if self.inflected.contains(&k.normalized) {
+        for (i, (_, normalized)) in keywords.enumerate() {
+            if inflect_all || self.inflected.contains(normalized) {
                 matcher.inflect(i);
+            }
+            if self.proper.contains(normalized) {
+                matcher.proper(i);
             }
         }
         matcher
@@ -278,6 +304,8 @@ mod tests {
             declared: vec![],
             aliases: vec![("داعش".into(), vec!["تنظيم الدولة".into(), "ISIS".into()])],
             inflected: vec!["العراق".into()],
+            proper_names: vec!["جنيف".into()],
+            common_proper_names: true,
         };
         let rules = Rules::new(&config);
         assert_eq!(rules.canonical(KeywordName::parse("isis").unwrap()).as_str(), "داعش");
@@ -286,6 +314,16 @@ mod tests {
         let found = |text: &str| vocabulary.find(text).into_iter().map(|k| k.id).collect::<Vec<_>>();
         assert_eq!(found("عناصر تنظيم الدولة"), [1]);
         assert_eq!(found("القوات العراقية"), [2], "العراق takes suffixes");
+        let vocabulary = Vocabulary::build(
+            Arc::new(Rules::new(&config)),
+            vec![keyword(1, "جنيف"), keyword(2, "قطر"), keyword(3, "حماس"), keyword(4, "الحزب")],
+        );
+        let found = |text: &str| vocabulary.find(text).into_iter().map(|k| k.id).collect::<Vec<_>>();
+        assert!(found("الجنيف القطر الحماس").is_empty(), "proper names, named or on the built-in list");
+        assert_eq!(found("في جنيف وقطر بحماس والحزب"), [1, 2, 3, 4]);
+        let common_off = config::Keywords { common_proper_names: false, ..config };
+        let vocabulary = Vocabulary::build(Arc::new(Rules::new(&common_off)), vec![keyword(2, "قطر")]);
+        assert_eq!(vocabulary.find("نصف القطر").len(), 1, "the built-in list turned off");
         assert_eq!(found("الحكومة المصرية"), Vec::<KeywordId>::new(), "مصر does not");
     }
 }

@@ -109,3 +109,50 @@ fn precision_and_recall_on_the_labelled_set() {
         assert!(s.recall >= min_recall, "{mode}: recall {:.3} < {min_recall}", s.recall);
     }
 }
+
+/// `keywords match` matches as the service does — the shipped configuration's aliases, suffix
+/// forms and proper names — and prints line:column in characters, a phrase over a line break
+/// at the line where it starts.
+#[test]
+fn keywords_match_reads_the_configuration_and_prints_lines_and_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(repo().join("nashra.toml")).unwrap();
+    let root = repo();
+    let config = shipped
+        .replace("proper_names = []", "proper_names = [\"جنيف\"]")
+        .replace("dir = \"feeds\"", &format!("dir = {:?}", root.join("feeds")))
+        .replace("dir = \"demo\"", &format!("dir = {:?}", root.join("demo")))
+        .replace("templates_dir = \"email-templates\"", &format!("templates_dir = {:?}", root.join("email-templates")));
+    assert_ne!(config, shipped, "the shipped file names proper_names");
+    let config_path = dir.path().join("nashra.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let text = dir.path().join("text.txt");
+    let long_line: String = (0..2000).map(|i| format!("كلمة{i} وقطر ")).collect();
+    std::fs::write(
+        &text,
+        format!("قال تنظيم\nالدولة إن نصف القطر والجنيف وجنيف\nالقوات العراقية في الع\u{200F}راق\n{long_line}\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nashra"))
+        .arg("--config")
+        .arg(&config_path)
+        .args(["keywords", "match", "-k", "داعش", "-k", "قطر", "-k", "جنيف", "-k", "العراق"])
+        .arg(&text)
+        .env("NASHRA_LOG", "error")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[..4],
+        ["1:5\tداعش\tتنظيم الدولة", "2:29\tجنيف\tوجنيف", "3:8\tالعراق\tالعراقية", "3:20\tالعراق\tالع\u{200F}راق"],
+        "the alias over a line break, not «القطر» nor «الجنيف» (proper names), the inflected form"
+    );
+    assert_eq!(lines.len(), 4 + 2000, "every «وقطر» of the long line");
+    let column_of = |i: usize| {
+        (0..i).map(|j| format!("كلمة{j} وقطر ").chars().count()).sum::<usize>() + 5 + i.to_string().len() + 1
+    };
+    assert_eq!(lines[4 + 1999], format!("4:{}\tقطر\tوقطر", column_of(1999)));
+}
