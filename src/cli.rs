@@ -288,7 +288,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
                 println!("{}", report.summary());
-                if report.sources.iter().any(|s| s.failed) {
+                // A source that gave only errors fails the run, as one that could not be read.
+                if report.failure().is_some() {
                     return Ok(ExitCode::FAILURE);
                 }
             }

@@ -77,12 +77,35 @@ pub struct SourceReport {
     pub errors: Vec<String>,
 }
 
+impl SourceReport {
+    /// Nothing came of the source but errors: it could not be read, or every page it listed
+    /// failed (a changed layout, say) — a pass an operator must hear about.
+    pub fn came_to_nothing(&self) -> bool {
+        self.failed || (!self.errors.is_empty() && self.inserted + self.updated + self.unchanged == 0)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CollectReport {
     pub sources: Vec<SourceReport>,
 }
 
 impl CollectReport {
+    /// Why the pass counts as failed: sources that came to nothing (see
+    /// [`SourceReport::came_to_nothing`]), each with its first error.
+    pub fn failure(&self) -> Option<String> {
+        let failed: Vec<String> = self
+            .sources
+            .iter()
+            .filter(|s| s.came_to_nothing())
+            .map(|s| match s.errors.first() {
+                Some(e) => format!("{}: {e}", s.source),
+                None => format!("{}: could not be read", s.source),
+            })
+            .collect();
+        (!failed.is_empty()).then(|| format!("nothing but errors from {}", failed.join("; ")))
+    }
+
     pub fn inserted(&self) -> usize {
         self.sources.iter().map(|s| s.inserted).sum()
     }
@@ -246,4 +269,33 @@ async fn poll(
         let retry_after = pass.last_retry_after.take().map(|d| d.min(std::time::Duration::from_secs(86_400)));
         (e, retry_after.and_then(|d| Duration::from_std(d).ok()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(inserted: usize, unchanged: usize, failed: bool, errors: &[&str]) -> SourceReport {
+        SourceReport {
+            source: "s".into(),
+            inserted,
+            unchanged,
+            failed,
+            errors: errors.iter().map(|e| (*e).to_owned()).collect(),
+            ..SourceReport::default()
+        }
+    }
+
+    #[test]
+    fn a_pass_fails_when_a_source_gives_nothing_but_errors() {
+        let only_errors = CollectReport { sources: vec![source(0, 0, false, &["http://x/1: no title found"])] };
+        assert_eq!(only_errors.failure().as_deref(), Some("nothing but errors from s: http://x/1: no title found"));
+        let unreadable = CollectReport { sources: vec![source(0, 0, true, &[])] };
+        assert!(unreadable.failure().is_some());
+        for fine in
+            [source(1, 0, false, &["http://x/2: no title found"]), source(0, 3, false, &[]), source(0, 0, false, &[])]
+        {
+            assert_eq!(CollectReport { sources: vec![fine] }.failure(), None);
+        }
+    }
 }

@@ -57,7 +57,8 @@ impl JobOutput {
     pub fn failure(&self) -> Option<String> {
         match self {
             JobOutput::Digest(d) => d.failure(),
-            JobOutput::Collect(_) | JobOutput::Feeds(_) => None,
+            JobOutput::Collect(r) => r.failure(),
+            JobOutput::Feeds(_) => None,
         }
     }
 }

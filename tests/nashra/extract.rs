@@ -102,3 +102,42 @@ fn every_fixture_page_is_extracted_exactly() {
     let wrong: Vec<String> = files.iter().flat_map(|f| check(f)).collect();
     assert!(wrong.is_empty(), "{} difference(s):\n{}", wrong.len(), wrong.join("\n"));
 }
+
+/// Every fixture page whose date the operator pointed at with `selectors.date` (and the demo
+/// site's pages) has its date read without that selector too: the visible date line found as a
+/// reader finds it, to the minute. Prints the ratio for the notes.
+#[test]
+fn date_lines_are_read_unaided_as_with_their_selector() {
+    let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let (mut with_selector, mut unaided, mut wrong) = (0, 0, Vec::new());
+    for expected_path in expected_files() {
+        let want: Value = serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+        let Some(mut sel) = selectors(&want["selectors"]).filter(|s| s.date.is_some()) else { continue };
+        let page_path = PathBuf::from(expected_path.to_string_lossy().trim_end_matches(".expected.json"));
+        let html = decode(&std::fs::read(&page_path).unwrap(), None);
+        let url = Url::parse("http://site.test/news/item").unwrap();
+        let tz: Tz = want["source_time_zone"].as_str().unwrap().parse().unwrap();
+        with_selector += 1;
+        sel.date = None;
+        let got = extract(&html, &url, Some(&sel), tz, now).map(|x| time(x.published));
+        if got.as_ref().ok().cloned().flatten() == opt(&want["published"]) {
+            unaided += 1;
+        } else {
+            wrong.push(format!("{}: got {got:?}, want {}", page_path.display(), want["published"]));
+        }
+    }
+    for page in std::fs::read_dir(repo().join("demo/articles")).unwrap() {
+        let page = page.unwrap().path();
+        let html = std::fs::read_to_string(&page).unwrap();
+        with_selector += 1;
+        let got = extract(&html, &Url::parse("http://site.test/demo/a").unwrap(), None, chrono_tz::Africa::Cairo, now);
+        match got.map(|x| x.published) {
+            Ok(Some(_)) => unaided += 1,
+            other => wrong.push(format!("{}: {other:?}", page.display())),
+        }
+    }
+    eprintln!("date lines read unaided: {unaided} of {with_selector} read with selectors.date");
+    assert!(with_selector >= 8, "only {with_selector} pages with a date selector");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

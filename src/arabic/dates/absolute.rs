@@ -23,6 +23,8 @@ pub(super) struct Parser<'a> {
     pub(super) date: Option<NaiveDate>,
     pub(super) time: Option<NaiveTime>,
     pub(super) offset: Option<FixedOffset>,
+    /// A zone the text names («بتوقيت القاهرة»): it overrides the source's.
+    pub(super) zone: Option<Tz>,
     /// 0 for اليوم, 1 for أمس, 2 for أول أمس.
     days_back: Option<u64>,
     now: bool,
@@ -32,7 +34,7 @@ pub(super) struct Parser<'a> {
 /// Reads the pieces of an absolute (or day-relative) date; `now` anchors اليوم/أمس.
 pub(super) fn parse(p: &[Piece], tz: Tz, now: DateTime<Utc>) -> Result<DateTime<Utc>, DateError> {
     let mut parser =
-        Parser { p, i: 0, date: None, time: None, offset: None, days_back: None, now: false, hijri: false };
+        Parser { p, i: 0, date: None, time: None, offset: None, zone: None, days_back: None, now: false, hijri: false };
     while parser.i < p.len() {
         parser.step()?;
     }
@@ -103,6 +105,14 @@ impl<'a> Parser<'a> {
                 Err(DateError::unexpected(format!("symbol {c:?}")))
             }
             Some(Kind::Num { .. }) => self.number(i),
+            // «ت.غ» / «ت غ»: توقيت غرينتش, Greenwich time.
+            Some(Kind::Word { word: None, text }) if text == "ت" => {
+                let k = if self.sym(i + 1) == Some('.') { i + 2 } else { i + 1 };
+                if self.text(k) != Some("غ") {
+                    return Err(unexpected_word(text));
+                }
+                self.utc_word(k)
+            }
             Some(Kind::Word { word: None, text }) => Err(unexpected_word(text)),
             Some(Kind::Word { word: Some(w), .. }) => self.known_word(*w, i),
         }
@@ -164,7 +174,11 @@ impl<'a> Parser<'a> {
         let Some((day, digits)) = self.num(i) else {
             return Ok(false);
         };
-        let j = self.skip_seps(i + 1);
+        let mut j = self.skip_seps(i + 1);
+        // «12 من أبريل»
+        if self.text(j) == Some("من") {
+            j += 1;
+        }
         if digits <= 2 && self.month_at(j)?.is_some() {
             let (month, k) = self.month(j)?;
             let k = self.skip_seps(k);
@@ -331,7 +345,7 @@ impl<'a> Parser<'a> {
         };
         let instant = match self.offset {
             Some(off) => local::at_offset(naive, off)?,
-            None => local::resolve(tz, naive)?,
+            None => local::resolve(self.zone.unwrap_or(tz), naive)?,
         };
         local::in_range(instant)
     }

@@ -3,6 +3,8 @@
 //! hour that does not fit its marker, and it must not map zone NAMES other than
 //! Greenwich/UTC: a named local zone («بتوقيت مكة») is left to the source's configured zone.
 
+use chrono_tz::Tz;
+
 use super::absolute::{Parser, repeated};
 use super::error::DateError;
 use super::local;
@@ -59,7 +61,10 @@ impl Parser<'_> {
     /// («+0300», «-05:00»), and not when that number goes on as a date («- 12/04/2021»).
     pub(super) fn offset_follows(&self, i: usize) -> bool {
         let glued = matches!(self.num(i + 1), Some((_, 1 | 2 | 4))) && !self.spaced(i + 1);
-        let continues_as_date = matches!(self.sym(i + 2), Some('/' | '-' | '.')) && self.num(i + 3).is_some();
+        let continues_as_date = matches!(self.sym(i + 2), Some('/' | '-' | '.')) && self.num(i + 3).is_some()
+            // «18:22-15 يناير 2024»: the day of a date after the time.
+            || matches!(self.word(i + 2), Some(Word::Month(_) | Word::MonthPair(_)))
+            || self.text(i + 2) == Some("من");
         self.time.is_some() && self.offset.is_none() && glued && !continues_as_date
     }
 
@@ -95,11 +100,12 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// After «بتوقيت»: the zone's name, made of words we do not know («القاهرة»,
-    /// «شرق أوروبا الصيفي»). Greenwich/UTC sets the offset; any other name is skipped
-    /// because the source's zone is configured, not read from the page.
+    /// After «بتوقيت»: the zone's name. Greenwich/UTC sets the offset; a place nashra knows
+    /// («القاهرة», «مكة المكرمة», «بيروت»… see `ZONES`) sets the zone, which then overrides
+    /// the source's; any other name («شرق أوروبا الصيفي») is skipped, the source's zone stays.
     pub(super) fn zone_name(&mut self, mut j: usize) -> Result<(), DateError> {
         self.i = j;
+        let start = j;
         while self.text(j).is_some() {
             match self.word(j) {
                 Some(Word::Utc) => return self.utc_word(j),
@@ -108,9 +114,47 @@ impl Parser<'_> {
             }
             self.i = j;
         }
+        let words: Vec<&str> = (start..j).filter_map(|k| self.text(k)).collect();
+        for n in (1..=words.len()).rev() {
+            let name = words[..n].join(" ");
+            if let Some((_, tz)) = ZONES.iter().find(|(names, _)| names.split('|').any(|x| x == name)) {
+                if self.zone.replace(*tz).is_some() {
+                    return Err(repeated("zone"));
+                }
+                break;
+            }
+        }
         Ok(())
     }
 }
+
+/// Places whose time Arabic sites name after «بتوقيت», in matching form (ة is ه, no hamza
+/// seats). «عمان» (Amman or Oman) and «طرابلس» (Libya or Lebanon) are left out: ambiguous.
+const ZONES: &[(&str, Tz)] = &[
+    ("القاهره|مصر", chrono_tz::Africa::Cairo),
+    ("مكه|مكه المكرمه|الرياض|السعوديه|جده", chrono_tz::Asia::Riyadh),
+    ("بيروت|لبنان", chrono_tz::Asia::Beirut),
+    ("دمشق|سوريا", chrono_tz::Asia::Damascus),
+    ("بغداد|العراق", chrono_tz::Asia::Baghdad),
+    ("الاردن", chrono_tz::Asia::Amman),
+    ("القدس|فلسطين|غزه|رام الله", chrono_tz::Asia::Hebron),
+    ("الدوحه|قطر", chrono_tz::Asia::Qatar),
+    ("ابوظبي|ابو ظبي|دبي|الامارات", chrono_tz::Asia::Dubai),
+    ("الكويت", chrono_tz::Asia::Kuwait),
+    ("المنامه|البحرين", chrono_tz::Asia::Bahrain),
+    ("مسقط|سلطنه عمان", chrono_tz::Asia::Muscat),
+    ("صنعاء|عدن|اليمن", chrono_tz::Asia::Aden),
+    ("الخرطوم|السودان", chrono_tz::Africa::Khartoum),
+    ("ليبيا", chrono_tz::Africa::Tripoli),
+    ("تونس", chrono_tz::Africa::Tunis),
+    ("الجزائر", chrono_tz::Africa::Algiers),
+    ("الرباط|المغرب|الدار البيضاء", chrono_tz::Africa::Casablanca),
+    ("نواكشوط|موريتانيا", chrono_tz::Africa::Nouakchott),
+    ("انقره|اسطنبول|تركيا", chrono_tz::Europe::Istanbul),
+    ("طهران|ايران", chrono_tz::Asia::Tehran),
+    ("باريس|فرنسا", chrono_tz::Europe::Paris),
+    ("لندن|بريطانيا", chrono_tz::Europe::London),
+];
 
 /// The 24-hour hour for `h` followed by `mer`.
 fn with_meridiem(h: u32, mer: Meridiem) -> Result<u32, DateError> {

@@ -289,3 +289,32 @@ fn error_messages_quote_the_input_and_say_what_is_wrong() {
     let e = cairo("12 أبريل 2021 بكرة").err().map(|e| e.to_string());
     assert_eq!(e.as_deref(), Some("cannot read date \"12 أبريل 2021 بكرة\": unexpected word \"بكره\""));
 }
+
+#[test]
+fn wordy_date_lines_read() {
+    use chrono_tz::Asia::Riyadh;
+    let riyadh = |s: &str| parse_arabic_date(s, Riyadh, now());
+    assert_eq!(riyadh("يوم الاثنين 12 من أبريل 2021 الساعة 10:18 صباحا"), Ok(utc("2021-04-12T07:18:00Z")));
+    assert_eq!(riyadh("نُشر: 18:22-15 يناير 2024 م ـ 04 رَجب 1445 هـ"), Ok(utc("2024-01-15T15:22:00Z")));
+    assert_eq!(riyadh("الأحد 3 من مارس 2024"), Ok(utc("2024-03-02T21:00:00Z")));
+}
+
+#[test]
+fn a_zone_the_line_names_overrides_the_sources() {
+    use chrono_tz::Asia::Riyadh;
+    let riyadh = |s: &str| parse_arabic_date(s, Riyadh, now());
+    // Cairo was UTC+2 in April 2021 (no summer time that year), Riyadh is UTC+3.
+    assert_eq!(riyadh("الإثنين 12/أبريل/2021 - 10:18 ص بتوقيت القاهرة"), Ok(utc("2021-04-12T08:18:00Z")));
+    assert_eq!(riyadh("12 أبريل 2021 10:18 بتوقيت مكة المكرمة"), Ok(utc("2021-04-12T07:18:00Z")));
+    assert_eq!(riyadh("12 أبريل 2021 10:18 بتوقيت بيروت"), Ok(utc("2021-04-12T07:18:00Z")), "Beirut in summer time");
+    for utc_line in ["12 أبريل 2021 10:18 ت.غ", "12 أبريل 2021 10:18 ت غ", "12 أبريل 2021 10:18 بتوقيت غرينتش"]
+    {
+        assert_eq!(riyadh(utc_line), Ok(utc("2021-04-12T10:18:00Z")), "{utc_line}");
+    }
+    assert_eq!(riyadh("12 أبريل 2021 10:18 GMT+3"), Ok(utc("2021-04-12T07:18:00Z")));
+    // Cairo's summer time since 2023: 10:18 on 1 July 2024 is UTC+3.
+    assert_eq!(riyadh("1 يوليو 2024 10:18 بتوقيت القاهرة"), Ok(utc("2024-07-01T07:18:00Z")));
+    // A name nashra does not know leaves the source's zone.
+    assert_eq!(riyadh("12 أبريل 2021 10:18 بتوقيت شرق أوروبا"), Ok(utc("2021-04-12T07:18:00Z")));
+    assert!(riyadh("12 أبريل 2021 10:18 ت").is_err());
+}

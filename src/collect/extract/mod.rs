@@ -6,6 +6,7 @@
 //! sanitised (ammonia) and gets a plain-text copy. Pure: no I/O, `now` is a parameter.
 
 mod boilerplate;
+mod dateline;
 pub(super) mod depth;
 mod jsonld;
 
@@ -138,6 +139,14 @@ pub fn extract_with_title(
                 first_error.get_or_insert(ExtractError::BadDate { text: text.clone(), reason: e.to_string() });
             }
         }
+    }
+    // No date in the metadata nor where the source's selectors point: the date line a reader
+    // sees (see `dateline`).
+    if published.is_none()
+        && let Some((t, line)) = dateline::find(&doc, page_url, time_zone, now)
+    {
+        published = Some(t);
+        date_text = Some(line);
     }
     if published.is_none()
         && let Some(e) = first_error
