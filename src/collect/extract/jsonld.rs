@@ -2,6 +2,8 @@
 //! when it describes a `NewsArticle` (or `Article`, `ReportageNewsArticle`, `BlogPosting`…),
 //! whether alone, in an array or in an `@graph`. Malformed JSON is ignored, never fatal.
 
+use std::collections::HashMap;
+
 use scraper::{Html, Selector};
 use serde_json::Value;
 
@@ -29,14 +31,108 @@ const ARTICLE_TYPES: &[&str] = &[
     "Report",
 ];
 
-/// The first article object of the page's JSON-LD.
+/// The first article object of the page's JSON-LD, its references (`{"@id": …}`) resolved
+/// against every node the page's JSON-LD describes.
 pub fn news_article(doc: &Html) -> Option<NewsArticle> {
     let scripts = Selector::parse(r#"script[type="application/ld+json"]"#).ok()?;
-    doc.select(&scripts).find_map(|s| {
-        let text: String = s.text().collect();
-        let value: Value = serde_json::from_str(text.trim()).ok()?;
-        find_article(&value).map(read)
-    })
+    let values: Vec<Value> =
+        doc.select(&scripts).filter_map(|s| serde_json::from_str(s.text().collect::<String>().trim()).ok()).collect();
+    let mut graph = Graph::default();
+    for v in &values {
+        graph.index(v);
+    }
+    values.iter().find_map(find_article).map(|a| graph.read(a))
+}
+
+/// The page's JSON-LD nodes by `@id`.
+#[derive(Default)]
+struct Graph<'a> {
+    nodes: HashMap<&'a str, &'a Value>,
+}
+
+impl<'a> Graph<'a> {
+    fn index(&mut self, v: &'a Value) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| self.index(i)),
+            Value::Object(map) => {
+                // A node that says more than its id (not a bare reference).
+                if let Some(id) = map.get("@id").and_then(Value::as_str)
+                    && map.len() > 1
+                {
+                    self.nodes.entry(id).or_insert(v);
+                }
+                map.values().for_each(|x| self.index(x));
+            }
+            _ => {}
+        }
+    }
+
+    /// The node `v` refers to, if it is a bare reference to one the page describes.
+    fn resolve(&self, v: &'a Value) -> &'a Value {
+        match v {
+            Value::Object(map) if map.len() == 1 => {
+                map.get("@id").and_then(Value::as_str).and_then(|id| self.nodes.get(id).copied()).unwrap_or(v)
+            }
+            _ => v,
+        }
+    }
+
+    /// A text field: a string, the first string of an array, or an object's name (else url,
+    /// else id — the id of a page is its URL).
+    fn text(&self, v: Option<&'a Value>) -> Option<String> {
+        match self.resolve(v?) {
+            Value::String(s) => Some(s.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty()),
+            Value::Array(items) => items.iter().find_map(|i| self.text(Some(i))),
+            Value::Object(map) => self.text(map.get("name").or_else(|| map.get("url")).or_else(|| map.get("@id"))),
+            _ => None,
+        }
+    }
+
+    /// An image's address: a string, or an `ImageObject`'s url (never its id, which names the
+    /// node, not the picture).
+    fn image(&self, v: Option<&'a Value>) -> Option<String> {
+        match self.resolve(v?) {
+            Value::Array(items) => items.iter().find_map(|i| self.image(Some(i))),
+            Value::Object(map) => self.text(map.get("url").or_else(|| map.get("contentUrl"))),
+            other => self.text(Some(other)),
+        }
+    }
+
+    /// People's names: strings or `Person` objects' names; an unresolved reference or a bare
+    /// URL is not a name.
+    fn names(&self, v: Option<&'a Value>) -> Vec<String> {
+        let name = |i: &'a Value| match self.resolve(i) {
+            Value::Object(map) => self.text(map.get("name")),
+            other => self.text(Some(other)).filter(|n| !n.starts_with("http://") && !n.starts_with("https://")),
+        };
+        match v {
+            Some(Value::Array(items)) => items.iter().filter_map(name).collect(),
+            Some(other) => name(other).into_iter().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn read(&self, v: &'a Value) -> NewsArticle {
+        let keywords = match v.get("keywords") {
+            Some(Value::String(s)) => {
+                s.split([',', '،']).map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
+            }
+            Some(Value::Array(items)) => items.iter().filter_map(|i| self.text(Some(i))).collect(),
+            other => self.text(other).into_iter().collect(),
+        };
+        NewsArticle {
+            headline: self.text(v.get("headline")).or_else(|| self.text(v.get("name"))),
+            date_published: self.text(v.get("datePublished")),
+            date_modified: self.text(v.get("dateModified")),
+            authors: self.names(v.get("author")),
+            section: self.text(v.get("articleSection")),
+            keywords,
+            image: self.image(v.get("image")).or_else(|| self.image(v.get("thumbnailUrl"))),
+            url: self.text(v.get("mainEntityOfPage")).or_else(|| self.text(v.get("url"))),
+            description: self.text(v.get("description")),
+            language: self.text(v.get("inLanguage")),
+        }
+    }
 }
 
 fn is_article(v: &Value) -> bool {
@@ -53,45 +149,6 @@ fn find_article(v: &Value) -> Option<&Value> {
         Value::Object(map) if is_article(v) => Some(v).filter(|_| !map.is_empty()),
         Value::Object(map) => map.get("@graph").and_then(find_article),
         _ => None,
-    }
-}
-
-/// A text field: a string, or the first string of an array.
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty()),
-        Value::Array(items) => items.iter().find_map(|i| text(Some(i))),
-        Value::Object(map) => text(map.get("name").or_else(|| map.get("url")).or_else(|| map.get("@id"))),
-        _ => None,
-    }
-}
-
-fn names(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::Array(items)) => items.iter().filter_map(|i| text(Some(i))).collect(),
-        Some(other) => text(Some(other)).into_iter().collect(),
-        None => Vec::new(),
-    }
-}
-
-fn read(v: &Value) -> NewsArticle {
-    let keywords = match v.get("keywords") {
-        Some(Value::String(s)) => {
-            s.split([',', '،']).map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
-        }
-        other => names(other),
-    };
-    NewsArticle {
-        headline: text(v.get("headline")).or_else(|| text(v.get("name"))),
-        date_published: text(v.get("datePublished")),
-        date_modified: text(v.get("dateModified")),
-        authors: names(v.get("author")),
-        section: text(v.get("articleSection")),
-        keywords,
-        image: text(v.get("image")).or_else(|| text(v.get("thumbnailUrl"))),
-        url: text(v.get("mainEntityOfPage")).or_else(|| text(v.get("url"))),
-        description: text(v.get("description")),
-        language: text(v.get("inLanguage")),
     }
 }
 
@@ -121,6 +178,26 @@ mod tests {
         assert_eq!(a.keywords, ["العراق", "داعش", "الموصل"]);
         assert_eq!(a.image.as_deref(), Some("https://x.example/a.jpg"));
         assert_eq!(a.url.as_deref(), Some("https://x.example/a"));
+    }
+
+    #[test]
+    fn references_are_resolved_within_the_pages_graph() {
+        let doc = page(
+            r#"{"@context":"https://schema.org","@graph":[
+              {"@type":"NewsArticle","headline":"خبر","author":{"@id":"https://x.example/#/person/1"},
+               "image":{"@id":"https://x.example/a#primaryimage"},"mainEntityOfPage":{"@id":"https://x.example/a"}},
+              {"@type":"Person","@id":"https://x.example/#/person/1","name":"ليلى حسن","url":"https://x.example/author/leila"},
+              {"@type":"ImageObject","@id":"https://x.example/a#primaryimage","url":"https://x.example/a.jpg"}]}"#,
+        );
+        let a = news_article(&doc).unwrap();
+        assert_eq!(a.authors, ["ليلى حسن"]);
+        assert_eq!(a.image.as_deref(), Some("https://x.example/a.jpg"));
+        assert_eq!(a.url.as_deref(), Some("https://x.example/a"));
+        let unresolved =
+            page(r#"{"@type":"NewsArticle","headline":"خبر","author":{"@id":"https://x.example/#/person/9"}}"#);
+        assert_eq!(news_article(&unresolved).unwrap().authors, Vec::<String>::new(), "a URL is not a name");
+        let url_author = page(r#"{"@type":"NewsArticle","headline":"خبر","author":"https://x.example/author/9"}"#);
+        assert_eq!(news_article(&url_author).unwrap().authors, Vec::<String>::new());
     }
 
     #[test]
