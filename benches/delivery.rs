@@ -162,6 +162,7 @@ async fn fill(app: &App, readers: usize) {
             image_url: None,
             lang: Some("ar".into()),
             published_at: now() - chrono::Duration::minutes(600 - i),
+            undated: false,
             updated_at: None,
             tags: Vec::new(),
         };

@@ -286,6 +286,9 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     for e in &s.errors {
                         println!("  error: {e}");
                     }
+                    for url in &s.undated {
+                        println!("  undated: {url}: no date found, kept with the time first seen");
+                    }
                 }
                 println!("{}", report.summary());
                 // A source that gave only errors fails the run, as one that could not be read.

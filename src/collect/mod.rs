@@ -75,6 +75,8 @@ pub struct SourceReport {
     pub postponed_until: Option<DateTime<Utc>>,
     /// Every page or source error, each naming its URL.
     pub errors: Vec<String>,
+    /// Pages stored without a date they could give (kept with the time first seen).
+    pub undated: Vec<String>,
 }
 
 impl SourceReport {
@@ -129,6 +131,10 @@ impl CollectReport {
             unchanged,
             self.errors()
         );
+        let undated: usize = self.sources.iter().map(|s| s.undated.len()).sum();
+        if undated > 0 {
+            s.push_str(&format!(", {undated} undated (kept with the time first seen)"));
+        }
         if postponed > 0 {
             s.push_str(&format!(", {postponed} postponed after failures"));
         }

@@ -147,7 +147,9 @@ impl Pass<'_> {
     async fn keep(&mut self, url: &Url, page: &Fetched, hint: &Hint) {
         match self.read(page, hint) {
             Ok(article) => {
+                let undated = article.undated.then(|| article.url.clone());
                 if self.store(article).await {
+                    self.report.undated.extend(undated);
                     self.remember(url, &page.validators).await;
                 }
             }
@@ -165,12 +167,16 @@ impl Pass<'_> {
             hint.title.as_deref(),
         )
         .map_err(|e| PageError::new(&page.url, e))?;
-        let published_at = x.published.or(hint.published).ok_or_else(|| {
-            PageError::new(
-                &page.url,
-                "no publication date found (no date metadata, and selectors.date matched nothing)",
-            )
-        })?;
+        // A page without a date it could read is kept, not lost: stored with the time it was
+        // first seen and marked undated (feeds and digests then show no date for it), reported.
+        let published_at = x.published.or(hint.published);
+        if published_at.is_none() {
+            tracing::warn!(
+                source = %self.source.name,
+                url = %page.url,
+                "undated: no publication date found (no date metadata, no date line); kept with the time it was first seen"
+            );
+        }
         let mut tags = x.keywords;
         for t in &hint.tags {
             if !tags.contains(t) {
@@ -188,7 +194,8 @@ impl Pass<'_> {
             body_text: x.body_text,
             image_url: x.image.or_else(|| hint.image.clone()),
             lang: x.lang,
-            published_at,
+            published_at: published_at.unwrap_or(self.now),
+            undated: published_at.is_none(),
             updated_at: x.updated.or(hint.updated),
             tags,
         })

@@ -212,6 +212,7 @@ fn article(map: &Map<String, Value>, path: &str, tz: Tz, now: DateTime<Utc>) -> 
         image_url: image,
         lang,
         published_at,
+        undated: false,
         updated_at: updated,
         tags: keywords,
     })

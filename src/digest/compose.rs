@@ -224,7 +224,12 @@ impl Composer {
                         summary: a.summary.clone(),
                         author: a.author.clone(),
                         section: a.section.clone(),
-                        published: format_datetime(&a.published_at.with_timezone(&tz)),
+                        // An undated article shows no date rather than the time it was found.
+                        published: if a.undated {
+                            String::new()
+                        } else {
+                            format_datetime(&a.published_at.with_timezone(&tz))
+                        },
                     })
                     .collect();
                 (!articles.is_empty()).then(|| SectionContext {

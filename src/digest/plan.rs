@@ -84,6 +84,7 @@ mod tests {
             section: None,
             summary: None,
             published_at: t,
+            undated: false,
             first_seen_at: t,
         }
     }

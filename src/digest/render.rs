@@ -118,7 +118,8 @@ pub struct ArticleContext {
     pub summary: Option<String>,
     pub author: Option<String>,
     pub section: Option<String>,
-    /// Publication time, in Arabic, in the edition's time zone.
+    /// Publication time, in Arabic, in the edition's time zone; empty for an article whose page
+    /// gave no date.
     pub published: String,
 }
 

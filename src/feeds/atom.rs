@@ -43,7 +43,7 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
             id: e.url.clone(),
             title: Text::plain(e.title.clone()),
             updated: fixed(e.updated),
-            published: Some(fixed(e.published)),
+            published: e.published.map(fixed),
             authors: e.author.iter().map(|a| Person { name: a.clone(), ..Default::default() }).collect(),
             links: std::iter::once(link(e.url.clone(), "alternate", "text/html"))
                 .chain(e.image.as_deref().map(|url| Link {
@@ -128,7 +128,7 @@ mod tests {
                 content_html: String::new(),
                 author: None,
                 image: Some("https://x.org/i.png".into()),
-                published: t,
+                published: Some(t),
                 updated: t,
                 categories: Vec::new(),
             }],

@@ -39,7 +39,8 @@ struct Item<'a> {
     summary: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     image: Option<&'a str>,
-    date_published: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date_published: Option<String>,
     date_modified: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<Author<'a>>,
@@ -73,7 +74,7 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
                 content_html: &e.content_html,
                 summary: e.summary.as_deref(),
                 image: e.image.as_deref(),
-                date_published: e.published.to_rfc3339(),
+                date_published: e.published.map(|p| p.to_rfc3339()),
                 date_modified: e.updated.to_rfc3339(),
                 authors: e.author.iter().map(|a| Author { name: a }).collect(),
                 tags: e.categories.iter().map(|c| c.name.as_str()).collect(),

@@ -80,7 +80,7 @@ mod tests {
                     content_html: format!("<p>نص {i} ]]&gt; و ]]></p>"),
                     author: Some("كاتب\u{2}".into()),
                     image: None,
-                    published: t,
+                    published: Some(t),
                     updated: t,
                     categories: Vec::new(),
                 })

@@ -110,7 +110,9 @@ pub struct Entry {
     pub content_html: String,
     pub author: Option<String>,
     pub image: Option<String>,
-    pub published: DateTime<Utc>,
+    /// `None` when the page gave no date: the entry then carries only `updated` (when nashra
+    /// first saw it), never a made-up publication date.
+    pub published: Option<DateTime<Utc>>,
     pub updated: DateTime<Utc>,
     pub categories: Vec<Category>,
 }

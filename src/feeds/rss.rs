@@ -63,7 +63,7 @@ pub fn write(feed: &Feed) -> Result<Vec<u8>, String> {
             description: e.summary.as_deref().map(escape_html),
             content: Some(e.content_html.clone()).filter(|c| !c.is_empty()),
             guid: Some(Guid { value: e.url.clone(), permalink: true }),
-            pub_date: Some(e.published.to_rfc2822()),
+            pub_date: e.published.map(|p| p.to_rfc2822()),
             categories: e
                 .categories
                 .iter()

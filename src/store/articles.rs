@@ -27,7 +27,12 @@ pub struct NewArticle {
     pub body_text: String,
     pub image_url: Option<String>,
     pub lang: Option<String>,
+    /// When the page says it was published; the time it was first read when it says nothing
+    /// that can be read (`undated`).
     pub published_at: DateTime<Utc>,
+    /// The page gave no date: `published_at` is the time nashra first saw it, never shown as
+    /// a publication date.
+    pub undated: bool,
     /// When the page says it was last edited, if it says so.
     pub updated_at: Option<DateTime<Utc>>,
     /// The page's own keyword block, as written.
@@ -116,6 +121,7 @@ pub struct Article {
     pub image_url: Option<String>,
     pub lang: Option<String>,
     pub published_at: DateTime<Utc>,
+    pub undated: bool,
     pub updated_at: DateTime<Utc>,
     pub first_seen_at: DateTime<Utc>,
 }
@@ -136,11 +142,13 @@ pub struct DigestArticle {
     pub section: Option<String>,
     pub summary: Option<String>,
     pub published_at: DateTime<Utc>,
+    /// No date on the page: `published_at` is when it was first seen (not to be shown).
+    pub undated: bool,
     pub first_seen_at: DateTime<Utc>,
 }
 
 const DIGEST_ARTICLE_COLUMNS: &str =
-    "a.id, a.url, a.title, a.author, a.section, a.summary, a.published_at, a.first_seen_at";
+    "a.id, a.url, a.title, a.author, a.section, a.summary, a.published_at, a.undated, a.first_seen_at";
 
 #[derive(FromRow)]
 struct ArticleKeywordRow {
@@ -150,7 +158,7 @@ struct ArticleKeywordRow {
 }
 
 const ARTICLE_COLUMNS: &str = "a.id, a.source_id, a.url, a.guid, a.title, a.author, a.section, a.summary, \
-     a.body_html, a.body_text, a.image_url, a.lang, a.published_at, a.updated_at, a.first_seen_at";
+     a.body_html, a.body_text, a.image_url, a.lang, a.published_at, a.undated, a.updated_at, a.first_seen_at";
 
 impl Store {
     /// Inserts `article` or updates the row with the same URL if its content changed, and sets
@@ -217,21 +225,28 @@ impl Store {
                 // One statement, so two writers of the same URL cannot both insert. Unchanged
                 // content updates nothing and returns no row. The publication time only moves
                 // earlier: a relative date line («منذ ساعتين») read again later must not make an
-                // old article look new.
+                // old article look new. An undated article keeps the time it was first seen until
+                // a read gives it a date; a dated one never loses its date to an undated read.
                 let written: Option<(ArticleId, DateTime<Utc>)> = sqlx::query_as(
                     "INSERT INTO articles (source_id, url, guid, title, author, section, summary, body_html,
                          body_text, image_url, lang, content_hash, published_at, updated_at, first_seen_at,
-                         last_seen_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+                         last_seen_at, undated)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $17)
                      ON CONFLICT (url) DO UPDATE SET
                          source_id = excluded.source_id, guid = excluded.guid, title = excluded.title,
                          author = excluded.author, section = excluded.section, summary = excluded.summary,
                          body_html = excluded.body_html, body_text = excluded.body_text,
                          image_url = excluded.image_url, lang = excluded.lang, content_hash = excluded.content_hash,
-                         published_at = CASE WHEN excluded.published_at < articles.published_at
-                                             THEN excluded.published_at ELSE articles.published_at END,
+                         published_at = CASE
+                             WHEN articles.undated AND NOT excluded.undated THEN excluded.published_at
+                             WHEN excluded.undated AND NOT articles.undated THEN articles.published_at
+                             WHEN excluded.published_at < articles.published_at THEN excluded.published_at
+                             ELSE articles.published_at END,
+                         undated = articles.undated AND excluded.undated,
                          updated_at = $16, last_seen_at = excluded.last_seen_at
-                     WHERE articles.content_hash <> excluded.content_hash AND articles.source_id = excluded.source_id
+                     WHERE (articles.content_hash <> excluded.content_hash
+                            OR (articles.undated AND NOT excluded.undated))
+                       AND articles.source_id = excluded.source_id
                      RETURNING id, first_seen_at",
                 )
                 .bind(source)
@@ -250,6 +265,7 @@ impl Store {
                 .bind(article.updated_at.unwrap_or(article.published_at))
                 .bind(now)
                 .bind(article.updated_at.unwrap_or(now))
+                .bind(article.undated)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let outcome = match (written, moved) {

@@ -19,11 +19,13 @@ pub struct FeedArticle {
     pub body_html: String,
     pub image_url: Option<String>,
     pub published_at: DateTime<Utc>,
+    /// No date on the page: `published_at` is when it was first seen, not shown as a date.
+    pub undated: bool,
     pub updated_at: DateTime<Utc>,
 }
 
 const FEED_ARTICLE_COLUMNS: &str =
-    "a.id, a.url, a.title, a.author, a.summary, a.body_html, a.image_url, a.published_at, a.updated_at";
+    "a.id, a.url, a.title, a.author, a.summary, a.body_html, a.image_url, a.published_at, a.undated, a.updated_at";
 
 /// A keyword whose feed changed, with how many articles carry it.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]

@@ -110,14 +110,15 @@ struct LatestArticle {
 }
 
 impl LatestArticle {
+    /// `published` is `None` for an undated article: it shows no date.
     fn new(
         tz: chrono_tz::Tz,
-        published: chrono::DateTime<Utc>,
+        published: Option<chrono::DateTime<Utc>>,
         title: String,
         url: String,
         summary: Option<String>,
     ) -> Self {
-        let when = format_datetime(&published.with_timezone(&tz));
+        let when = published.map(|p| format_datetime(&p.with_timezone(&tz))).unwrap_or_default();
         Self { when, title, url, summary: summary.filter(|s| !s.trim().is_empty()) }
     }
 }
@@ -152,7 +153,7 @@ async fn keyword_page(State(app): State<Arc<App>>, Path(typed): Path<String>) ->
         .feed_articles(ArticleFilter::Keywords(&[keyword.id]), KEYWORD_ARTICLES)
         .await?
         .into_iter()
-        .map(|a| LatestArticle::new(site.time_zone, a.published_at, a.title, a.url, a.summary))
+        .map(|a| LatestArticle::new(site.time_zone, (!a.undated).then_some(a.published_at), a.title, a.url, a.summary))
         .collect();
     let title = format!("{} — {}", keyword.name, site.title);
     Ok(pages::render(
@@ -203,7 +204,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> WebResult<Resp
         .newest_articles(HOME_ARTICLES)
         .await?
         .into_iter()
-        .map(|a| LatestArticle::new(site.time_zone, a.published_at, a.title, a.url, a.summary))
+        .map(|a| LatestArticle::new(site.time_zone, (!a.undated).then_some(a.published_at), a.title, a.url, a.summary))
         .collect();
     let token = subscribe::form_token(&app, &headers)?;
     let form = subscribe::form_context(&app, &token, &Default::default(), &[], "").await?;

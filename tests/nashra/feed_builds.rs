@@ -136,6 +136,7 @@ async fn what_another_process_stores_reaches_the_server(app: TestApp) {
         image_url: None,
         lang: Some("ar".into()),
         published_at: now() + chrono::Duration::hours(1),
+        undated: false,
         updated_at: None,
         tags: Vec::new(),
     };
@@ -358,8 +359,79 @@ async fn one_push_cannot_create_thousands_of_keywords(app: TestApp) {
     assert!(!keywords.iter().any(|k| k.name.starts_with("وسم")), "nothing stored");
 }
 
+/// A page that gave no date is kept (with the time it was first seen) but no feed shows that
+/// time as its publication date: no RSS pubDate, no Atom published, no JSON date_published —
+/// and a later read that finds its date gives it that date.
+async fn an_undated_article_is_kept_and_shows_no_date(app: TestApp) {
+    app.collect().await;
+    let source = app.app.store.ensure_source("undated", "html", "", now()).await.unwrap();
+    let mut article = nashra::store::NewArticle {
+        url: "https://undated.example/1".into(),
+        guid: None,
+        title: "خبر بلا تاريخ".into(),
+        author: None,
+        section: None,
+        summary: None,
+        body_html: "<p>نص</p>".into(),
+        body_text: "نص".into(),
+        image_url: None,
+        lang: Some("ar".into()),
+        published_at: now(),
+        undated: true,
+        updated_at: None,
+        tags: Vec::new(),
+    };
+    app.app.store.upsert_article(source.id, &article, &[], now()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let rss = loop {
+        let rss = app.get("/feeds/all.rss").await.text().await.unwrap();
+        if rss.contains("خبر بلا تاريخ") {
+            break rss;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server did not pick the article up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let item = |feed: &str, open: &str, close: &str| {
+        feed.split(open)
+            .skip(1)
+            .map(|i| i.split(close).next().unwrap_or_default().to_owned())
+            .find(|i| i.contains("خبر بلا تاريخ"))
+            .unwrap()
+    };
+    assert!(!item(&rss, "<item>", "</item>").contains("<pubDate>"), "{rss}");
+    assert!(rss.matches("<pubDate>").count() >= 1, "the dated articles keep theirs");
+    let atom = app.get("/feeds/all.atom").await.text().await.unwrap();
+    let entry = item(&atom, "<entry>", "</entry>");
+    assert!(!entry.contains("<published>") && entry.contains("<updated>"), "{entry}");
+    let json: Value = serde_json::from_str(&app.get("/feeds/all.json").await.text().await.unwrap()).unwrap();
+    let items = json["items"].as_array().unwrap();
+    let undated = items.iter().find(|i| i["title"] == "خبر بلا تاريخ").unwrap();
+    assert!(undated.get("date_published").is_none() && undated["date_modified"].is_string(), "{undated}");
+    for format in ["rss", "atom", "json"] {
+        let body = app.get(&format!("/feeds/all.{format}")).await.bytes().await.unwrap();
+        feed_rs::parser::parse(&body[..]).unwrap_or_else(|e| panic!("all.{format}: {e}"));
+    }
+
+    // Read again with its date: it takes it.
+    article.undated = false;
+    article.published_at = now() - chrono::Duration::days(2);
+    app.app.store.upsert_article(source.id, &article, &[], now()).await.unwrap();
+    let stored = app.app.store.article_by_url("https://undated.example/1").await.unwrap().unwrap();
+    assert!(!stored.undated);
+    assert_eq!(stored.published_at, now() - chrono::Duration::days(2));
+    // And an undated read never takes a date away.
+    article.undated = true;
+    article.published_at = now() + chrono::Duration::days(1);
+    article.body_text = "نص معدل".into();
+    app.app.store.upsert_article(source.id, &article, &[], now()).await.unwrap();
+    let stored = app.app.store.article_by_url("https://undated.example/1").await.unwrap().unwrap();
+    assert!(!stored.undated);
+    assert_eq!(stored.published_at, now() - chrono::Duration::days(2));
+}
+
 on_both_backends!(
     with super::options();
+    an_undated_article_is_kept_and_shows_no_date,
     a_new_article_rebuilds_only_the_feeds_it_belongs_to,
     feeds_are_served_without_the_database,
     what_another_process_stores_reaches_the_server,

@@ -223,6 +223,7 @@ fn article_of(entry: FeedEntry) -> Result<NewArticle, PageError> {
         image_url: hint.image,
         lang: None,
         published_at,
+        undated: false,
         updated_at: hint.updated,
         tags: hint.tags,
     })
