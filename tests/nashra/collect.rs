@@ -148,7 +148,27 @@ async fn a_relative_date_line_does_not_make_an_article_new_again(app: TestApp) {
     assert_eq!(article(&app, IRAQ).await.published_at, first.published_at);
 }
 
+/// A page with no date anywhere (its date line removed) is stored undated, with the time it was
+/// first seen, and the pass lists it; a second pass keeps that first time.
+async fn a_page_without_a_date_is_kept_undated_and_reported(app: TestApp) {
+    let path = app.site.join("articles/2026-11-29-iraq-border-operations.html");
+    let html = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, html.replace("الأحد 29/نوفمبر/2026 - 10:18 ص", "")).unwrap();
+    let report = app.collect().await;
+    assert_eq!(report.inserted(), 11, "{report:?}");
+    assert!(report.failure().is_none(), "{report:?}");
+    let undated = &report.sources[0].undated;
+    assert!(undated.len() == 1 && undated[0].ends_with("2026-11-29-iraq-border-operations.html"), "{undated:?}");
+    assert!(report.summary().contains("1 undated"), "{}", report.summary());
+    let stored = article(&app, IRAQ).await;
+    assert!(stored.undated);
+    assert_eq!(stored.published_at, now());
+    app.app.collect(None, now() + chrono::Duration::hours(3)).await.unwrap();
+    assert_eq!(article(&app, IRAQ).await.published_at, now(), "still the time it was first seen");
+}
+
 on_both_backends!(
+    a_page_without_a_date_is_kept_undated_and_reported,
     a_canonical_link_to_another_host_or_the_home_page_is_not_trusted,
     a_relative_date_line_does_not_make_an_article_new_again,
     the_demo_site_is_collected_into_articles_in_utc,
