@@ -49,6 +49,50 @@ const MARKERS: &[&str] = &[
     "author-box",
 ];
 
+/// Small texts that are labels, not article text (normalised): the ad slot's «إعلان».
+const LABELS: &[&str] = &["اعلان", "- اعلان -", "اعلانات", "advertisement", "ad", "مساحه اعلانيه"];
+
+/// How the comment-policy and sign-up paragraphs start, after normalisation.
+const POLICY: &[&str] = &[
+    "التعليقات المنشوره",
+    "جميع التعليقات",
+    "نرحب بتعليقاتكم",
+    "يرجي الالتزام",
+    "الاراء الوارده في التعليقات",
+    "اشترك في النشره",
+    "اشترك في نشرتنا",
+    "سجل بريدك",
+    "تابعونا علي",
+    "تابعوا اخر الاخبار",
+    "جميع الحقوق محفوظه",
+];
+
+/// Bylines' lead-in words (normalised).
+const BYLINE: &[&str] = &["كتب", "كتبت", "بقلم", "اعداد", "تقرير", "المحرر"];
+
+/// What became a field of the article (its date line, its author): an element of the body
+/// that only shows it is dropped.
+#[derive(Debug, Default)]
+pub struct Fields<'a> {
+    pub date_line: Option<&'a str>,
+    pub author: Option<&'a str>,
+}
+
+impl Fields<'_> {
+    /// Whether `text` (normalised, small) is only a byline or the date line, with a lead-in.
+    fn shown_in(&self, text: &str) -> bool {
+        let date = self.date_line.map(crate::arabic::normalize).filter(|d| !d.is_empty());
+        let author = self.author.map(crate::arabic::normalize).filter(|a| !a.is_empty());
+        let rest = |whole: &str| text.chars().count() <= whole.chars().count() + 40;
+        let byline_word = BYLINE.iter().any(|w| {
+            text.strip_prefix(w).is_some_and(|r| r.starts_with(|c: char| c.is_whitespace() || matches!(c, ':' | '-')))
+        });
+        date.is_some_and(|d| text.contains(&d) && rest(&d))
+            || author.is_some_and(|a| (text == a || (byline_word && text.contains(&a))) && rest(&a))
+            || (byline_word && text.chars().count() <= 60)
+    }
+}
+
 /// How a "see also" block starts, after normalisation.
 const SEE_ALSO: &[&str] =
     &["اقرا ايضا", "اقرا كذلك", "اقرا المزيد", "شاهد ايضا", "طالع ايضا", "اقرا اكثر", "مواضيع ذات صله"];
@@ -89,6 +133,25 @@ fn small_text(e: &ElementRef<'_>) -> Option<String> {
     Some(parts.join(" ").split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// A marked element that holds the headline or several long paragraphs is the article's
+/// container with an unlucky class («main has-sidebar», «post-tags-area»), not boilerplate.
+fn holds_the_article(e: &ElementRef<'_>) -> bool {
+    let Ok(s) = Selector::parse("h1, p") else { return false };
+    let mut long = 0;
+    for x in e.select(&s) {
+        if x.value().name() == "h1" {
+            return true;
+        }
+        if x.text().map(|t| t.chars().count()).sum::<usize>() >= 100 {
+            long += 1;
+            if long >= 3 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Figures, captions and pictures under `root`.
 pub fn media(doc: &Html, root: NodeId) -> Vec<NodeId> {
     let (Some(root), Ok(media)) = (doc.tree.get(root).and_then(ElementRef::wrap), Selector::parse(MEDIA)) else {
@@ -99,7 +162,7 @@ pub fn media(doc: &Html, root: NodeId) -> Vec<NodeId> {
 
 /// The junk under `root` to drop: code and forms, marked boilerplate, «اقرأ أيضا» blocks and
 /// paragraphs that repeat a caption.
-pub fn find(doc: &Html, root: NodeId) -> Vec<NodeId> {
+pub fn find(doc: &Html, root: NodeId, fields: &Fields<'_>) -> Vec<NodeId> {
     let Some(root) = doc.tree.get(root).and_then(ElementRef::wrap) else { return Vec::new() };
     let mut drop: Vec<NodeId> = Vec::new();
     if let Ok(never) = Selector::parse(NEVER) {
@@ -125,17 +188,29 @@ pub fn find(doc: &Html, root: NodeId) -> Vec<NodeId> {
         if e.id() == root.id() {
             continue;
         }
-        if is_marked(&e) {
+        if is_marked(&e) && !holds_the_article(&e) {
             drop.push(e.id());
             continue;
         }
-        if matches!(e.value().name(), "p" | "div" | "ul" | "section" | "span" | "strong" | "h3" | "h4")
-            && let Some(text) = small_text(&e)
+        if matches!(
+            e.value().name(),
+            "p" | "div" | "ul" | "section" | "span" | "strong" | "h3" | "h4" | "time" | "small"
+        ) && let Some(text) = small_text(&e)
         {
             let normalized = crate::arabic::normalize(&text);
-            let see_also =
-                SEE_ALSO.iter().any(|p| normalized.trim_start_matches(['«', '(', '-', '—', ' ']).starts_with(p));
-            if (see_also && text.chars().count() < 400) || (!text.is_empty() && captions.contains(&text)) {
+            let lead = normalized.trim_start_matches(['«', '(', '-', '—', ' ']);
+            let see_also = SEE_ALSO.iter().any(|p| lead.starts_with(p));
+            let policy = POLICY.iter().any(|p| lead.starts_with(p));
+            let label = LABELS.contains(&normalized.trim());
+            // A byte-order mark or other invisible text alone: an empty paragraph.
+            let blank = e.value().name() == "p" && normalized.trim().is_empty() && !text.is_empty();
+            let short = text.chars().count() < 400;
+            if ((see_also || policy) && short)
+                || label
+                || blank
+                || fields.shown_in(&normalized)
+                || (!text.is_empty() && captions.contains(&text))
+            {
                 drop.push(e.id());
             }
         }
@@ -173,7 +248,7 @@ mod tests {
     fn clean(html: &str) -> String {
         let mut doc = Html::parse_fragment(html);
         let root = doc.root_element().id();
-        let mut ids = find(&doc, root);
+        let mut ids = find(&doc, root, &Fields::default());
         ids.extend(media(&doc, root));
         remove(&mut doc, &ids);
         visible_text(&doc).split_whitespace().collect::<Vec<_>>().join(" ")
@@ -191,6 +266,41 @@ mod tests {
             <p>الفقرة الأخيرة.</p></div>"#,
         );
         assert_eq!(out, "الفقرة الأولى. الفقرة الأخيرة.");
+    }
+
+    #[test]
+    fn labels_bylines_date_lines_and_policies_go_and_the_text_stays() {
+        let mut doc = Html::parse_fragment(
+            "<div><p>كتب: أحمد علي</p><p><time>الإثنين 12/أبريل/2021 - 10:18 ص</time></p>\
+             <p>نشر في: الإثنين 12/أبريل/2021 - 10:18 ص</p><div class=\"x\">إعلان</div><p>\u{FEFF}</p>\
+             <p>الفقرة الأولى عن أحمد علي وزيارته يوم الإثنين 12/أبريل/2021 - 10:18 ص إلى بغداد في مهمة رسمية طويلة.</p>\
+             <p>التعليقات المنشورة لا تعبر عن رأي الموقع.</p><p>الفقرة الأخيرة.</p></div>",
+        );
+        let root = doc.root_element().id();
+        let fields =
+            Fields { date_line: Some("الإثنين 12/أبريل/2021 - 10:18 ص"), author: Some("أحمد علي") };
+        let ids = find(&doc, root, &fields);
+        remove(&mut doc, &ids);
+        let out = visible_text(&doc).split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(
+            out,
+            "الفقرة الأولى عن أحمد علي وزيارته يوم الإثنين 12/أبريل/2021 - 10:18 ص إلى بغداد في مهمة رسمية طويلة. الفقرة الأخيرة."
+        );
+    }
+
+    #[test]
+    fn a_container_with_an_unlucky_class_keeps_the_article() {
+        let para =
+            "جملة طويلة من نص المقال تتكرر لتبلغ طول الفقرة الحقيقية في صفحة خبر عربي منشور على موقع إخباري كبير.";
+        assert!(para.chars().count() >= 100);
+        let out = clean(&format!(
+            "<div class=\"main has-sidebar\"><h1>العنوان</h1><p>{para}</p><p>{para}</p></div>\
+             <div class=\"post-tags\"><p>{para}</p><p>{para}</p><p>{para}</p></div><div class=\"sidebar\">جانبي</div>"
+        ));
+        assert!(
+            out.starts_with("العنوان") && out.matches("جملة طويلة").count() == 5 && !out.contains("جانبي"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -169,7 +169,9 @@ pub fn extract_with_title(
     let description = ld.description.clone().or_else(|| meta("og:description")).or_else(|| meta("description"));
     let image_meta = ld.image.clone().or_else(|| meta("og:image")).and_then(|u| absolute(page_url, &u));
 
-    // The body: the configured element, or readability's pick; without its boilerplate.
+    // The body: the configured element, or readability's pick; without its boilerplate, nor
+    // what became a field (the date line, the byline).
+    let fields = boilerplate::Fields { date_line: date_text.as_deref(), author: author.as_deref() };
     let body_element = configured(|s| s.body.as_ref()).and_then(|s| doc.select(s).next()).map(|e| e.id());
     // The text's direction: the nearest `dir` around the article's body (readability reports the
     // one around its pick), then the page's, then the language's (a page with lang="ar" and no
@@ -181,11 +183,11 @@ pub fn extract_with_title(
             let mut junk = selectors
                 .map(|s| s.remove.iter().flat_map(|r| doc.select(r).map(|e| e.id())).collect::<Vec<_>>())
                 .unwrap_or_default();
-            junk.extend(boilerplate::find(&doc, id));
+            junk.extend(boilerplate::find(&doc, id, &fields));
             let (html, image) = clean_body(&mut doc, id, &junk, page_url);
             (html, image, dir)
         }
-        None => readable_body(html, page_url),
+        None => readable_body(&mut doc, page_url, &fields),
     };
     let dir =
         body_dir.or(page_dir).or_else(|| lang.as_deref().filter(|l| is_rtl_language(l)).map(|_| "rtl".to_owned()));
@@ -223,9 +225,19 @@ fn clean_body(doc: &mut Html, root: NodeId, junk: &[NodeId], page_url: &Url) -> 
 }
 
 /// Readability's article body for a page with no body selector, cleaned like a configured one,
-/// with the direction readability found around it.
-fn readable_body(html: &str, page_url: &Url) -> (String, Option<String>, Option<String>) {
-    let parsed = dom_smoothie::Readability::new(html, Some(page_url.as_str()), None).and_then(|mut r| r.parse());
+/// with the direction readability found around it. The boilerplate rules run first, on the
+/// whole page, so readability never picks an ad block, a byline or a related list.
+fn readable_body(
+    doc: &mut Html,
+    page_url: &Url,
+    fields: &boilerplate::Fields<'_>,
+) -> (String, Option<String>, Option<String>) {
+    let root = doc.root_element().id();
+    let junk = boilerplate::find(doc, root, fields);
+    boilerplate::remove(doc, &junk);
+    let html = doc.html();
+    let parsed =
+        dom_smoothie::Readability::new(html.as_str(), Some(page_url.as_str()), None).and_then(|mut r| r.parse());
     let (content, dir) = match parsed {
         Ok(article) => (article.content.to_string(), article.dir.filter(|d| !d.trim().is_empty())),
         Err(e) => {
@@ -235,7 +247,7 @@ fn readable_body(html: &str, page_url: &Url) -> (String, Option<String>, Option<
     };
     let mut doc = Html::parse_fragment(&content);
     let root = doc.root_element().id();
-    let junk = boilerplate::find(&doc, root);
+    let junk = boilerplate::find(&doc, root, fields);
     let (html, image) = clean_body(&mut doc, root, &junk, page_url);
     (html, image, dir)
 }
