@@ -169,7 +169,15 @@ impl Pass<'_> {
         .map_err(|e| PageError::new(&page.url, e))?;
         // A page without a date it could read is kept, not lost: stored with the time it was
         // first seen and marked undated (feeds and digests then show no date for it), reported.
-        let published_at = x.published.or(hint.published);
+        let published_at = publication_time(x.published, x.date_from, hint.published);
+        if published_at.is_some() && published_at != x.published {
+            tracing::warn!(
+                source = %self.source.name,
+                url = %page.url,
+                "the page's date line ({}) is more than a day from the listing's date; the listing's is kept",
+                x.date_text.as_deref().unwrap_or_default()
+            );
+        }
         if published_at.is_none() {
             tracing::warn!(
                 source = %self.source.name,
@@ -219,6 +227,24 @@ impl Pass<'_> {
     }
 }
 
+/// The publication time from the page (`page`, read from `from`) and from the feed or sitemap
+/// that listed it. A date line found unaided is the least sure signal: where the listing dates
+/// the article more than a day away, the listing wins (the line was another story's).
+fn publication_time(
+    page: Option<DateTime<Utc>>,
+    from: Option<&str>,
+    listed: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    match (page, listed) {
+        (Some(line), Some(listed))
+            if from == Some(super::extract::DATE_LINE) && (line - listed).num_hours().abs() > 24 =>
+        {
+            Some(listed)
+        }
+        (page, listed) => page.or(listed),
+    }
+}
+
 /// The article's identity: its canonical URL if that is believable — on the page's own host,
 /// and not the site's home or the source's own page (some CMSs point every page there) — else
 /// the URL it was fetched from.
@@ -228,4 +254,22 @@ fn trusted_canonical(canonical: Option<&str>, page: &Url, source: &Source) -> St
         .and_then(|c| Url::parse(c).ok())
         .filter(|c| c.host_str() == page.host_str() && c.path() != "/" && Some(c.as_str()) != source_url);
     believable.unwrap_or_else(|| page.clone()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::extract::DATE_LINE;
+
+    #[test]
+    fn a_date_line_found_unaided_gives_way_to_a_listing_that_disagrees() {
+        let t = |h: i64| Utc::now() + chrono::Duration::hours(h);
+        let (line, listed) = (t(0), t(-72));
+        assert_eq!(publication_time(Some(line), Some(DATE_LINE), Some(listed)), Some(listed));
+        assert_eq!(publication_time(Some(line), Some(DATE_LINE), Some(t(-3))), Some(line), "within a day: the page's");
+        assert_eq!(publication_time(Some(line), Some("json-ld"), Some(listed)), Some(line), "metadata is trusted");
+        assert_eq!(publication_time(None, None, Some(listed)), Some(listed));
+        assert_eq!(publication_time(Some(line), Some(DATE_LINE), None), Some(line));
+        assert_eq!(publication_time(None, None, None), None);
+    }
 }

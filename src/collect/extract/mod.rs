@@ -30,6 +30,9 @@ pub struct Extracted {
     pub updated: Option<DateTime<Utc>>,
     /// The date text the publication time was read from.
     pub date_text: Option<String>,
+    /// Where that text was: `json-ld`, `meta`, `time`, `selector` (the source's `selectors.date`)
+    /// or `date line` (found unaided, as a reader finds it: the least sure).
+    pub date_from: Option<&'static str>,
     pub section: Option<String>,
     pub keywords: Vec<String>,
     pub summary: Option<String>,
@@ -50,6 +53,9 @@ pub enum ExtractError {
     #[error("the page nests its elements more than {} levels deep; not read", depth::MAX_DEPTH)]
     TooDeep,
 }
+
+/// `Extracted::date_from` for a date line found unaided.
+pub const DATE_LINE: &str = "date line";
 
 fn sel(s: &str) -> Option<Selector> {
     Selector::parse(s).ok()
@@ -124,15 +130,22 @@ pub fn extract_with_title(
     let time_attr = first_attr(&doc, "article time[datetime]", "datetime")
         .or_else(|| first_attr(&doc, "time[datetime]", "datetime"));
     let date_line = by(configured(|s| s.date.as_ref()));
-    let candidates = [ld.date_published.clone(), meta("article:published_time"), time_attr, date_line];
+    let candidates = [
+        ("json-ld", ld.date_published.clone()),
+        ("meta", meta("article:published_time")),
+        ("time", time_attr),
+        ("selector", date_line),
+    ];
     let mut published = None;
     let mut date_text = None;
+    let mut date_from = None;
     let mut first_error = None;
-    for text in candidates.into_iter().flatten() {
+    for (from, text) in candidates.into_iter().filter_map(|(f, t)| Some((f, t?))) {
         match arabic::parse_date(&text, time_zone, now) {
             Ok(t) => {
                 published = Some(t);
                 date_text = Some(text);
+                date_from = Some(from);
                 break;
             }
             Err(e) => {
@@ -147,6 +160,7 @@ pub fn extract_with_title(
     {
         published = Some(t);
         date_text = Some(line);
+        date_from = Some(DATE_LINE);
     }
     if published.is_none()
         && let Some(e) = first_error
@@ -201,6 +215,7 @@ pub fn extract_with_title(
         published,
         updated,
         date_text,
+        date_from,
         section,
         keywords,
         summary,
