@@ -2,6 +2,7 @@
 //! JSON-LD site, a windows-1256 table layout, Levantine and Maghrebi date lines, pages with no
 //! configuration at all): every field exactly, dates to the minute in UTC, boilerplate absent.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -141,3 +142,117 @@ fn date_lines_are_read_unaided_as_with_their_selector() {
     assert!(with_selector >= 8, "only {with_selector} pages with a date selector");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Word tokens of a text in matching form, for the body score.
+fn words_of(text: &str) -> Vec<String> {
+    nashra::arabic::tokens(text).map(|t| nashra::arabic::normalize(t.text)).filter(|w| !w.is_empty()).collect()
+}
+
+/// Token F1 of `got` against `want` (bags of words).
+fn token_f1(got: &str, want: &str) -> f64 {
+    let mut bag: HashMap<String, i64> = HashMap::new();
+    let want = words_of(want);
+    for w in &want {
+        *bag.entry(w.clone()).or_default() += 1;
+    }
+    let got = words_of(got);
+    let mut common = 0;
+    for w in &got {
+        if let Some(n) = bag.get_mut(w).filter(|n| **n > 0) {
+            *n -= 1;
+            common += 1;
+        }
+    }
+    if common == 0 {
+        return 0.0;
+    }
+    let (p, r) = (f64::from(common) / got.len() as f64, f64::from(common) / want.len() as f64);
+    2.0 * p * r / (p + r)
+}
+
+/// The layout corpus (tests/fixtures/layouts: pages in the shapes of 20-odd kinds of Arabic
+/// news site, written for the tests), read without any configuration — as a new source is
+/// before its operator writes selectors: title, author and date exact rates and the body's
+/// token F1. Prints the scores for the notes; holds the floor they reached.
+#[test]
+fn the_layout_corpus_is_read_unaided() {
+    let dir = repo().join("tests/fixtures/layouts");
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".expected.json"))
+        .collect();
+    pages.sort();
+    let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+    let (mut title, mut author, mut date, mut f1s, mut misses) = (0, 0, 0, Vec::new(), Vec::new());
+    for expected in &pages {
+        let want: Value = serde_json::from_str(&std::fs::read_to_string(expected).unwrap()).unwrap();
+        let page = PathBuf::from(expected.to_string_lossy().replace(".expected.json", ".html"));
+        let name = page.file_name().unwrap().to_string_lossy().into_owned();
+        let html = decode(&std::fs::read(&page).unwrap(), None);
+        let tz: Tz = want["source_time_zone"].as_str().unwrap().parse().unwrap();
+        let url = Url::parse(&format!("http://layouts.test/news/{name}")).unwrap();
+        let x = match extract(&html, &url, None, tz, now) {
+            Ok(x) => x,
+            Err(e) => {
+                misses.push(format!("{name}: {e}"));
+                f1s.push(0.0);
+                continue;
+            }
+        };
+        let mut check = |field: &str, got: Option<String>, want: Option<String>, count: &mut usize| {
+            if got == want {
+                *count += 1;
+            } else {
+                misses.push(format!("{name}: {field}: got {got:?}, want {want:?}"));
+            }
+        };
+        check("title", Some(x.title.clone()), opt(&want["title"]), &mut title);
+        check("author", x.author.clone(), opt(&want["author"]), &mut author);
+        let time = x.published.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        check("published", time, opt(&want["published"]), &mut date);
+        let f1 = token_f1(&x.body_text, want["body_text"].as_str().unwrap());
+        if f1 < 0.95 {
+            misses.push(format!("{name}: body F1 {f1:.3}"));
+        }
+        f1s.push(f1);
+    }
+    let n = pages.len();
+    let rate = |k: usize| k as f64 / n.max(1) as f64;
+    let mean_f1 = f1s.iter().sum::<f64>() / n.max(1) as f64;
+    eprintln!(
+        "layout corpus, unaided: {n} pages; title {:.2}, author {:.2}, date {:.2} exact; body token F1 {mean_f1:.3}\n{}",
+        rate(title),
+        rate(author),
+        rate(date),
+        misses.join("\n")
+    );
+    assert!(n >= 20, "only {n} layouts");
+    assert!(rate(title) >= FLOOR.0 && rate(author) >= FLOOR.1 && rate(date) >= FLOOR.2 && mean_f1 >= FLOOR.3);
+
+    // The fixture sites, whose expected values were written with selectors, read without them.
+    let (mut n, mut title, mut author, mut date) = (0, 0, 0, 0);
+    for expected in expected_files() {
+        let want: Value = serde_json::from_str(&std::fs::read_to_string(&expected).unwrap()).unwrap();
+        let page = PathBuf::from(expected.to_string_lossy().trim_end_matches(".expected.json"));
+        let html = decode(&std::fs::read(&page).unwrap(), None);
+        let tz: Tz = want["source_time_zone"].as_str().unwrap().parse().unwrap();
+        let url = Url::parse("http://site.test/news/item").unwrap();
+        n += 1;
+        let Ok(x) = extract(&html, &url, None, tz, now) else { continue };
+        title += usize::from(Some(x.title) == opt(&want["title"]));
+        author += usize::from(x.author == opt(&want["author"]));
+        let time = x.published.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        date += usize::from(time == opt(&want["published"]));
+    }
+    let rate = |k: usize| k as f64 / n.max(1) as f64;
+    eprintln!(
+        "fixture sites without their selectors: {n} pages; title {:.2}, author {:.2}, date {:.2} exact (with them: all exact)",
+        rate(title),
+        rate(author),
+        rate(date)
+    );
+}
+
+/// What the unaided extraction reached on the layout corpus (title, author, date, body F1).
+const FLOOR: (f64, f64, f64, f64) = (1.0, 1.0, 1.0, 0.98);

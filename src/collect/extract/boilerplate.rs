@@ -47,6 +47,9 @@ const MARKERS: &[&str] = &[
     "sidebar",
     "widget",
     "author-box",
+    "caption",
+    "markets",
+    "quotes",
 ];
 
 /// Small texts that are labels, not article text (normalised): the ad slot's «إعلان».
@@ -66,6 +69,10 @@ const POLICY: &[&str] = &[
     "تابعوا اخر الاخبار",
     "جميع الحقوق محفوظه",
 ];
+
+/// Disclaimers, wherever they sit in a short paragraph (normalised).
+const DISCLAIMERS: &[&str] =
+    &["لاغراض اعلاميه فقط", "لا تمثل توصيه", "لا يعبر عن راي الموقع", "لا تعبر عن راي الموقع", "يعبر عن راي كاتبه"];
 
 /// Bylines' lead-in words (normalised).
 const BYLINE: &[&str] = &["كتب", "كتبت", "بقلم", "اعداد", "تقرير", "المحرر"];
@@ -200,7 +207,11 @@ pub fn find(doc: &Html, root: NodeId, fields: &Fields<'_>) -> Vec<NodeId> {
             let normalized = crate::arabic::normalize(&text);
             let lead = normalized.trim_start_matches(['«', '(', '-', '—', ' ']);
             let see_also = SEE_ALSO.iter().any(|p| lead.starts_with(p));
-            let policy = POLICY.iter().any(|p| lead.starts_with(p));
+            // A disclaimer may sit anywhere in its paragraph, but only a paragraph: a container
+            // that holds one holds the article too.
+            let paragraph = matches!(e.value().name(), "p" | "small" | "span");
+            let policy = POLICY.iter().any(|p| lead.starts_with(p))
+                || (paragraph && DISCLAIMERS.iter().any(|d| lead.contains(d)));
             let label = LABELS.contains(&normalized.trim());
             // A byte-order mark or other invisible text alone: an empty paragraph.
             let blank = e.value().name() == "p" && normalized.trim().is_empty() && !text.is_empty();

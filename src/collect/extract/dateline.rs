@@ -98,7 +98,7 @@ fn read_line(line: &str, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 }
 
 /// Not inside a link, a menu, a footer, a sidebar or a list of other articles.
-fn about_the_article(e: ElementRef<'_>) -> bool {
+pub(super) fn about_the_article(e: ElementRef<'_>) -> bool {
     std::iter::once(e).chain(e.ancestors().filter_map(ElementRef::wrap)).all(|a| {
         let el = a.value();
         if NOT_THE_ARTICLE.contains(&el.name()) {

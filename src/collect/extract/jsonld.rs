@@ -124,7 +124,11 @@ impl<'a> Graph<'a> {
             headline: self.text(v.get("headline")).or_else(|| self.text(v.get("name"))),
             date_published: self.text(v.get("datePublished")),
             date_modified: self.text(v.get("dateModified")),
-            authors: self.names(v.get("author")),
+            // The publisher named as its own author (a channel's page) is not a byline.
+            authors: {
+                let publisher = self.text(v.get("publisher"));
+                self.names(v.get("author")).into_iter().filter(|a| Some(a) != publisher.as_ref()).collect()
+            },
             section: self.text(v.get("articleSection")),
             keywords,
             image: self.image(v.get("image")).or_else(|| self.image(v.get("thumbnailUrl"))),
@@ -196,6 +200,11 @@ mod tests {
         let unresolved =
             page(r#"{"@type":"NewsArticle","headline":"خبر","author":{"@id":"https://x.example/#/person/9"}}"#);
         assert_eq!(news_article(&unresolved).unwrap().authors, Vec::<String>::new(), "a URL is not a name");
+        let house = page(
+            r#"{"@type":"NewsArticle","headline":"خبر","author":{"@type":"Organization","name":"قناة المرصد"},
+               "publisher":{"@type":"Organization","name":"قناة المرصد"}}"#,
+        );
+        assert_eq!(news_article(&house).unwrap().authors, Vec::<String>::new(), "the publisher is not the author");
         let url_author = page(r#"{"@type":"NewsArticle","headline":"خبر","author":"https://x.example/author/9"}"#);
         assert_eq!(news_article(&url_author).unwrap().authors, Vec::<String>::new());
     }

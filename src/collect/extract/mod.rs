@@ -6,6 +6,7 @@
 //! sanitised (ammonia) and gets a plain-text copy. Pure: no I/O, `now` is a parameter.
 
 mod boilerplate;
+mod byline;
 mod dateline;
 pub(super) mod depth;
 mod jsonld;
@@ -110,6 +111,7 @@ pub fn extract_with_title(
         .or_else(|| meta("author"))
         .or_else(|| meta("article:author").filter(|a| !a.starts_with("http")))
         .or_else(|| by(configured(|s| s.author.as_ref())))
+        .or_else(|| byline::find(&doc))
         .map(|a| clean_byline(&a))
         .filter(|a| !a.is_empty());
     let section =
