@@ -110,7 +110,7 @@ pub(super) fn about_the_article(e: ElementRef<'_>) -> bool {
 }
 
 /// The day a URL's path gives: /2021/04/12/, /2021-04-12-…, /20210412/.
-fn url_date(url: &Url) -> Option<NaiveDate> {
+pub(super) fn url_date(url: &Url) -> Option<NaiveDate> {
     let path = url.path();
     let bytes = path.as_bytes();
     for i in 0..bytes.len() {
@@ -142,7 +142,7 @@ fn digits_at(s: &str, i: usize, n: usize) -> Option<&str> {
 
 /// Whether the date read falls within a day of the URL's (sites date URLs in their own zone,
 /// or by the time of writing).
-fn agrees(found: DateTime<Utc>, day: NaiveDate, tz: Tz) -> bool {
+pub(super) fn agrees(found: DateTime<Utc>, day: NaiveDate, tz: Tz) -> bool {
     let local = found.with_timezone(&tz).date_naive();
     (local - day).num_days().abs() <= 1
 }
@@ -195,6 +195,18 @@ mod tests {
         );
         let found = find(&doc, &url("http://example.org/n"), Cairo, now()).map(|f| f.0);
         assert_eq!(found, Some("2021-04-11T22:00:00Z".parse().unwrap_or_default()));
+    }
+
+    #[test]
+    fn metadata_the_url_and_the_line_both_contradict_gives_way() {
+        let html = "<html><head><meta property=\"article:published_time\" content=\"2019-01-01T00:00:00Z\"></head>\
+             <body><h1>عنوان</h1><span class=\"date\">الإثنين 12/أبريل/2021 - 10:18 ص</span><p>نص</p></body></html>";
+        let read =
+            |u: &str| super::super::extract(html, &url(u), None, Cairo, now()).map(|x| (x.published, x.date_from));
+        let line = Some("2021-04-12T08:18:00Z".parse().unwrap_or_default());
+        assert_eq!(read("http://example.org/2021/04/12/story"), Ok((line, Some(super::super::DATE_LINE))));
+        let meta = Some("2019-01-01T00:00:00Z".parse().unwrap_or_default());
+        assert_eq!(read("http://example.org/story"), Ok((meta, Some("meta"))), "no URL date: the metadata stays");
     }
 
     #[test]

@@ -156,13 +156,24 @@ pub fn extract_with_title(
         }
     }
     // No date in the metadata nor where the source's selectors point: the date line a reader
-    // sees (see `dateline`).
-    if published.is_none()
+    // sees (see `dateline`). Beside metadata, the line is a cross-check: when they are more
+    // than a day apart and the URL's own date sides with the line, the metadata is wrong (a
+    // CMS default, the date of an edit) and the line wins.
+    if date_from != Some("selector")
         && let Some((t, line)) = dateline::find(&doc, page_url, time_zone, now)
     {
-        published = Some(t);
-        date_text = Some(line);
-        date_from = Some(DATE_LINE);
+        let contradicted = published.is_some_and(|p| {
+            (p - t).num_hours().abs() > 24
+                && dateline::url_date(page_url).is_some_and(|day| !dateline::agrees(p, day, time_zone))
+        });
+        if published.is_none() || contradicted {
+            if contradicted {
+                tracing::warn!(url = %page_url, "the page's {} date disagrees with its date line and its URL; the line's is kept", date_from.unwrap_or_default());
+            }
+            published = Some(t);
+            date_text = Some(line);
+            date_from = Some(DATE_LINE);
+        }
     }
     if published.is_none()
         && let Some(e) = first_error
