@@ -18,6 +18,8 @@
 //! `NASHRA_BENCH_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`) to measure the
 //! claim cost on PostgreSQL too.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code: a failure is a panic
+
 #[path = "../tests/support/smtp_sink.rs"]
 mod smtp_sink;
 

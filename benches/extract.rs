@@ -7,6 +7,8 @@
 //! with its body doubled and tripled (75 pages), read with the selectors an operator would
 //! configure (the readability fallback for the pages that have none).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code: a failure is a panic
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

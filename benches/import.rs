@@ -18,6 +18,8 @@
 //! (`PG_STATEMENT_BYTES`); a Unix socket (`…/postgres?host=/var/run/postgresql`) avoids the
 //! question.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code: a failure is a panic
+
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;

@@ -9,6 +9,8 @@
 //! keywords are 3,000 distinct words and two-word phrases of that text, a fifth of them taking
 //! suffix forms; the absent ones are the same words spelled backwards (none occurs).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code: a failure is a panic
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -13,6 +13,8 @@
 //! (`duplicates`: messages whose Message-ID was already seen), and exits 0. Without
 //! `--keep-bodies` only Message-IDs are kept, so it can take millions of messages.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code: a failure is a panic
+
 #[path = "../tests/support/smtp_sink.rs"]
 mod smtp_sink;
 

@@ -2,6 +2,8 @@
 //! port 0, its own database, its own outbox) serving a copy of the demo site, and drives one part
 //! of the flow end to end with a fixed clock; most run on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code: a failure is a panic
+
 mod helpers;
 mod site;
 #[path = "../support/smtp_sink.rs"]
