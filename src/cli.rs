@@ -594,7 +594,7 @@ fn print_matches(
     mut input: impl std::io::BufRead,
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<usize> {
-    // The last few lines, for phrases that began on one of them: (offset, number, text).
+    // The lines since the oldest phrase still under way began: (offset, number, text).
     let mut recent: std::collections::VecDeque<(usize, usize, String)> = std::collections::VecDeque::new();
     let mut scan = matcher.scan();
     let (mut offset, mut number, mut count) = (0, 0, 0);
@@ -611,9 +611,6 @@ fn print_matches(
         found.sort_by_key(|m| (m.start, m.end, m.keyword));
         found.dedup();
         recent.push_back((offset, number, line));
-        if recent.len() > 8 {
-            recent.pop_front();
-        }
         // Columns counted once along the line, in the order of the matches.
         let (mut at, mut column) = (0, 1);
         let Some((_, _, line)) = recent.back() else { break };
@@ -639,6 +636,11 @@ fn print_matches(
             count += 1;
         }
         offset += recent.back().map_or(0, |r| r.2.len());
+        // Lines before the one where the oldest phrase under way began are done with.
+        let keep_from = scan.pending_since().unwrap_or(offset);
+        while recent.len() > 1 && recent.get(1).is_some_and(|r| r.0 <= keep_from) {
+            recent.pop_front();
+        }
     }
     Ok(count)
 }

@@ -130,13 +130,16 @@ fn keywords_match_reads_the_configuration_and_prints_lines_and_columns() {
     let long_line: String = (0..2000).map(|i| format!("كلمة{i} وقطر ")).collect();
     std::fs::write(
         &text,
-        format!("قال تنظيم\nالدولة إن نصف القطر والجنيف وجنيف\nالقوات العراقية في الع\u{200F}راق\n{long_line}\n"),
+        format!(
+            "قال تنظيم\nالدولة إن نصف القطر والجنيف وجنيف\nالقوات العراقية في الع\u{200F}راق\n{long_line}\nوالتحالف{}الدولي\n",
+            "\n".repeat(12)
+        ),
     )
     .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_nashra"))
         .arg("--config")
         .arg(&config_path)
-        .args(["keywords", "match", "-k", "داعش", "-k", "قطر", "-k", "جنيف", "-k", "العراق"])
+        .args(["keywords", "match", "-k", "داعش", "-k", "قطر", "-k", "جنيف", "-k", "العراق", "-k", "التحالف الدولي"])
         .arg(&text)
         .env("NASHRA_LOG", "error")
         .env_remove("DATABASE_URL")
@@ -150,7 +153,12 @@ fn keywords_match_reads_the_configuration_and_prints_lines_and_columns() {
         ["1:5\tداعش\tتنظيم الدولة", "2:29\tجنيف\tوجنيف", "3:8\tالعراق\tالعراقية", "3:20\tالعراق\tالع\u{200F}راق"],
         "the alias over a line break, not «القطر» nor «الجنيف» (proper names), the inflected form"
     );
-    assert_eq!(lines.len(), 4 + 2000, "every «وقطر» of the long line");
+    assert_eq!(lines.len(), 4 + 2000 + 1, "every «وقطر» of the long line");
+    assert_eq!(
+        lines[4 + 2000],
+        format!("5:1\tالتحالف الدولي\tوالتحالف{}الدولي", " ".repeat(12)),
+        "a phrase over 12 line breaks"
+    );
     let column_of = |i: usize| {
         (0..i).map(|j| format!("كلمة{j} وقطر ").chars().count()).sum::<usize>() + 5 + i.to_string().len() + 1
     };

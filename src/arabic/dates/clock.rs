@@ -1,7 +1,7 @@
 //! The time-of-day half of an Arabic date line: «10:18 ص», «الساعة 9 مساءً», «23:30»,
-//! and the rare explicit zone («+0300», «بتوقيت غرينتش +3»). It must not accept an
-//! hour that does not fit its marker, and it must not map zone NAMES other than
-//! Greenwich/UTC: a named local zone («بتوقيت مكة») is left to the source's configured zone.
+//! and the rare explicit zone («+0300», «بتوقيت غرينتش +3», «بتوقيت القاهرة»). It must not
+//! accept an hour that does not fit its marker; a zone name it does not know («بتوقيت شرق
+//! أوروبا») is left to the source's configured zone, never guessed.
 
 use chrono_tz::Tz;
 
@@ -115,7 +115,8 @@ impl Parser<'_> {
             self.i = j;
         }
         let words: Vec<&str> = (start..j).filter_map(|k| self.text(k)).collect();
-        for n in (1..=words.len()).rev() {
+        // The longest name of `ZONES` has three words: longer runs are not looked up.
+        for n in (1..=words.len().min(3)).rev() {
             let name = words[..n].join(" ");
             if let Some((_, tz)) = ZONES.iter().find(|(names, _)| names.split('|').any(|x| x == name)) {
                 if self.zone.replace(*tz).is_some() {

@@ -78,6 +78,12 @@ impl<'m> Scan<'m> {
         Scan { matcher, word: String::new(), alt: String::new(), pending: Vec::new(), kept: Vec::new() }
     }
 
+    /// Where the oldest phrase still under way began (a match may yet come from there).
+    #[must_use]
+    pub fn pending_since(&self) -> Option<usize> {
+        self.pending.iter().map(|p| p.2).min()
+    }
+
     /// Reads the next piece of the text, whose first byte is at `offset` in the whole text;
     /// calls `found` for every match, as it completes (a phrase after its last word).
     ///

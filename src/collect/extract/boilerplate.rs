@@ -173,7 +173,8 @@ pub fn find(doc: &Html, root: NodeId, fields: &Fields<'_>) -> Vec<NodeId> {
     let Some(root) = doc.tree.get(root).and_then(ElementRef::wrap) else { return Vec::new() };
     let mut drop: Vec<NodeId> = Vec::new();
     if let Ok(never) = Selector::parse(NEVER) {
-        drop.extend(root.select(&never).map(|e| e.id()));
+        // A page-wide `<form>` (ASP.NET wraps the whole body in one) holds the article.
+        drop.extend(root.select(&never).filter(|e| !holds_the_article(e)).map(|e| e.id()));
     }
     // Captions: the texts of figcaptions and image alt texts, found again as paragraphs.
     let mut captions: HashSet<String> = HashSet::new();
@@ -312,6 +313,9 @@ mod tests {
             out.starts_with("العنوان") && out.matches("جملة طويلة").count() == 5 && !out.contains("جانبي"),
             "{out}"
         );
+        // ASP.NET wraps the whole page in one form.
+        let out = clean(&format!("<form id=\"form1\"><h1>العنوان</h1><p>{para}</p><form><input></form></form>"));
+        assert!(out.starts_with("العنوان") && out.contains("جملة طويلة"), "{out}");
     }
 
     #[test]

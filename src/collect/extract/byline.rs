@@ -20,9 +20,13 @@ const MAX_BYLINE_CHARS: usize = 80;
 
 /// The byline's name, if the page shows one.
 pub(super) fn find(doc: &Html) -> Option<String> {
-    let microdata = Selector::parse("[itemprop~=author] [itemprop~=name], [itemprop~=author]").ok()?;
-    if let Some(name) = doc.select(&microdata).map(element_text).find(|t| plausible(t)) {
-        return Some(name);
+    // The author's name property first: the author element may hold a job title too.
+    for css in ["[itemprop~=author] [itemprop~=name]", "[itemprop~=author]"] {
+        let microdata = Selector::parse(css).ok()?;
+        let mut found = doc.select(&microdata).filter(|e| about_the_article(*e)).map(element_text);
+        if let Some(name) = found.find(|t| plausible(t)) {
+            return Some(name);
+        }
     }
     let any = Selector::parse("[class], [id]").ok()?;
     doc.select(&any).filter(|e| marked(e) && about_the_article(*e)).find_map(name_in)
@@ -64,7 +68,7 @@ fn strip_lead(text: &str) -> String {
     }
 }
 
-/// A name: two to six words, no digits, not a URL.
+/// A name: one to six words, no digits, not a URL.
 fn plausible(t: &str) -> bool {
     let words = t.split_whitespace().count();
     (1..=6).contains(&words) && t.chars().count() <= 60 && !t.chars().any(|c| c.is_numeric()) && !t.starts_with("http")
@@ -93,6 +97,13 @@ mod tests {
                 .as_deref(),
             Some("سالم البلوشي")
         );
+    }
+
+    #[test]
+    fn microdata_gives_the_name_not_the_job_title() {
+        let html = "<div itemprop=\"author\"><span itemprop=\"name\">سالم البلوشي</span> \
+                    <span itemprop=\"jobTitle\">مراسل الشؤون الخليجية</span></div>";
+        assert_eq!(byline(html).as_deref(), Some("سالم البلوشي"));
     }
 
     #[test]

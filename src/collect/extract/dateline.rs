@@ -5,13 +5,14 @@
 //! page's URL contradicts. The innermost element whose text is a whole date wins (its parent,
 //! with a byline around it, would not read).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use ego_tree::NodeId;
 use scraper::{ElementRef, Html, Node};
 use url::Url;
 
-use super::element_text;
 use crate::arabic;
 
 /// A date line is short; a longer text is a paragraph that mentions a date.
@@ -52,7 +53,8 @@ pub(super) fn find(doc: &Html, page_url: &Url, tz: Tz, now: DateTime<Utc>) -> Op
     let title_article =
         title.and_then(|t| t.ancestors().filter_map(ElementRef::wrap).find(|a| a.value().name() == "article"));
     let mut after_title = title.is_none();
-    let mut tried: Vec<NodeId> = Vec::new();
+    // Each element is read once (a container's text is never rebuilt for each of its children).
+    let mut tried: HashSet<NodeId> = HashSet::new();
     for node in doc.root_element().descendants() {
         if title.is_some_and(|t| t.id() == node.id()) {
             after_title = true;
@@ -64,21 +66,21 @@ pub(super) fn find(doc: &Html, page_url: &Url, tz: Tz, now: DateTime<Utc>) -> Op
         }
         let Some(parent) = node.parent().and_then(ElementRef::wrap) else { continue };
         let in_title_article = title_article.is_some_and(|a| parent.ancestors().any(|n| n.id() == a.id()));
-        if !(after_title || in_title_article) || tried.contains(&parent.id()) || !about_the_article(parent) {
+        if !(after_title || in_title_article) || !tried.insert(parent.id()) || !about_the_article(parent) {
             continue;
         }
-        tried.push(parent.id());
         // The element around the text, then its parent if that is a short line too (a date
         // split over spans), not a container of the page.
-        let line_parent = parent.parent().and_then(ElementRef::wrap).filter(|p| {
-            !matches!(p.value().name(), "body" | "html" | "article" | "main")
-                && element_text(*p).chars().count() <= SPLIT_LINE_CHARS
-        });
-        for element in std::iter::once(parent).chain(line_parent) {
-            let line = element_text(element);
-            if line.chars().count() > MAX_LINE_CHARS {
-                break;
-            }
+        let line_parent = || {
+            parent
+                .parent()
+                .and_then(ElementRef::wrap)
+                .filter(|p| !matches!(p.value().name(), "body" | "html" | "article" | "main"))
+                .filter(|p| tried.insert(p.id()))
+                .and_then(|p| short_text(p, SPLIT_LINE_CHARS))
+        };
+        let Some(line) = short_text(parent, MAX_LINE_CHARS) else { continue };
+        for line in std::iter::once(Some(line)).chain(std::iter::once_with(line_parent)).flatten() {
             if let Some(found) = read_line(&line, tz, now)
                 && url_day.is_none_or(|day| agrees(found, day, tz))
             {
@@ -87,6 +89,22 @@ pub(super) fn find(doc: &Html, page_url: &Url, tz: Tz, now: DateTime<Utc>) -> Op
         }
     }
     None
+}
+
+/// The element's text, whitespace collapsed, if it has at most `max` characters (read no
+/// further than that).
+fn short_text(e: ElementRef<'_>, max: usize) -> Option<String> {
+    let mut chars = 0;
+    let mut parts = Vec::new();
+    for t in e.text() {
+        chars += t.chars().count();
+        if chars > max + 64 {
+            return None;
+        }
+        parts.push(t);
+    }
+    let text = parts.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
+    (text.chars().count() <= max).then_some(text)
 }
 
 /// The line as a whole date, or one of its parts between bars («بقلم فلان | 12 أبريل 2021»).
@@ -118,11 +136,18 @@ pub(super) fn url_date(url: &Url) -> Option<NaiveDate> {
             Some(y) if i == 0 || !bytes[i - 1].is_ascii_digit() => (y, i + 4),
             _ => continue,
         };
+        // /2021/04/12, 2021-04-12 (the same separator twice), or 20210412; never more digits
+        // after the day (/2021/04/1234-slug, 20210412345).
         let sep = bytes.get(rest).copied();
-        let (m, d) = match sep {
-            Some(b'/' | b'-' | b'_') => (digits_at(path, rest + 1, 2), digits_at(path, rest + 4, 2)),
-            _ => (digits_at(path, rest, 2), digits_at(path, rest + 2, 2)),
+        let (m, d, after) = match sep {
+            Some(s @ (b'/' | b'-' | b'_')) if bytes.get(rest + 3) == Some(&s) => {
+                (digits_at(path, rest + 1, 2), digits_at(path, rest + 4, 2), rest + 6)
+            }
+            _ => (digits_at(path, rest, 2), digits_at(path, rest + 2, 2), rest + 4),
         };
+        if bytes.get(after).is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
         let (Some(m), Some(d)) = (m, d) else { continue };
         let parse = |s: &str| s.parse::<u32>().ok();
         if let (Ok(year), Some(month), Some(day)) = (y.parse::<i32>(), parse(m), parse(d))
@@ -217,5 +242,8 @@ mod tests {
         assert_eq!(url_date(&url("http://example.org/news/20210412-x")), NaiveDate::from_ymd_opt(2021, 4, 12));
         assert_eq!(url_date(&url("http://example.org/2021-04-12-x")), NaiveDate::from_ymd_opt(2021, 4, 12));
         assert_eq!(url_date(&url("http://example.org/news/123456")), None);
+        assert_eq!(url_date(&url("http://example.org/2021/04/1234-slug")), None);
+        assert_eq!(url_date(&url("http://example.org/news/20210412345")), None);
+        assert_eq!(url_date(&url("http://example.org/2021/04-12/x")), None);
     }
 }

@@ -44,6 +44,11 @@ pub fn news_article(doc: &Html) -> Option<NewsArticle> {
     values.iter().find_map(find_article).map(|a| graph.read(a))
 }
 
+/// How deep a text field is followed through objects, arrays and references.
+const MAX_DEPTH: u8 = 4;
+/// How many items of a nested array are looked at for a text.
+const MAX_ITEMS: usize = 16;
+
 /// The page's JSON-LD nodes by `@id`.
 #[derive(Default)]
 struct Graph<'a> {
@@ -80,10 +85,19 @@ impl<'a> Graph<'a> {
     /// A text field: a string, the first string of an array, or an object's name (else url,
     /// else id — the id of a page is its URL).
     fn text(&self, v: Option<&'a Value>) -> Option<String> {
+        self.text_within(v, MAX_DEPTH)
+    }
+
+    /// `text`, following at most `depth` more levels of objects, arrays and references (a
+    /// node naming itself, or a ladder of arrays of references, must not run away).
+    fn text_within(&self, v: Option<&'a Value>, depth: u8) -> Option<String> {
+        let depth = depth.checked_sub(1)?;
         match self.resolve(v?) {
             Value::String(s) => Some(s.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty()),
-            Value::Array(items) => items.iter().find_map(|i| self.text(Some(i))),
-            Value::Object(map) => self.text(map.get("name").or_else(|| map.get("url")).or_else(|| map.get("@id"))),
+            Value::Array(items) => items.iter().take(MAX_ITEMS).find_map(|i| self.text_within(Some(i), depth)),
+            Value::Object(map) => {
+                self.text_within(map.get("name").or_else(|| map.get("url")).or_else(|| map.get("@id")), depth)
+            }
             _ => None,
         }
     }
@@ -92,7 +106,10 @@ impl<'a> Graph<'a> {
     /// node, not the picture).
     fn image(&self, v: Option<&'a Value>) -> Option<String> {
         match self.resolve(v?) {
-            Value::Array(items) => items.iter().find_map(|i| self.image(Some(i))),
+            Value::Array(items) => items.iter().take(MAX_ITEMS).find_map(|i| match self.resolve(i) {
+                Value::Object(map) => self.text(map.get("url").or_else(|| map.get("contentUrl"))),
+                other => self.text(Some(other)),
+            }),
             Value::Object(map) => self.text(map.get("url").or_else(|| map.get("contentUrl"))),
             other => self.text(Some(other)),
         }
@@ -207,6 +224,20 @@ mod tests {
         assert_eq!(news_article(&house).unwrap().authors, Vec::<String>::new(), "the publisher is not the author");
         let url_author = page(r#"{"@type":"NewsArticle","headline":"خبر","author":"https://x.example/author/9"}"#);
         assert_eq!(news_article(&url_author).unwrap().authors, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_node_that_names_itself_or_a_ladder_of_references_ends() {
+        let own =
+            page(r#"{"@type":"NewsArticle","@id":"a","name":{"@id":"a"},"author":{"@id":"a"},"image":{"@id":"a"}}"#);
+        assert_eq!(news_article(&own).unwrap().headline, None);
+        let mut nodes = vec![r#"{"@type":"NewsArticle","headline":{"@id":"n0"}}"#.to_owned()];
+        for k in 0..60 {
+            nodes.push(format!(r#"{{"@id":"n{k}","name":[{{"@id":"n{}"}},{{"@id":"n{}"}}]}}"#, k + 1, k + 1));
+        }
+        nodes.push(r#"{"@id":"n60","name":null}"#.to_owned());
+        let ladder = page(&format!(r#"{{"@graph":[{}]}}"#, nodes.join(",")));
+        assert_eq!(news_article(&ladder).unwrap().headline, None);
     }
 
     #[test]
