@@ -170,7 +170,7 @@ impl Pass<'_> {
         // A page without a date it could read is kept, not lost: stored with the time it was
         // first seen and marked undated (feeds and digests then show no date for it), reported.
         let published_at = publication_time(x.published, x.date_from, hint.published);
-        if published_at.is_some() && published_at != x.published {
+        if x.published.is_some() && published_at != x.published {
             tracing::warn!(
                 source = %self.source.name,
                 url = %page.url,

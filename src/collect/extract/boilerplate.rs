@@ -77,25 +77,29 @@ const DISCLAIMERS: &[&str] =
 /// Bylines' lead-in words (normalised).
 const BYLINE: &[&str] = &["كتب", "كتبت", "بقلم", "اعداد", "تقرير", "المحرر"];
 
-/// What became a field of the article (its date line, its author): an element of the body
-/// that only shows it is dropped.
+/// What became a field of the article (its date line, its author), in matching form: an
+/// element of the body that only shows it is dropped.
 #[derive(Debug, Default)]
-pub struct Fields<'a> {
-    pub date_line: Option<&'a str>,
-    pub author: Option<&'a str>,
+pub struct Fields {
+    date_line: Option<String>,
+    author: Option<String>,
 }
 
-impl Fields<'_> {
+impl Fields {
+    pub fn new(date_line: Option<&str>, author: Option<&str>) -> Self {
+        let norm = |s: Option<&str>| s.map(crate::arabic::normalize).filter(|n| !n.is_empty());
+        Fields { date_line: norm(date_line), author: norm(author) }
+    }
+
     /// Whether `text` (normalised, small) is only a byline or the date line, with a lead-in.
     fn shown_in(&self, text: &str) -> bool {
-        let date = self.date_line.map(crate::arabic::normalize).filter(|d| !d.is_empty());
-        let author = self.author.map(crate::arabic::normalize).filter(|a| !a.is_empty());
+        let (date, author) = (self.date_line.as_deref(), self.author.as_deref());
         let rest = |whole: &str| text.chars().count() <= whole.chars().count() + 40;
         let byline_word = BYLINE.iter().any(|w| {
             text.strip_prefix(w).is_some_and(|r| r.starts_with(|c: char| c.is_whitespace() || matches!(c, ':' | '-')))
         });
-        date.is_some_and(|d| text.contains(&d) && rest(&d))
-            || author.is_some_and(|a| (text == a || (byline_word && text.contains(&a))) && rest(&a))
+        date.is_some_and(|d| text.contains(d) && rest(d))
+            || author.is_some_and(|a| (text == a || (byline_word && text.contains(a))) && rest(a))
             || (byline_word && text.chars().count() <= 60)
     }
 }
@@ -169,7 +173,7 @@ pub fn media(doc: &Html, root: NodeId) -> Vec<NodeId> {
 
 /// The junk under `root` to drop: code and forms, marked boilerplate, «اقرأ أيضا» blocks and
 /// paragraphs that repeat a caption.
-pub fn find(doc: &Html, root: NodeId, fields: &Fields<'_>) -> Vec<NodeId> {
+pub fn find(doc: &Html, root: NodeId, fields: &Fields) -> Vec<NodeId> {
     let Some(root) = doc.tree.get(root).and_then(ElementRef::wrap) else { return Vec::new() };
     let mut drop: Vec<NodeId> = Vec::new();
     if let Ok(never) = Selector::parse(NEVER) {
@@ -289,8 +293,7 @@ mod tests {
              <p>التعليقات المنشورة لا تعبر عن رأي الموقع.</p><p>الفقرة الأخيرة.</p></div>",
         );
         let root = doc.root_element().id();
-        let fields =
-            Fields { date_line: Some("الإثنين 12/أبريل/2021 - 10:18 ص"), author: Some("أحمد علي") };
+        let fields = Fields::new(Some("الإثنين 12/أبريل/2021 - 10:18 ص"), Some("أحمد علي"));
         let ids = find(&doc, root, &fields);
         remove(&mut doc, &ids);
         let out = visible_text(&doc).split_whitespace().collect::<Vec<_>>().join(" ");

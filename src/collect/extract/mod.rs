@@ -198,7 +198,7 @@ pub fn extract_with_title(
 
     // The body: the configured element, or readability's pick; without its boilerplate, nor
     // what became a field (the date line, the byline).
-    let fields = boilerplate::Fields { date_line: date_text.as_deref(), author: author.as_deref() };
+    let fields = boilerplate::Fields::new(date_text.as_deref(), author.as_deref());
     let body_element = configured(|s| s.body.as_ref()).and_then(|s| doc.select(s).next()).map(|e| e.id());
     // The text's direction: the nearest `dir` around the article's body (readability reports the
     // one around its pick), then the page's, then the language's (a page with lang="ar" and no
@@ -258,7 +258,7 @@ fn clean_body(doc: &mut Html, root: NodeId, junk: &[NodeId], page_url: &Url) -> 
 fn readable_body(
     doc: &mut Html,
     page_url: &Url,
-    fields: &boilerplate::Fields<'_>,
+    fields: &boilerplate::Fields,
 ) -> (String, Option<String>, Option<String>) {
     let root = doc.root_element().id();
     let junk = boilerplate::find(doc, root, fields);
