@@ -34,6 +34,26 @@ async fn push(app: &TestApp, n: usize, title: &str, keywords: &[&str]) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// A short article as a source other than the test's own stores it.
+fn stored_article(url: &str, title: &str, published_at: chrono::DateTime<chrono::Utc>) -> nashra::store::NewArticle {
+    nashra::store::NewArticle {
+        url: url.into(),
+        guid: None,
+        title: title.into(),
+        author: None,
+        section: None,
+        summary: None,
+        body_html: "<p>نص</p>".into(),
+        body_text: "نص".into(),
+        image_url: None,
+        lang: Some("ar".into()),
+        published_at,
+        undated: false,
+        updated_at: None,
+        tags: Vec::new(),
+    }
+}
+
 fn keyword_path(keyword: &str, ext: &str) -> String {
     format!("/feeds/keywords/{}.{ext}", utf8_percent_encode(keyword, NON_ALPHANUMERIC))
 }
@@ -124,22 +144,8 @@ async fn what_another_process_stores_reaches_the_server(app: TestApp) {
     // Another process (a `nashra collect` run by cron) stores an article and does not build.
     let other = App::new(app.app.config.as_ref().clone()).await.unwrap();
     let source = other.store.ensure_source("elsewhere", "html", "", now()).await.unwrap();
-    let article = nashra::store::NewArticle {
-        url: "https://elsewhere.example/1".into(),
-        guid: None,
-        title: "خبر من عملية أخرى".into(),
-        author: None,
-        section: None,
-        summary: None,
-        body_html: "<p>نص</p>".into(),
-        body_text: "نص".into(),
-        image_url: None,
-        lang: Some("ar".into()),
-        published_at: now() + chrono::Duration::hours(1),
-        undated: false,
-        updated_at: None,
-        tags: Vec::new(),
-    };
+    let article =
+        stored_article("https://elsewhere.example/1", "خبر من عملية أخرى", now() + chrono::Duration::hours(1));
     other.store.upsert_article(source.id, &article, &[], now()).await.unwrap();
     other.store.close().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -365,22 +371,8 @@ async fn one_push_cannot_create_thousands_of_keywords(app: TestApp) {
 async fn an_undated_article_is_kept_and_shows_no_date(app: TestApp) {
     app.collect().await;
     let source = app.app.store.ensure_source("undated", "html", "", now()).await.unwrap();
-    let mut article = nashra::store::NewArticle {
-        url: "https://undated.example/1".into(),
-        guid: None,
-        title: "خبر بلا تاريخ".into(),
-        author: None,
-        section: None,
-        summary: None,
-        body_html: "<p>نص</p>".into(),
-        body_text: "نص".into(),
-        image_url: None,
-        lang: Some("ar".into()),
-        published_at: now(),
-        undated: true,
-        updated_at: None,
-        tags: Vec::new(),
-    };
+    let mut article = stored_article("https://undated.example/1", "خبر بلا تاريخ", now());
+    article.undated = true;
     app.app.store.upsert_article(source.id, &article, &[], now()).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let rss = loop {

@@ -105,13 +105,13 @@ impl<'a> Graph<'a> {
     /// An image's address: a string, or an `ImageObject`'s url (never its id, which names the
     /// node, not the picture).
     fn image(&self, v: Option<&'a Value>) -> Option<String> {
-        match self.resolve(v?) {
-            Value::Array(items) => items.iter().take(MAX_ITEMS).find_map(|i| match self.resolve(i) {
-                Value::Object(map) => self.text(map.get("url").or_else(|| map.get("contentUrl"))),
-                other => self.text(Some(other)),
-            }),
+        let one = |i: &'a Value| match self.resolve(i) {
             Value::Object(map) => self.text(map.get("url").or_else(|| map.get("contentUrl"))),
             other => self.text(Some(other)),
+        };
+        match self.resolve(v?) {
+            Value::Array(items) => items.iter().take(MAX_ITEMS).find_map(one),
+            other => one(other),
         }
     }
 
