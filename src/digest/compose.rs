@@ -225,11 +225,10 @@ impl Composer {
                         author: a.author.clone(),
                         section: a.section.clone(),
                         // An undated article shows no date rather than the time it was found.
-                        published: if a.undated {
-                            String::new()
-                        } else {
-                            format_datetime(&a.published_at.with_timezone(&tz))
-                        },
+                        published: a
+                            .shown_published()
+                            .map(|p| format_datetime(&p.with_timezone(&tz)))
+                            .unwrap_or_default(),
                     })
                     .collect();
                 (!articles.is_empty()).then(|| SectionContext {

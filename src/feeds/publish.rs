@@ -899,7 +899,7 @@ fn entry(categories: Vec<Category>, a: FeedArticle) -> Entry {
     Entry {
         content_html: super::model::with_direction(&a.body_html, &a.title),
         updated: a.updated_at.max(a.published_at),
-        published: (!a.undated).then_some(a.published_at),
+        published: a.shown_published(),
         url: a.url,
         title: a.title,
         summary: a.summary,

@@ -147,6 +147,13 @@ pub struct DigestArticle {
     pub first_seen_at: DateTime<Utc>,
 }
 
+impl DigestArticle {
+    /// The publication time a reader may be shown: none for an undated article.
+    pub fn shown_published(&self) -> Option<DateTime<Utc>> {
+        (!self.undated).then_some(self.published_at)
+    }
+}
+
 const DIGEST_ARTICLE_COLUMNS: &str =
     "a.id, a.url, a.title, a.author, a.section, a.summary, a.published_at, a.undated, a.first_seen_at";
 

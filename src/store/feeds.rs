@@ -24,6 +24,13 @@ pub struct FeedArticle {
     pub updated_at: DateTime<Utc>,
 }
 
+impl FeedArticle {
+    /// The publication time a feed may carry: none for an undated article.
+    pub fn shown_published(&self) -> Option<DateTime<Utc>> {
+        (!self.undated).then_some(self.published_at)
+    }
+}
+
 const FEED_ARTICLE_COLUMNS: &str =
     "a.id, a.url, a.title, a.author, a.summary, a.body_html, a.image_url, a.published_at, a.undated, a.updated_at";
 

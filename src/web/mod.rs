@@ -153,7 +153,7 @@ async fn keyword_page(State(app): State<Arc<App>>, Path(typed): Path<String>) ->
         .feed_articles(ArticleFilter::Keywords(&[keyword.id]), KEYWORD_ARTICLES)
         .await?
         .into_iter()
-        .map(|a| LatestArticle::new(site.time_zone, (!a.undated).then_some(a.published_at), a.title, a.url, a.summary))
+        .map(|a| LatestArticle::new(site.time_zone, a.shown_published(), a.title, a.url, a.summary))
         .collect();
     let title = format!("{} — {}", keyword.name, site.title);
     Ok(pages::render(
@@ -204,7 +204,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> WebResult<Resp
         .newest_articles(HOME_ARTICLES)
         .await?
         .into_iter()
-        .map(|a| LatestArticle::new(site.time_zone, (!a.undated).then_some(a.published_at), a.title, a.url, a.summary))
+        .map(|a| LatestArticle::new(site.time_zone, a.shown_published(), a.title, a.url, a.summary))
         .collect();
     let token = subscribe::form_token(&app, &headers)?;
     let form = subscribe::form_context(&app, &token, &Default::default(), &[], "").await?;
