@@ -145,7 +145,7 @@ impl App {
         for (old, new) in clashes {
             tracing::warn!("readers {old} and {new} are one mailbox: keep one (nashra subscribers remove)");
         }
-        let fetcher = Fetcher::new(&config.collect, collect::allowed_hosts(&config)).map_err(anyhow::Error::msg)?;
+        let fetcher = Fetcher::new(&config.collect, collect::allowed_origins(&config)).map_err(anyhow::Error::msg)?;
         let vocabularies = Vocabularies::new(&config.keywords);
         let config = Arc::new(config);
         let publisher = Publisher::new(config.clone(), store.clone());

@@ -543,8 +543,8 @@ async fn extract(config: &Config, target: &str, source: Option<&str>, now: DateT
     let tz = source.map_or(config.site.time_zone, |s| s.time_zone);
     let (html, url) = if target.starts_with("http://") || target.starts_with("https://") {
         let url = url::Url::parse(target).with_context(|| format!("{target:?} is not a valid URL"))?;
-        // The operator named this page: its host may be private.
-        let allowed = collect::AllowedHosts::new(url.host_str().map(str::to_owned));
+        // The operator named this page: its origin may be private.
+        let allowed = collect::AllowedOrigins::new([&url]);
         let page = Fetcher::new(&config.collect, allowed).map_err(anyhow::Error::msg)?.get(&url).await?;
         (page.body, page.url)
     } else {

@@ -4,7 +4,9 @@
 //! The modules follow the data flow: `collect` (sources → articles) → `store` → `keywords` (the
 //! tag stage) → `feeds` (RSS, Atom, JSON Feed) and `digest` (per-subscriber emails grouped by
 //! keyword) → `delivery` (outbox → SMTP or files). `arabic` holds the language's rules as pure
-//! functions; `config` reads the operator's file; `schedule`, `web` and `cli` are drivers at the
+//! functions; `spec` holds what the operator writes as checked types (schedules, selectors, feed
+//! declarations, keyword names, the database URL) and `config` reads the operator's file into
+//! them — both below every stage; `schedule`, `web` and `cli` are drivers at the
 //! edges that only call the stages; `app` wires the parts together.
 
 pub mod app;
@@ -19,6 +21,7 @@ pub mod feeds;
 pub mod keywords;
 pub mod progress;
 pub mod schedule;
+pub mod spec;
 pub mod store;
 pub mod subscribers;
 pub mod web;

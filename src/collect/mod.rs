@@ -11,7 +11,6 @@ mod fetch;
 mod html;
 mod pass;
 mod push;
-mod selectors;
 mod sitemap;
 mod text;
 
@@ -20,11 +19,11 @@ use std::fmt::Display;
 use chrono::{DateTime, Duration, Utc};
 use url::Url;
 
+pub use crate::spec::{ArticleSelectors, BadSelector, SelectorsCss};
 pub use extract::{ExtractError, Extracted, extract};
 pub use feed::{FeedEntry, read_feed};
-pub use fetch::{AllowedHosts, Fetch, FetchError, FetchOptions, Fetched, Fetcher, Validators, decode};
+pub use fetch::{AllowedOrigins, Fetch, FetchError, FetchOptions, Fetched, Fetcher, Validators, decode};
 pub use push::{FieldError, MAX_ARTICLES as MAX_PUSHED_ARTICLES, parse_push};
-pub use selectors::{ArticleSelectors, BadSelector, SelectorsCss};
 pub use sitemap::{Sitemap, SitemapUrl, read_sitemap};
 pub use text::{html_to_text, truncate_graphemes};
 
@@ -142,11 +141,11 @@ impl CollectReport {
     }
 }
 
-/// The hosts the operator configured — sources and the site itself — which the fetcher may reach
-/// even when they are not public addresses.
-pub fn allowed_hosts(config: &Config) -> AllowedHosts {
-    let urls = config.sources.iter().filter_map(|s| s.kind.url()).chain(std::iter::once(&config.site.base_url));
-    AllowedHosts::new(urls.filter_map(|u| u.host_str()).map(str::to_owned))
+/// The origins of the operator's sources (scheme, host and port), which the fetcher may reach
+/// even when they are not public addresses. Not the site's own `base_url`: nashra never needs to
+/// fetch from itself.
+pub fn allowed_origins(config: &Config) -> AllowedOrigins {
+    AllowedOrigins::new(config.sources.iter().filter_map(|s| s.kind.url()))
 }
 
 /// Tags one article (its keyword block and the vocabulary in its text) and stores it for the

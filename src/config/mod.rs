@@ -22,36 +22,8 @@ use url::Url;
 
 use scraper::Selector;
 
-use crate::collect::ArticleSelectors;
-use crate::feeds::FeedSpec;
-use crate::schedule::Schedule;
-use crate::store::DatabaseUrl;
-
-/// One thing wrong with the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Where: a dotted key (`sources[0].selectors.title`), an environment variable or a file.
-    pub key: String,
-    /// The value as written (empty when the value is missing).
-    pub value: String,
-    pub reason: String,
-}
-
-impl Problem {
-    pub fn new(key: impl Into<String>, value: impl fmt::Display, reason: impl Into<String>) -> Self {
-        Self { key: key.into(), value: value.to_string(), reason: reason.into() }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.value.is_empty() {
-            write!(f, "{}: {}", self.key, self.reason)
-        } else {
-            write!(f, "{} = {:?}: {}", self.key, self.value, self.reason)
-        }
-    }
-}
+pub use crate::spec::Problem;
+use crate::spec::{ArticleSelectors, DatabaseUrl, FeedSpec, Schedule};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -135,6 +107,18 @@ pub struct Http {
     /// Reverse proxies in front of the server: behind one of them, the client is the address
     /// its `X-Forwarded-For` names (the nearest hop not itself a trusted proxy).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// See `web::server` and `web::guard`.
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
+    /// 0: no limit.
+    pub requests_per_second_per_client: u32,
+    pub max_requests_in_flight_per_client: usize,
+    pub max_form_bytes: usize,
+    pub max_push_bytes: usize,
 }
 
 #[derive(Debug, Clone)]

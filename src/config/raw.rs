@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::flex::Lenient;
-use crate::collect::SelectorsCss;
+use crate::spec::SelectorsCss;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,11 +123,52 @@ pub struct RawHttp {
     /// one string separated by spaces or commas (as an environment override gives it).
     #[serde(default)]
     pub trusted_proxies: ListOrText,
+    /// The head of a request (and, on a kept-alive connection, the wait for the next one).
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_seconds: Lenient<f64>,
+    /// A request from its head to the handler's answer (a trickled body included).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: Lenient<f64>,
+    /// No byte moved either way on a connection (a client that stops reading its answer).
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_seconds: Lenient<f64>,
+    /// How long requests in flight are given to finish at shutdown.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout_seconds: Lenient<f64>,
+    #[serde(default = "default_http_max_connections")]
+    pub max_connections: Lenient<u32>,
+    #[serde(default = "default_max_connections_per_client")]
+    pub max_connections_per_client: Lenient<u32>,
+    /// Requests per second from one client on the public routes (bursts of three times as
+    /// many); 0: no limit.
+    #[serde(default = "default_requests_per_second_per_client")]
+    pub requests_per_second_per_client: Lenient<u32>,
+    #[serde(default = "default_max_requests_in_flight_per_client")]
+    pub max_requests_in_flight_per_client: Lenient<u32>,
+    /// The largest body of a form or a subscribers API call.
+    #[serde(default = "default_max_form_bytes")]
+    pub max_form_bytes: Lenient<u32>,
+    /// The largest body of a push API call.
+    #[serde(default = "default_max_push_bytes")]
+    pub max_push_bytes: Lenient<u32>,
 }
 
 impl Default for RawHttp {
     fn default() -> Self {
-        Self { listen: default_listen(), trusted_proxies: ListOrText::default() }
+        Self {
+            listen: default_listen(),
+            trusted_proxies: ListOrText::default(),
+            header_read_timeout_seconds: default_header_read_timeout(),
+            request_timeout_seconds: default_request_timeout(),
+            idle_timeout_seconds: default_idle_timeout(),
+            shutdown_timeout_seconds: default_shutdown_timeout(),
+            max_connections: default_http_max_connections(),
+            max_connections_per_client: default_max_connections_per_client(),
+            requests_per_second_per_client: default_requests_per_second_per_client(),
+            max_requests_in_flight_per_client: default_max_requests_in_flight_per_client(),
+            max_form_bytes: default_max_form_bytes(),
+            max_push_bytes: default_max_push_bytes(),
+        }
     }
 }
 
@@ -377,6 +418,36 @@ fn default_max_connections() -> Lenient<u32> {
 }
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
+}
+fn default_header_read_timeout() -> Lenient<f64> {
+    10.0.into()
+}
+fn default_request_timeout() -> Lenient<f64> {
+    30.0.into()
+}
+fn default_idle_timeout() -> Lenient<f64> {
+    60.0.into()
+}
+fn default_shutdown_timeout() -> Lenient<f64> {
+    10.0.into()
+}
+fn default_http_max_connections() -> Lenient<u32> {
+    1024.into()
+}
+fn default_max_connections_per_client() -> Lenient<u32> {
+    32.into()
+}
+fn default_requests_per_second_per_client() -> Lenient<u32> {
+    20.into()
+}
+fn default_max_requests_in_flight_per_client() -> Lenient<u32> {
+    16.into()
+}
+fn default_max_form_bytes() -> Lenient<u32> {
+    (64 * 1024).into()
+}
+fn default_max_push_bytes() -> Lenient<u32> {
+    (4 * 1024 * 1024).into()
 }
 fn default_connect_timeout() -> Lenient<u64> {
     Lenient::Ok(10)

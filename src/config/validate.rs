@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use lettre::message::Mailbox;
 use scraper::Selector;
 
-use crate::collect::{ArticleSelectors, SelectorsCss};
+use crate::spec::{ArticleSelectors, FeedSpec, KeywordName, SelectorsCss};
 use url::Url;
 
 use super::flex::Lenient;
@@ -233,6 +233,20 @@ pub(super) fn validate(
         }
     }
 
+    let rh = &raw.http;
+    let mut seconds = |key: &str, value| c.seconds(&format!("http.{key}"), value, false).map(Duration::from_secs_f64);
+    let header_read_timeout = seconds("header_read_timeout_seconds", &rh.header_read_timeout_seconds);
+    let request_timeout = seconds("request_timeout_seconds", &rh.request_timeout_seconds);
+    let idle_timeout = seconds("idle_timeout_seconds", &rh.idle_timeout_seconds);
+    let shutdown_timeout = seconds("shutdown_timeout_seconds", &rh.shutdown_timeout_seconds);
+    let mut count = |key: &str, value| c.positive(&format!("http.{key}"), value).map(|v: u32| v as usize);
+    let http_max_connections = count("max_connections", &rh.max_connections);
+    let max_connections_per_client = count("max_connections_per_client", &rh.max_connections_per_client);
+    let max_in_flight = count("max_requests_in_flight_per_client", &rh.max_requests_in_flight_per_client);
+    let max_form_bytes = count("max_form_bytes", &rh.max_form_bytes);
+    let max_push_bytes = count("max_push_bytes", &rh.max_push_bytes);
+    let requests_per_second = c.read("http.requests_per_second_per_client", &rh.requests_per_second_per_client);
+
     // [collect]
     let rc = &raw.collect;
     let timeout = c.positive("collect.timeout_seconds", &rc.timeout_seconds);
@@ -256,7 +270,7 @@ pub(super) fn validate(
 
     // [feeds]
     let feeds_dir = resolve(&raw.feeds.dir);
-    let declared = match crate::feeds::FeedSpec::load_dir(&feeds_dir) {
+    let declared = match FeedSpec::load_dir(&feeds_dir) {
         Ok(specs) => specs,
         Err(problems) => {
             c.problems.extend(problems);
@@ -381,7 +395,7 @@ pub(super) fn validate(
     let mut keyword_list = |key: &str, list: &[String]| {
         let mut out = Vec::new();
         for (i, k) in list.iter().enumerate() {
-            match crate::keywords::KeywordName::parse(k) {
+            match KeywordName::parse(k) {
                 Ok(_) => out.push(k.trim().to_owned()),
                 Err(e) => c.report(format!("keywords.{key}[{i}]"), k, e.to_string()),
             }
@@ -420,7 +434,20 @@ pub(super) fn validate(
             },
             api: Api { subscribers_token },
             database: Database { url: database_url?, max_connections: max_connections? },
-            http: Http { listen: listen?, trusted_proxies },
+            http: Http {
+                listen: listen?,
+                trusted_proxies,
+                header_read_timeout: header_read_timeout?,
+                request_timeout: request_timeout?,
+                idle_timeout: idle_timeout?,
+                shutdown_timeout: shutdown_timeout?,
+                max_connections: http_max_connections?,
+                max_connections_per_client: max_connections_per_client?,
+                requests_per_second_per_client: requests_per_second?,
+                max_requests_in_flight_per_client: max_in_flight?,
+                max_form_bytes: max_form_bytes?,
+                max_push_bytes: max_push_bytes?,
+            },
             collect: Collect {
                 user_agent: user_agent?,
                 connect_timeout: Duration::from_secs(connect_timeout?),

@@ -14,13 +14,13 @@ use super::plan::parse_content_key;
 use super::render::{
     ArticleContext, DigestContext, EditionContext, ReaderFields, RenderedEmail, SectionContext, SiteContext,
 };
-use super::{SubscriberContext, Templates};
+use super::{ConfirmContext, SubscriberContext, Templates};
 use crate::arabic::{format_date, format_datetime, format_hijri_date};
 use crate::config::Config;
 use crate::delivery::{Compose, Composed};
 use crate::feeds::{FeedKey, feed_url};
-use crate::store::{ArticleId, Claimed, ContentId, DigestArticle, Keyword, KeywordId, Store};
-use crate::subscribers::{Links, Purpose};
+use crate::store::{ArticleId, Claimed, ContentId, DigestArticle, Keyword, KeywordId, Store, Subscriber};
+use crate::subscribers::{CONFIRM_FOR, Links, Purpose};
 
 /// Renderings kept, by total size (bytes of subject, HTML and text).
 const CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -429,4 +429,31 @@ pub fn list_id(config: &Config, schedule: &str) -> String {
 pub fn message_id(config: &Config, schedule: &str, tick: DateTime<Utc>, subscriber: i64) -> String {
     let host = config.site.base_url.host_str().unwrap_or("nashra.invalid");
     format!("<digest.{schedule}.{}.{subscriber}@{host}>", tick.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// The confirmation email of a reader waiting to be confirmed.
+pub fn confirmation(
+    config: &Config,
+    links: &Links,
+    templates: &Templates,
+    subscriber: &Subscriber,
+    now: DateTime<Utc>,
+) -> Result<Composed, String> {
+    let expires = now + CONFIRM_FOR;
+    let ctx = ConfirmContext {
+        site: SiteContext::of(config),
+        confirm_url: links.url(Purpose::Confirm, subscriber.id, &subscriber.token, Some(expires)),
+        expires: format_datetime(&expires.with_timezone(&config.site.time_zone)),
+    };
+    let rendered = templates.render_confirmation(&ctx).map_err(|e| e.to_string())?;
+    let host = config.site.base_url.host_str().unwrap_or("nashra.invalid");
+    Ok(Composed {
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+        unsubscribe_url: String::new(),
+        unsubscribe_mailto: String::new(),
+        list_id: String::new(),
+        message_id: format!("<confirm.{}.{}@{host}>", subscriber.id, now.timestamp_millis()),
+    })
 }

@@ -27,7 +27,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
 
-pub use compose::{Composer, Recipient, message_id};
+pub use compose::{Composer, Recipient, confirmation, message_id};
 pub use plan::{Section, content_key, parse_content_key, sections};
 pub use preview::{Audience, archived_sections, sections_for};
 pub use render::{

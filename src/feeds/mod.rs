@@ -11,13 +11,12 @@ mod opml;
 mod output;
 mod publish;
 mod rss;
-mod spec;
 pub mod websub;
 
+pub use crate::spec::{ALL, FeedSpec};
 pub use model::{Category, Entry, Feed, Format, History};
 pub use output::{Coding, FeedFile};
 pub use publish::{BuildReport, FeedKey, Publisher, feed_url};
-pub use spec::{ALL, FeedSpec};
 
 use crate::store::StoreError;
 

@@ -5,14 +5,12 @@
 //! vocabulary, recent articles are matched against it at once, so its feed and the next digest
 //! are right without waiting for new articles.
 
-mod name;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-pub use name::{KeywordError, KeywordName};
+pub use crate::spec::{KeywordError, KeywordName};
 
 use crate::arabic::Matcher;
 use crate::config;

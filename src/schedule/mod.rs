@@ -6,8 +6,7 @@
 //! claimed (one unique row per job and tick, so one instance runs it) and run — which also means a
 //! tick missed while the service was down is caught up at start (the latest one only).
 
-mod cron;
 mod runner;
 
-pub use cron::Schedule;
+pub use crate::spec::Schedule;
 pub use runner::{Heartbeat, Job, JobOutput, Scheduled, heartbeat, run_job, run_job_with, scheduled_jobs, start};

@@ -22,7 +22,6 @@ mod secrets;
 mod sources;
 mod subscribers;
 mod suppressions;
-mod url;
 mod validators;
 
 use std::str::FromStr;
@@ -32,6 +31,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use crate::spec::DatabaseUrl;
 pub use articles::{Article, ArticleId, DigestArticle, NewArticle, Upserted, hex_digest};
 pub use editions::{ContentId, Edition, EditionId, PlanLease, PlannedPage, Reader};
 pub use error::{StoreError, StoreResult};
@@ -44,7 +44,6 @@ pub use outbox::{Claimed, DeliveryId, DeliveryRow, DeliveryStatus, Outcome, Queu
 pub use sources::{SourceId, SourceState};
 pub use subscribers::{Preferences, Profile, Refusal, Saved, SignedUp, Subscriber, SubscriberId, SubscriberStatus};
 pub use suppressions::Suppression;
-pub use url::DatabaseUrl;
 
 use error::Context as _;
 

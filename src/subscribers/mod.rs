@@ -21,8 +21,7 @@ pub use export::{EXPORT_HEADER, ExportError, export};
 pub use import::{BATCH, ImportError, ImportOptions, ImportReport, import};
 pub use links::{LinkError, Links, Purpose, Token};
 pub use signup::{
-    CONFIRM_FOR, FieldError, SignUp, SignUpError, SignUpForm, SignUpLimits, confirmation, resolve_editions,
-    resolve_keywords, sign_up,
+    CONFIRM_FOR, FieldError, SignUp, SignUpError, SignUpForm, SignUpLimits, resolve_editions, resolve_keywords, sign_up,
 };
 
 /// A subscriber's address, validated and lower-cased (one subscriber per mailbox).

@@ -4,18 +4,15 @@
 //! address — new, waiting, confirmed, suppressed — the visitor is told the same thing, so the
 //! form does not tell who is subscribed.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::{Links, Purpose, SubscriberEmail};
-use crate::arabic::format_datetime;
+use super::SubscriberEmail;
 use crate::config::Config;
-use crate::delivery::Composed;
-use crate::digest::{ConfirmContext, SiteContext, Templates};
 use crate::keywords::{self, KeywordName};
 use crate::store::{Keyword, Preferences, Refusal, Saved, SignedUp, Store, StoreError, Subscriber};
 
@@ -57,8 +54,9 @@ pub enum SignUpError {
 /// What the sign-up did; the visitor sees the same page whatever it is.
 #[derive(Debug)]
 pub enum SignUp {
-    /// A confirmation email to send to this reader.
-    Confirm { subscriber: Subscriber, email: Box<Composed> },
+    /// Waiting for confirmation: send this reader the confirmation email
+    /// (`digest::confirmation`).
+    Confirm { subscriber: Subscriber },
     /// Already confirmed, or suppressed: nothing to send.
     Nothing,
     /// Confirmed elsewhere (`SignUpForm::confirmed`): active now, new or updated.
@@ -135,12 +133,10 @@ pub fn resolve_editions(config: &Config, chosen: Option<&[String]>) -> Result<Ve
     Ok(found)
 }
 
-/// Checks the form and records the sign-up; returns the confirmation email to send, if any.
+/// Checks the form and records the sign-up; says whether a confirmation email is to be sent.
 pub async fn sign_up(
     store: &Store,
     config: &Config,
-    links: &Links,
-    templates: &Templates,
     limits: &SignUpLimits,
     form: &SignUpForm,
     now: DateTime<Utc>,
@@ -186,9 +182,7 @@ pub async fn sign_up(
     match store.sign_up(email.as_str(), &token, &ids, &editions, now).await? {
         SignedUp::Pending(subscriber) => {
             tracing::info!(domain = email.domain(), keywords = ids.len(), "sign-up waiting for confirmation");
-            let email = confirmation(config, links, templates, &subscriber, now)
-                .map_err(|reason| SignUpError::Internal(format!("cannot render the confirmation email: {reason}")))?;
-            Ok(SignUp::Confirm { subscriber, email: Box::new(email) })
+            Ok(SignUp::Confirm { subscriber })
         }
         SignedUp::Active(_) | SignedUp::Suppressed => {
             tracing::info!(
@@ -198,33 +192,6 @@ pub async fn sign_up(
             Ok(SignUp::Nothing)
         }
     }
-}
-
-/// The confirmation email of a reader waiting to be confirmed.
-pub fn confirmation(
-    config: &Config,
-    links: &Links,
-    templates: &Templates,
-    subscriber: &Subscriber,
-    now: DateTime<Utc>,
-) -> Result<Composed, String> {
-    let expires = now + CONFIRM_FOR;
-    let ctx = ConfirmContext {
-        site: SiteContext::of(config),
-        confirm_url: links.url(Purpose::Confirm, subscriber.id, &subscriber.token, Some(expires)),
-        expires: format_datetime(&expires.with_timezone(&config.site.time_zone)),
-    };
-    let rendered = templates.render_confirmation(&ctx).map_err(|e| e.to_string())?;
-    let host = config.site.base_url.host_str().unwrap_or("nashra.invalid");
-    Ok(Composed {
-        subject: rendered.subject,
-        html: rendered.html,
-        text: rendered.text,
-        unsubscribe_url: String::new(),
-        unsubscribe_mailto: String::new(),
-        list_id: String::new(),
-        message_id: format!("<confirm.{}.{}@{host}>", subscriber.id, now.timestamp_millis()),
-    })
 }
 
 /// Sign-ups per client address and confirmation emails per mailbox, so the form cannot be used
@@ -252,18 +219,11 @@ impl Default for SignUpLimits {
 }
 
 impl SignUpLimits {
-    /// Whether `client` may sign up now. An IPv6 client is counted by its /64 network (one
-    /// host can use any address in it).
+    /// Whether `client` may sign up now. The caller names the client as it counts clients (the
+    /// web server: an IPv6 client by its /64 network, see `web::client_key`).
     pub fn client_may(&self, client: IpAddr) -> bool {
         self.forget_now_and_then();
-        let key = match client {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
-            },
-            v4 => v4,
-        };
-        self.per_client.check_key(&key).is_ok()
+        self.per_client.check_key(&client).is_ok()
     }
 
     /// Whether a sign-up (and its confirmation email) for `email` may be taken now. Counted by
@@ -303,19 +263,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_count_mailboxes_and_ipv6_networks() {
+    fn limits_count_mailboxes_and_clients() {
         let limits = SignUpLimits::default();
         assert!(limits.address_may("Victim@example.org"));
         assert!(limits.address_may("victim+1@example.org"));
         assert!(!limits.address_may("victim+2@EXAMPLE.org"), "the same mailbox, a third time at once");
         assert!(limits.address_may("other@example.org"));
-        let a: IpAddr = "2001:db8::1".parse().unwrap();
-        let b: IpAddr = "2001:db8::ffff:1234".parse().unwrap();
-        let elsewhere: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        let a: IpAddr = "203.0.113.7".parse().unwrap();
         for _ in 0..5 {
             assert!(limits.client_may(a));
         }
-        assert!(!limits.client_may(b), "the same /64");
-        assert!(limits.client_may(elsewhere));
+        assert!(!limits.client_may(a), "a sixth sign-up at once");
+        assert!(limits.client_may("203.0.113.8".parse().unwrap()));
     }
 }

@@ -7,7 +7,9 @@ mod api;
 mod csrf;
 mod error;
 mod feeds;
+mod guard;
 mod pages;
+mod server;
 mod subscribe;
 mod subscribers_api;
 
@@ -15,6 +17,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -23,6 +26,7 @@ use chrono::Utc;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
@@ -33,9 +37,9 @@ use crate::subscribers::{LinkError, Purpose, Token};
 use error::{WebError, WebResult};
 
 pub fn router(app: Arc<App>) -> Router {
-    let mut router = Router::new()
+    let http = &app.config.http;
+    let mut public = Router::new()
         .route("/", get(home))
-        .route("/healthz", get(healthz))
         .route("/feeds.opml", get(feeds::opml))
         .route("/feeds/{file}", get(feeds::declared))
         .route("/feeds/keywords/{file}", get(feeds::keyword))
@@ -48,17 +52,33 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/digests/{token}", get(digest_page))
         .route("/archive", get(archive))
         .route("/archive/{id}", get(archived_edition))
-        .layer(axum::middleware::from_fn_with_state(app.clone(), same_site_posts))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), same_site_posts));
+    if let Some(dir) = &app.config.demo_dir {
+        public = public.nest_service("/demo", ServeDir::new(dir));
+    }
+    let public = public
+        .layer(DefaultBodyLimit::max(http.max_form_bytes))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(guard::ClientLimits::new(http)), guard::client_limits));
+    // The APIs answer callers with a token; their bodies have their own limits.
+    let push = Router::new()
         .route("/api/v1/articles", post(api::push_articles))
+        .layer(DefaultBodyLimit::max(http.max_push_bytes));
+    let subscribers = Router::new()
         .route("/api/v1/subscribers", get(subscribers_api::list).post(subscribers_api::create))
         .route(
             "/api/v1/subscribers/{email}",
             get(subscribers_api::get_one).patch(subscribers_api::update).delete(subscribers_api::remove),
-        );
-    if let Some(dir) = &app.config.demo_dir {
-        router = router.nest_service("/demo", ServeDir::new(dir));
-    }
-    router.layer(TraceLayer::new_for_http()).with_state(app)
+        )
+        .layer(DefaultBodyLimit::max(http.max_form_bytes));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(public)
+        .merge(push)
+        .merge(subscribers)
+        .layer(axum::middleware::from_fn(guard::security_headers))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.request_timeout))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
 }
 
 /// Pages' forms cannot be posted from another site (see `csrf`); the APIs, called by servers
@@ -333,7 +353,7 @@ pub(crate) async fn subscriber_for(app: &App, text: &str, purpose: Purpose) -> W
 /// proxies — the nearest address in `X-Forwarded-For` that is not itself a trusted proxy (the
 /// entries further left were written by whoever sent the request, and prove nothing).
 pub(crate) fn client_ip(trusted: &[ipnet::IpNet], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let is_trusted = |ip: &IpAddr| is_trusted(trusted, *ip);
     let mut client = peer.to_canonical();
     if !is_trusted(&client) {
         return client;
@@ -361,21 +381,42 @@ pub(crate) fn client_ip(trusted: &[ipnet::IpNet], peer: IpAddr, headers: &Header
     client
 }
 
+/// Whether `ip` is one of the trusted reverse proxies.
+pub(crate) fn is_trusted(trusted: &[ipnet::IpNet], ip: IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    trusted.iter().any(|n| n.contains(&ip))
+}
+
+/// The key a client is counted by in every per-client limit: its address, or for IPv6 its /64
+/// network (one host can use any address in it); an IPv4-mapped address is the IPv4 address.
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        v4 => v4,
+    }
+}
+
 fn unknown_link() -> WebError {
     WebError::NotFound("هذا الرابط غير صالح أو منتهي الصلاحية.".into())
 }
 
-/// Serves `router` on `listener` until `shutdown` completes.
+/// Serves the site on `listener` until `shutdown` completes, then gives the requests in flight
+/// `http.shutdown_timeout` to finish (see `server`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::spawn(app.clone().keep_feeds_current());
-    // The client's address: sign-ups are limited per client.
-    axum::serve(listener, router(app).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.cancel();
+    });
+    let http = app.config.http.clone();
+    server::run(listener, router(app), &http, stop).await;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -403,5 +444,14 @@ mod tests {
         assert_eq!(client_ip(&trusted, proxy, &h), "2001:db8::7".parse::<IpAddr>().unwrap(), "hops with ports");
         h.insert("x-forwarded-for", "203.0.113.7, garbage".parse().unwrap());
         assert_eq!(client_ip(&trusted, proxy, &h), proxy);
+    }
+
+    #[test]
+    fn a_client_is_counted_by_its_address_or_its_ipv6_network() {
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8::1"), key("2001:db8::ffff:1234"), "the same /64");
+        assert_ne!(key("2001:db8::1"), key("2001:db8:0:1::1"));
+        assert_eq!(key("::ffff:203.0.113.7"), key("203.0.113.7"));
+        assert_ne!(key("203.0.113.7"), key("203.0.113.8"));
     }
 }

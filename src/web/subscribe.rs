@@ -199,7 +199,7 @@ pub async fn submit(
     body: Bytes,
 ) -> WebResult<Response> {
     let client = super::client_ip(&app.config.http.trusted_proxies, client.ip(), &headers);
-    if !app.signups.client_may(client) {
+    if !app.signups.client_may(super::client_key(client)) {
         let page = pages::message("محاولات كثيرة", "وصلنا عدد كبير من طلبات الاشتراك من جهازك. حاول مرة أخرى بعد قليل.");
         return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
     }
@@ -214,9 +214,9 @@ pub async fn submit(
     let mut wanted = posted.form.clone();
     wanted.keywords = posted.keywords();
     let now = Utc::now();
-    match sign_up(&app.store, &app.config, &app.links, &app.templates, &app.signups, &wanted, now).await {
-        Ok(SignUp::Confirm { subscriber, email }) => {
-            send_apart(&app, subscriber, *email);
+    match sign_up(&app.store, &app.config, &app.signups, &wanted, now).await {
+        Ok(SignUp::Confirm { subscriber }) => {
+            send_confirmation(&app, subscriber, now)?;
             Ok(check_your_inbox().into_response())
         }
         // The form never vouches for a confirmation.
@@ -380,13 +380,18 @@ pub async fn save_preferences(
 
 /// Sends a confirmation email apart from the answer, so its time and outcome tell the visitor
 /// nothing about the address.
-pub(super) fn send_apart(app: &Arc<App>, subscriber: Subscriber, email: crate::delivery::Composed) {
+/// Composes a waiting reader's confirmation email and sends it apart from the answer (a slow
+/// relay never holds the form up).
+pub(super) fn send_confirmation(app: &Arc<App>, subscriber: Subscriber, now: DateTime<Utc>) -> Result<(), SignUpError> {
+    let email = crate::digest::confirmation(&app.config, &app.links, &app.templates, &subscriber, now)
+        .map_err(|reason| SignUpError::Internal(format!("cannot render the confirmation email: {reason}")))?;
     let app = app.clone();
     tokio::spawn(async move {
         if let Err(e) = app.sender.send_one(&email, &subscriber.email).await {
             tracing::error!(subscriber = subscriber.id, "cannot send the confirmation email: {e}");
         }
     });
+    Ok(())
 }
 
 /// The same answer whether the address is new, waiting, confirmed or suppressed.

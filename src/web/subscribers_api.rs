@@ -221,9 +221,11 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
         return Err(invalid(&fields.errors));
     }
     let now = Utc::now();
-    match sign_up(&app.store, &app.config, &app.links, &app.templates, &app.signups, &form, now).await {
-        Ok(SignUp::Confirm { subscriber, email }) => {
-            super::subscribe::send_apart(&app, subscriber, *email);
+    match sign_up(&app.store, &app.config, &app.signups, &form, now).await {
+        Ok(SignUp::Confirm { subscriber }) => {
+            if let Err(e) = super::subscribe::send_confirmation(&app, subscriber, now) {
+                return Err(internal("cannot send the confirmation email", e));
+            }
             accepted()
         }
         Ok(SignUp::Nothing) => accepted(),

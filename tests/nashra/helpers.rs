@@ -100,6 +100,8 @@ pub struct Options {
     pub mail_toml: String,
     /// Lines added to the `[feeds]` section.
     pub feeds_toml: String,
+    /// Lines added to the `[http]` section.
+    pub http_toml: String,
 }
 
 pub struct TestApp {
@@ -329,6 +331,9 @@ hijri_date = true
 url = "{db_url}"
 max_connections = 4
 
+[http]
+{http_extra}
+
 [collect]
 connect_timeout_seconds = 2
 timeout_seconds = 5
@@ -394,6 +399,7 @@ send_timeout_seconds = 5
         templates = repo.join("email-templates").display(),
         extra = options.extra_toml.replace("{site}", &site_url),
         mail_extra = mail_lines(&options.mail_toml),
+        http_extra = options.http_toml,
         feeds_extra = if options.feeds_toml.contains("refresh_seconds") {
             options.feeds_toml.clone()
         } else {

@@ -2,7 +2,8 @@
 //! way a real server would — with ETags and 304s, the legacy pages as windows-1256 bytes with no
 //! charset header — and a few misbehaving paths: `/flaky` (503 with Retry-After twice, then a
 //! page), `/limited` (429, come back in an hour), `/big` (6 MB), `/bomb.gz` (a gzip file of
-//! 20 KB that unpacks to 20 MB), `/slow` (3 s), `/private/…` (for robots.txt). Any `X.xml.gz` is
+//! 20 KB that unpacks to 20 MB), `/slow` (3 s), `/private/…` (for robots.txt), `/away` (a redirect chain through `/away2` to
+//! wherever `set_away` says). Any `X.xml.gz` is
 //! the fixture `X.xml` as a gzip file (`application/gzip`, no Content-Encoding), as sitemaps are
 //! often served. Every request's path is recorded.
 
@@ -22,6 +23,7 @@ struct Shared {
     base: Mutex<String>,
     requests: Mutex<Vec<String>>,
     robots: Mutex<Option<String>>,
+    away: Mutex<Option<String>>,
     flaky: AtomicUsize,
 }
 
@@ -73,6 +75,11 @@ impl Site {
     pub fn set_robots(&self, text: &str) {
         *self.shared.robots.lock().unwrap() = Some(text.to_owned());
     }
+
+    /// Where `/away` leads, through `/away2`.
+    pub fn set_away(&self, url: &str) {
+        *self.shared.away.lock().unwrap() = Some(url.to_owned());
+    }
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -117,6 +124,11 @@ async fn serve(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) 
         "/bomb.gz" => return gzip(&vec![0; 20 * 1024 * 1024]).into_response(),
         "/moved" => return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, "/levant/index.html")]).into_response(),
         "/moved-private" => return (StatusCode::FOUND, [(header::LOCATION, "/private/page")]).into_response(),
+        "/away" => return (StatusCode::FOUND, [(header::LOCATION, "/away2")]).into_response(),
+        "/away2" => {
+            let away = shared.away.lock().unwrap().clone().unwrap_or_default();
+            return (StatusCode::FOUND, [(header::LOCATION, away)]).into_response();
+        }
         "/loop" => return (StatusCode::FOUND, [(header::LOCATION, "/loop")]).into_response(),
         "/slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;

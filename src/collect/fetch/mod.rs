@@ -19,8 +19,8 @@ use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST
 use url::Url;
 
 use crate::config;
-pub use guard::AllowedHosts;
-use guard::PublicResolver;
+pub use guard::AllowedOrigins;
+use guard::{PublicResolver, Reach};
 use hosts::Hosts;
 use retry::{RetryPolicy, is_temporary, retry_after};
 use robots::{RobotsCache, Rules};
@@ -107,12 +107,15 @@ pub struct Fetcher {
 }
 
 struct Inner {
-    client: reqwest::Client,
+    /// For every URL not at a source's origin: connects to public addresses only.
+    public: reqwest::Client,
+    /// For the origins of the configured sources, which may be on the operator's network.
+    configured: reqwest::Client,
     max_body_bytes: u64,
     retry: RetryPolicy,
     hosts: Hosts,
     robots: RobotsCache,
-    allowed: AllowedHosts,
+    allowed: AllowedOrigins,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -122,22 +125,27 @@ impl std::fmt::Debug for Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher that may reach the non-public hosts in `allowed` (the operator's own sources)
-    /// and, otherwise, only public addresses.
-    pub fn new(config: &config::Collect, allowed: AllowedHosts) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(PublicResolver(allowed.clone())))
-            .user_agent(config.user_agent.clone())
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            // Redirects are followed by `fetch`, hop by hop, with robots.txt and pacing.
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    /// A fetcher that may reach the origins in `allowed` (the operator's own sources) at any
+    /// address and everything else at public addresses only.
+    pub fn new(config: &config::Collect, allowed: AllowedOrigins) -> Result<Self, String> {
+        let client = |public: bool| {
+            let builder = reqwest::Client::builder()
+                .user_agent(config.user_agent.clone())
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.timeout)
+                // Redirects are followed by `fetch`, hop by hop, each checked like a first request.
+                .redirect(reqwest::redirect::Policy::none())
+                // A proxy from the environment would resolve names where our resolver cannot
+                // check them.
+                .no_proxy()
+                .pool_idle_timeout(Duration::from_secs(30));
+            let builder = if public { builder.dns_resolver(Arc::new(PublicResolver)) } else { builder };
+            builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
+                public: client(true)?,
+                configured: client(false)?,
                 max_body_bytes: config.max_body_bytes,
                 retry: RetryPolicy {
                     retries: config.retries,
@@ -188,7 +196,7 @@ impl Fetcher {
         validators: Option<&Validators>,
         skip_robots: bool,
     ) -> Result<Hop, FetchError> {
-        self.inner.allowed.check_literal(url).map_err(|reason| FetchError::Refused { url: url.clone(), reason })?;
+        self.inner.allowed.reach(url).map_err(|reason| FetchError::Refused { url: url.clone(), reason })?;
         if !skip_robots {
             let rules = self.robots(url).await;
             rules.check(url).map_err(|reason| FetchError::Refused { url: url.clone(), reason })?;
@@ -248,14 +256,19 @@ impl Fetcher {
         rules
     }
 
-    /// One request, paced and limited per host.
+    /// One request, paced and limited per host, through the client its origin may use.
     async fn attempt(&self, url: &Url, validators: Option<&Validators>) -> Result<Hop, Attempt> {
+        let client = match self.inner.allowed.reach(url) {
+            Ok(Reach::Configured) => &self.inner.configured,
+            Ok(Reach::Public) => &self.inner.public,
+            Err(reason) => return Err(Attempt::Final(FetchError::Refused { url: url.clone(), reason })),
+        };
         let transport = |e: reqwest::Error| Attempt::Temporary {
             error: FetchError::Transport { url: url.clone(), reason: crate::errors::chain(&e) },
             retry_after: None,
         };
         let _slot = self.inner.hosts.acquire(url.host_str().unwrap_or_default()).await;
-        let mut request = self.inner.client.get(url.clone());
+        let mut request = client.get(url.clone());
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
                 request = request.header(IF_NONE_MATCH, etag);

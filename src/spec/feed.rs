@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::Problem;
+use super::{KeywordName, Problem};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedSpec {
@@ -102,7 +102,7 @@ impl FeedSpec {
                 problems.push(Problem::new(key(&file, "limit"), raw.limit, "must be between 1 and 1000"));
             }
             for (i, k) in raw.keywords.iter().enumerate() {
-                if let Err(e) = crate::keywords::KeywordName::parse(k) {
+                if let Err(e) = KeywordName::parse(k) {
                     problems.push(Problem::new(key(&file, &format!("keywords[{i}]")), k, e.to_string()));
                 }
             }
