@@ -244,11 +244,51 @@ pub async fn run() -> ExitCode {
     }
 }
 
+/// Third-party crates and the level they log at unless `NASHRA_LOG` names them: at `debug`,
+/// the HTML parser alone would write nearly every line.
+const QUIET: [(&str, &str); 15] = [
+    ("html5ever", "info"),
+    ("markup5ever", "info"),
+    ("selectors", "info"),
+    ("scraper", "info"),
+    ("dom_smoothie", "info"),
+    ("hyper", "info"),
+    ("hyper_util", "info"),
+    ("h2", "info"),
+    ("rustls", "info"),
+    ("reqwest", "info"),
+    ("mio", "info"),
+    ("want", "info"),
+    ("tower", "info"),
+    ("tokio_cron_scheduler", "warn"),
+    ("sqlx", "warn"),
+];
+
+/// The filter of `NASHRA_LOG` (or the default), with the third-party crates it does not name
+/// kept quiet.
+fn log_filter(asked: Option<&str>, serving: bool) -> String {
+    let asked = asked.map(str::trim).filter(|a| !a.is_empty());
+    let mut filter = asked.unwrap_or(if serving { "info" } else { "warn" }).to_owned();
+    for (target, level) in QUIET {
+        if !asked.is_some_and(|a| a.contains(target)) {
+            filter.push_str(&format!(",{target}={level}"));
+        }
+    }
+    filter
+}
+
+/// Logs to standard error: lines for people, or one JSON object a line with
+/// `NASHRA_LOG_FORMAT=json`.
 fn init_logs(serving: bool) {
-    let default = if serving { "info,sqlx=warn,tower_http=info,tokio_cron_scheduler=warn" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NASHRA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let asked = std::env::var("NASHRA_LOG").ok();
+    let filter = tracing_subscriber::EnvFilter::try_new(log_filter(asked.as_deref(), serving))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(None, serving)));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("NASHRA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder.init();
+    }
 }
 
 fn report_problems(path: &std::path::Path, problems: &[Problem]) -> ExitCode {
@@ -264,6 +304,12 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(config) => config,
         Err(problems) => return Ok(report_problems(&cli.config, &problems)),
     };
+    let warnings = config.warnings();
+    if !matches!(cli.command, Command::CheckConfig) {
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+    }
     let now = Utc::now();
     match cli.command {
         Command::CheckConfig => {
@@ -274,6 +320,9 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.feeds.declared.len(),
                 config.editions.len()
             );
+            for w in &warnings {
+                println!("warning: {w}");
+            }
         }
         Command::Serve { listen } => serve(config, listen).await?,
         Command::Collect { source } => {
@@ -349,14 +398,15 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             };
-            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            crate::files::create_private_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
             let to = recipient_address(&reader.email)?;
             let eml = build_message(&composed, &to, &app.config.mail.from, now).map_err(anyhow::Error::msg)?;
             for (extension, bytes) in
                 [("html", composed.html.as_bytes()), ("txt", composed.text.as_bytes()), ("eml", &eml)]
             {
                 let path = out.join(format!("digest-{edition}.{extension}"));
-                std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                crate::files::write_private(&path, bytes)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
                 println!("{}", path.display());
             }
             app.store.close().await;
@@ -745,8 +795,8 @@ async fn subscribers_command(
         SubscribersCommand::Export { file } => {
             let rows = match &file {
                 Some(path) => {
-                    let out =
-                        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+                    let out = crate::files::create_private(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
                     subscribers::export(&app.store, std::io::BufWriter::new(out)).await?
                 }
                 None => subscribers::export(&app.store, std::io::BufWriter::new(std::io::stdout().lock())).await?,
@@ -857,4 +907,19 @@ async fn jobs(config: Config, now: DateTime<Utc>) -> anyhow::Result<()> {
     }
     app.store.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn third_party_crates_stay_quiet_unless_named() {
+        let f = log_filter(Some("debug"), true);
+        assert!(f.starts_with("debug,") && f.contains("html5ever=info") && f.contains("sqlx=warn"), "{f}");
+        let f = log_filter(Some("debug,sqlx=debug"), true);
+        assert!(f.contains("sqlx=debug") && !f.contains("sqlx=warn"), "{f}");
+        assert!(log_filter(None, false).starts_with("warn,"));
+        assert!(tracing_subscriber::EnvFilter::try_new(log_filter(Some("nashra=trace"), true)).is_ok());
+    }
 }

@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod digest;
 pub mod errors;
 pub mod feeds;
+pub mod files;
 pub mod keywords;
 pub mod progress;
 pub mod schedule;

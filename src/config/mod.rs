@@ -11,7 +11,6 @@ mod flex;
 mod raw;
 mod validate;
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,6 +22,7 @@ use url::Url;
 use scraper::Selector;
 
 pub use crate::spec::Problem;
+pub use crate::spec::Secret;
 use crate::spec::{ArticleSelectors, DatabaseUrl, FeedSpec, Schedule};
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +74,7 @@ pub struct Site {
     pub time_zone: Tz,
     /// Keys that sign subscribers' links (the first signs, all verify); none configured: a
     /// random key kept in the database.
-    pub secrets: Vec<String>,
+    pub secrets: Vec<Secret>,
     /// The key kept in the database still verifies links (always true without `secrets`).
     pub stored_key_verifies: bool,
     /// The publisher's postal address or contact line (empty: none), at the foot of emails.
@@ -83,16 +83,10 @@ pub struct Site {
     pub hijri_date: bool,
 }
 
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Api {
     /// The bearer token of the subscriber API; `None`: the API answers 401 to everyone.
-    pub subscribers_token: Option<String>,
-}
-
-impl fmt::Debug for Api {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Api").field("subscribers_token", &self.subscribers_token.as_ref().map(|_| "***")).finish()
-    }
+    pub subscribers_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -190,23 +184,13 @@ pub enum MailTransport {
     Smtp(Smtp),
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Smtp {
     pub host: String,
     pub port: u16,
     pub tls: SmtpTls,
-    pub credentials: Option<(String, String)>,
-}
-
-impl fmt::Debug for Smtp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Smtp")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("tls", &self.tls)
-            .field("credentials", &self.credentials.as_ref().map(|(user, _)| (user, "***")))
-            .finish()
-    }
+    /// User name and password.
+    pub credentials: Option<(String, Secret)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,7 +231,7 @@ pub enum SourceKind {
     /// A sitemap, sitemap index or Google News sitemap.
     Sitemap { url: Url },
     /// Articles pushed by the publisher's CMS to `POST /api/v1/articles` with this bearer token.
-    Push { token: String },
+    Push { token: Secret },
 }
 
 impl SourceKind {
@@ -305,6 +289,51 @@ pub struct Keywords {
 }
 
 impl Config {
+    /// What is allowed but unsafe: credentials that would cross the network in clear. Logged
+    /// at start and listed by `check-config`.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let MailTransport::Smtp(smtp) = &self.mail.transport
+            && smtp.credentials.is_some()
+            && smtp.tls == SmtpTls::None
+            && !is_local_host(&smtp.host)
+        {
+            warnings.push(format!(
+                "mail.smtp: the user name and password would go to {} unencrypted (tls = \"none\"); use \
+                 \"starttls\" or \"tls\"",
+                smtp.host
+            ));
+        }
+        if let DatabaseUrl::Postgres(raw) = &self.database.url
+            && let Ok(url) = Url::parse(raw)
+        {
+            let mode = url.query_pairs().find(|(k, _)| k == "sslmode").map(|(_, v)| v.into_owned());
+            let has_password = url.password().is_some() || url.query_pairs().any(|(k, _)| k == "password");
+            let host = url.host_str().unwrap_or("localhost");
+            if has_password
+                && !is_local_host(host)
+                && !matches!(mode.as_deref(), Some("require" | "verify-ca" | "verify-full"))
+            {
+                warnings.push(format!(
+                    "database.url: the password may go to {host} unencrypted (sslmode is {}); add \
+                     sslmode=require or verify-full",
+                    mode.as_deref().unwrap_or("prefer by default")
+                ));
+            }
+        }
+        let tokens = self.api.subscribers_token.is_some()
+            || self.sources.iter().any(|s| matches!(s.kind, SourceKind::Push { .. }));
+        if tokens && self.site.base_url.scheme() == "http" && !self.site.base_url.host_str().is_some_and(is_local_host)
+        {
+            warnings.push(format!(
+                "site.base_url is {}: the APIs' bearer tokens would cross the network in clear; serve \
+                 nashra behind HTTPS",
+                self.site.base_url
+            ));
+        }
+        warnings
+    }
+
     /// Reads `path` with overrides from the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         Self::load_with_env(path, std::env::vars())
@@ -327,14 +356,14 @@ impl Config {
     {
         let invalid = |problems| ConfigError::Invalid { path: path.to_owned(), problems };
         let mut doc: toml::Table = toml::from_str(text)
-            .map_err(|e| invalid(vec![Problem::new(path.display().to_string(), "", toml_reason(&e))]))?;
+            .map_err(|e| invalid(vec![Problem::new(path.display().to_string(), "", toml_reason(&e, text))]))?;
         let mut vars: Vec<(String, String)> = vars.into_iter().collect();
         let database_url = take_database_url(&mut vars);
         let mut problems = env::apply(&mut doc, vars);
         let raw: raw::RawConfig = match doc.try_into() {
             Ok(raw) => raw,
             Err(e) => {
-                problems.push(Problem::new(path.display().to_string(), "", toml_reason(&e)));
+                problems.push(Problem::new(path.display().to_string(), "", toml_reason(&e, "")));
                 return Err(invalid(problems));
             }
         };
@@ -346,13 +375,39 @@ impl Config {
     }
 }
 
+/// `localhost` or a loopback address: traffic to it does not leave the machine.
+fn is_local_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 fn take_database_url(vars: &mut Vec<(String, String)>) -> Option<String> {
     let i = vars.iter().position(|(k, _)| k == "DATABASE_URL")?;
     Some(vars.swap_remove(i).1)
 }
 
-fn toml_reason(e: &toml::de::Error) -> String {
-    e.to_string().trim().replace('\n', "\n      ")
+/// A TOML error as a problem's reason: what is wrong and where (line and column), never the
+/// offending line itself — it may hold a password. A message that names a secret key (password,
+/// token, secret) is not repeated at all: it could quote the value.
+fn toml_reason(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    let span = e.span().filter(|s| s.start <= text.len());
+    // Without a place in the text, the full message names the key.
+    let said = if span.is_some() { message.clone() } else { e.to_string() }.to_ascii_lowercase();
+    if ["password", "token", "secret"].iter().any(|w| said.contains(w)) {
+        return "a password, token or secret has a value that cannot be read (not shown here); check its \
+                quotes and type"
+            .into();
+    }
+    match span {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or_default();
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+            format!("{message} (line {line}, column {column})")
+        }
+        None => message,
+    }
 }
 
 #[cfg(test)]
@@ -420,8 +475,54 @@ mod tests {
         assert!(!err.to_string().contains(short), "{err}");
         let long = "0123456789abcdef0123456789abcdef";
         let c = load("", &[("NASHRA_SITE__SECRETS", &format!("{long} old{long}"))]).unwrap();
-        assert_eq!(c.site.secrets, [long.to_owned(), format!("old{long}")]);
+        assert_eq!(c.site.secrets, [Secret::new(long), Secret::new(format!("old{long}"))]);
+        assert!(!format!("{c:?}").contains(long), "not in debug output");
         assert!(load("", &[]).unwrap().site.secrets.is_empty());
+    }
+
+    #[test]
+    fn a_file_that_is_not_toml_is_located_without_quoting_its_lines() {
+        let path = Path::new("nashra.toml");
+        let text = "[mail.smtp]\nhost = \"relay\"\npassword = \"hunter2hunter2\nport = 25\n";
+        let err = Config::from_toml(text, path, Vec::<(String, String)>::new()).unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        let text = "[site]\ntitle = \"t\"\n[mail.smtp]\npassword = 12345678\n";
+        let err = Config::from_toml(text, path, Vec::<(String, String)>::new()).unwrap_err().to_string();
+        assert!(!err.contains("12345678"), "{err}");
+        let text = "[site]\ntitle = \n";
+        let err = Config::from_toml(text, path, Vec::<(String, String)>::new()).unwrap_err().to_string();
+        assert!(err.contains("line 2, column"), "{err}");
+    }
+
+    #[test]
+    fn credentials_that_would_cross_the_network_in_clear_are_warned_of() {
+        let smtp = |host: &str, tls: &str| {
+            let vars = [
+                ("NASHRA_MAIL__TRANSPORT", "smtp"),
+                ("NASHRA_MAIL__SMTP__HOST", host),
+                ("NASHRA_MAIL__SMTP__TLS", tls),
+                ("NASHRA_MAIL__SMTP__USERNAME", "u"),
+                ("NASHRA_MAIL__SMTP__PASSWORD", "p4ssw0rd-p4ssw0rd"),
+            ];
+            load("", &vars).unwrap().warnings()
+        };
+        let warnings = smtp("relay.example", "none");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("mail.smtp:") && !warnings[0].contains("p4ssw0rd"), "{warnings:?}");
+        assert!(smtp("127.0.0.1", "none").is_empty(), "a relay on this machine");
+        assert!(smtp("relay.example", "starttls").is_empty());
+        let db = |url: &str| load("", &[("DATABASE_URL", url)]).unwrap().warnings();
+        assert_eq!(db("postgres://u:pw@db.example/n").len(), 1);
+        assert!(db("postgres://u:pw@db.example/n")[0].starts_with("database.url:"));
+        assert!(!db("postgres://u:pw@db.example/n")[0].contains("pw@"));
+        assert!(db("postgres://u:pw@db.example/n?sslmode=verify-full").is_empty());
+        assert!(db("postgres://u:pw@127.0.0.1/n").is_empty());
+        assert!(db("postgres://u@db.example/n").is_empty(), "no password");
+        let token = ("NASHRA_API__SUBSCRIBERS_TOKEN", "0123456789abcdef0123456789abcdef");
+        let http = ("NASHRA_SITE__BASE_URL", "http://news.example/");
+        assert_eq!(load("", &[token, http]).unwrap().warnings().len(), 1);
+        assert!(load("", &[token]).unwrap().warnings().is_empty(), "https");
     }
 
     #[test]
@@ -432,7 +533,7 @@ mod tests {
         assert!(!err.to_string().contains(short), "{err}");
         let long = "0123456789abcdef0123456789abcdef";
         let c = load("", &[("NASHRA_API__SUBSCRIBERS_TOKEN", long)]).unwrap();
-        assert_eq!(c.api.subscribers_token.as_deref(), Some(long));
+        assert_eq!(c.api.subscribers_token.as_ref().map(Secret::expose), Some(long));
         assert!(!format!("{c:?}").contains(long), "not in debug output either");
         assert!(load("", &[]).unwrap().api.subscribers_token.is_none(), "off unless configured");
         let err = load("", &[("NASHRA_SITE__HIJRI_DATE", "sometimes")]).unwrap_err();

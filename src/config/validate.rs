@@ -427,12 +427,12 @@ pub(super) fn validate(
                 base_url: base_url?,
                 language: language?,
                 time_zone: site_tz?,
-                secrets,
+                secrets: secrets.into_iter().map(Secret::new).collect(),
                 stored_key_verifies: stored_key_verifies?,
                 postal_address,
                 hijri_date: hijri_date?,
             },
-            api: Api { subscribers_token },
+            api: Api { subscribers_token: subscribers_token.map(Secret::new) },
             database: Database { url: database_url?, max_connections: max_connections? },
             http: Http {
                 listen: listen?,
@@ -507,7 +507,7 @@ fn smtp_config(c: &mut Check, raw: &RawSmtp) -> Option<Smtp> {
         }
     };
     let credentials = match (&raw.username, &raw.password) {
-        (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+        (Some(u), Some(p)) => Some((u.clone(), Secret::new(p.clone()))),
         (None, None) => None,
         _ => {
             c.report("mail.smtp.username", raw.username.as_deref().unwrap_or(""), "username and password go together");
@@ -603,7 +603,7 @@ fn source(c: &mut Check, key: &str, rs: &RawSource, site_tz: Option<Tz>, max_def
         "sitemap" => url.clone().map(|url| SourceKind::Sitemap { url }),
         "push" => match rs.token.as_deref().map(str::trim) {
             Some(t) if t.chars().count() >= 16 && !t.contains(char::is_whitespace) => {
-                Some(SourceKind::Push { token: t.to_owned() })
+                Some(SourceKind::Push { token: Secret::new(t) })
             }
             Some(_) => {
                 c.report(format!("{key}.token"), "***", "a push token needs at least 16 characters and no spaces");

@@ -54,7 +54,7 @@ impl SmtpRelay {
             host: smtp.host.clone(),
             port: smtp.port,
             tls: smtp.tls,
-            credentials: smtp.credentials.as_ref().map(|(u, p)| Credentials::new(u.clone(), p.clone())),
+            credentials: smtp.credentials.as_ref().map(|(u, p)| Credentials::new(u.clone(), p.expose().to_owned())),
             hello: ClientId::default(),
             connect_timeout,
             tls_config,

@@ -41,7 +41,7 @@ impl Transport {
     pub fn from_config(mail: &config::Mail) -> Result<Self, String> {
         match &mail.transport {
             MailTransport::File { outbox_dir } => {
-                std::fs::create_dir_all(outbox_dir)
+                crate::files::create_private_dir_all(outbox_dir)
                     .map_err(|e| format!("cannot create the outbox folder {}: {e}", outbox_dir.display()))?;
                 Ok(Transport::File(outbox_dir.clone()))
             }
@@ -153,6 +153,7 @@ async fn write_eml(dir: &std::path::Path, message_id: &str, message: &[u8]) -> s
     let path = dir.join(format!("{name}.eml"));
     // Two processes may send the same message (after a crash): each writes its own file first.
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    tokio::fs::write(&tmp, message).await?;
+    let (file, bytes) = (tmp.clone(), message.to_vec());
+    tokio::task::spawn_blocking(move || crate::files::write_private(&file, &bytes)).await??;
     tokio::fs::rename(&tmp, &path).await
 }

@@ -32,16 +32,30 @@ impl DatabaseUrl {
 }
 
 impl fmt::Display for DatabaseUrl {
-    /// Shown in logs and errors: the password of a PostgreSQL URL is masked.
+    /// Shown in logs and errors: a PostgreSQL URL's password is masked wherever it is written —
+    /// in the user part (`postgres://u:***@db/n`) or as a parameter (`?password=***`,
+    /// `sslpassword=***`); a URL that cannot be read is not shown past its scheme.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DatabaseUrl::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
             DatabaseUrl::Postgres(raw) => match url::Url::parse(raw) {
-                Ok(mut u) if u.password().is_some() => {
-                    let _ = u.set_password(Some("***"));
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    if u.query().is_some() {
+                        let pairs: Vec<(String, String)> = u
+                            .query_pairs()
+                            .map(|(k, v)| {
+                                let secret = k.to_ascii_lowercase().contains("password");
+                                (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+                            })
+                            .collect();
+                        u.query_pairs_mut().clear().extend_pairs(pairs);
+                    }
                     write!(f, "{u}")
                 }
-                _ => f.write_str(raw),
+                Err(_) => write!(f, "{}://***", raw.split("://").next().unwrap_or("postgres")),
             },
         }
     }
@@ -68,6 +82,15 @@ mod tests {
     fn postgres_passwords_are_masked_when_shown() {
         let url = DatabaseUrl::parse("postgres://u:secret@db/nashra", Path::new(".")).unwrap();
         assert_eq!(url.to_string(), "postgres://u:***@db/nashra");
+        let url = DatabaseUrl::parse(
+            "postgres://db/nashra?user=u&password=secret&sslpassword=s2&sslmode=require",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(url.to_string(), "postgres://db/nashra?user=u&password=***&sslpassword=***&sslmode=require");
+        assert_eq!(format!("{url:?}"), url.to_string());
+        let url = DatabaseUrl::parse("postgres://u:secret@[db/nashra", Path::new(".")).unwrap();
+        assert_eq!(url.to_string(), "postgres://***");
     }
 
     #[test]

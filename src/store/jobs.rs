@@ -138,6 +138,17 @@ impl Store {
         .with_context(|| format!("cannot read the last run of job {job}"))
     }
 
+    /// When a run of `job` last finished well.
+    pub async fn last_good_run(&self, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT MAX(finished_at) FROM job_runs WHERE job = $1 AND status = 'ok'"
+        )
+        .bind(job)
+        .fetch_one(pool)
+        .await)
+        .with_context(|| format!("cannot read the last good run of job {job}"))
+    }
+
     /// Records that a run stopped part-way when its process was asked to stop; the next claim
     /// of its tick takes it up again.
     pub async fn stop_job_run(&self, id: JobRunId, now: DateTime<Utc>) -> StoreResult<()> {

@@ -117,11 +117,28 @@ impl Store {
         let store = match url {
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    // Not private: the folder may hold public output too (the default `var/`
+                    // holds the feeds); the file is.
                     std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
                         url: url.to_string(),
                         reason: format!("cannot create folder {}: {e}", dir.display()),
                     })?;
                 }
+                // The file holds subscribers' addresses: the owner's only (SQLite gives its -wal
+                // and -shm files the same mode).
+                let private = if path.exists() {
+                    crate::files::tighten(path).map(|loose| {
+                        if loose {
+                            tracing::warn!("{} was readable by others: now the owner's only", path.display());
+                        }
+                    })
+                } else {
+                    crate::files::create_private(path).map(drop)
+                };
+                private.map_err(|e| StoreError::Open {
+                    url: url.to_string(),
+                    reason: format!("cannot make {} private: {e}", path.display()),
+                })?;
                 let options = SqliteConnectOptions::new()
                     .filename(path)
                     .create_if_missing(true)
@@ -166,10 +183,27 @@ impl Store {
         }
     }
 
-    /// Checks the database answers (for `/healthz`).
+    /// Checks the database answers (for `/readyz`).
     pub async fn ping(&self) -> StoreResult<()> {
         on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
             .context("database did not answer")
+    }
+
+    /// Migrations this build has that the database has not applied (another instance may have
+    /// applied newer ones: those do not count).
+    pub async fn migrations_pending(&self) -> StoreResult<usize> {
+        const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success";
+        let (applied, ours): (Vec<i64>, Vec<i64>) = match self {
+            Store::Sqlite(pool) => (
+                sqlx::query_scalar(APPLIED).fetch_all(pool).await.context("cannot read the applied migrations")?,
+                sqlx::migrate!("./migrations/sqlite").iter().map(|m| m.version).collect(),
+            ),
+            Store::Postgres(pool) => (
+                sqlx::query_scalar(APPLIED).fetch_all(pool).await.context("cannot read the applied migrations")?,
+                sqlx::migrate!("./migrations/postgres").iter().map(|m| m.version).collect(),
+            ),
+        };
+        Ok(ours.iter().filter(|v| !applied.contains(v)).count())
     }
 
     pub async fn close(&self) {

@@ -141,7 +141,7 @@ impl Links {
         let stored = store.secret("link-key", &fresh, now).await.map_err(|e| e.to_string())?;
         // Retired by the operator once their own keys sign everything.
         let stored = (config.site.stored_key_verifies || config.site.secrets.is_empty()).then_some(stored.as_str());
-        let keys = config.site.secrets.iter().map(String::as_str).chain(stored);
+        let keys = config.site.secrets.iter().map(crate::config::Secret::expose).chain(stored);
         Self::new(config.site.base_url.clone(), keys.map(|k| k.as_bytes().to_vec()).collect())
     }
 

@@ -50,7 +50,7 @@ fn source_for<'a>(app: &'a App, headers: &HeaderMap) -> Option<&'a Source> {
     app.config
         .sources
         .iter()
-        .find(|s| matches!(&s.kind, SourceKind::Push { token: t } if same_secret(t, token)) && s.enabled)
+        .find(|s| matches!(&s.kind, SourceKind::Push { token: t } if same_secret(t.expose(), token)) && s.enabled)
 }
 
 pub async fn push_articles(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {

@@ -72,13 +72,21 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(DefaultBodyLimit::max(http.max_form_bytes));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .merge(public)
         .merge(push)
         .merge(subscribers)
         .layer(axum::middleware::from_fn(guard::security_headers))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.request_timeout))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(app)
+}
+
+/// A request's span names its route, not its path: paths carry subscribers' signed tokens
+/// (`/unsubscribe/{token}`), which no log may show.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("(no route)", |m| m.as_str());
+    tracing::info_span!("request", method = %request.method(), route)
 }
 
 /// Pages' forms cannot be posted from another site (see `csrf`); the APIs, called by servers
@@ -95,13 +103,63 @@ async fn same_site_posts(
     next.run(request).await
 }
 
-async fn healthz(State(app): State<Arc<App>>) -> impl IntoResponse {
-    match app.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n"),
-        Err(e) => {
-            tracing::error!("health check: {e}");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+/// Alive: the process answers. (Whether it can do its work is `/readyz`.)
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready to serve and to work: the database answers, its migrations are this build's, and the
+/// last collection finished well recently enough — within twice the collect schedule's period
+/// plus ten minutes (when some source is fetched at all). 200 or 503, with each check's finding.
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let now = Utc::now();
+    let mut ready = true;
+    let mut checks = serde_json::Map::new();
+    let mut note = |name: &str, result: Result<String, String>| {
+        ready &= result.is_ok();
+        let (status, detail) = match result {
+            Ok(d) => ("ok", d),
+            Err(d) => ("failing", d),
+        };
+        checks.insert(name.into(), serde_json::json!({ "status": status, "detail": detail }));
+    };
+    let database = app.store.ping().await.map(|()| app.store.backend().to_owned()).map_err(|e| e.to_string());
+    let reachable = database.is_ok();
+    note("database", database);
+    if reachable {
+        note(
+            "migrations",
+            match app.store.migrations_pending().await {
+                Ok(0) => Ok("current".into()),
+                Ok(n) => Err(format!("{n} migration(s) of this build not applied")),
+                Err(e) => Err(e.to_string()),
+            },
+        );
+        if app.config.sources.iter().any(|s| s.enabled && s.kind.url().is_some()) {
+            note("collection", collection_freshness(&app, now).await);
         }
+    }
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(serde_json::json!({ "ready": ready, "checks": checks }))).into_response()
+}
+
+/// Whether the last good collection is recent for the collect schedule.
+async fn collection_freshness(app: &App, now: chrono::DateTime<Utc>) -> Result<String, String> {
+    let schedule = &app.config.schedules.collect;
+    let period = schedule
+        .next_after(now)
+        .and_then(|next| Some(schedule.next_after(next)? - next))
+        .unwrap_or(chrono::Duration::hours(1));
+    let allowed = period * 2 + chrono::Duration::minutes(10);
+    match app.store.last_good_run("collect").await {
+        Err(e) => Err(e.to_string()),
+        Ok(None) => Err("no collection has finished well yet".into()),
+        Ok(Some(at)) if now - at > allowed => Err(format!(
+            "the last good collection finished {} min ago (allowed: {} min)",
+            (now - at).num_minutes(),
+            allowed.num_minutes()
+        )),
+        Ok(Some(at)) => Ok(format!("last good collection {} s ago", (now - at).num_seconds())),
     }
 }
 

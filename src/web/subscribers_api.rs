@@ -69,7 +69,7 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
 /// Refuses a caller without the API's token.
 fn allowed(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     match (&app.config.api.subscribers_token, bearer(headers)) {
-        (Some(ours), Some(theirs)) if same_secret(ours, theirs) => Ok(()),
+        (Some(ours), Some(theirs)) if same_secret(ours.expose(), theirs) => Ok(()),
         _ => Err(problem(
             StatusCode::UNAUTHORIZED,
             "send Authorization: Bearer <token> with the subscriber API's token (api.subscribers_token)",

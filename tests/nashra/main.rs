@@ -29,6 +29,7 @@ mod preview;
 mod processes;
 mod push;
 mod schedule;
+mod secrets;
 mod server;
 mod signup;
 mod smtp;

@@ -233,3 +233,32 @@ async fn the_server_stops_within_its_deadline_with_a_request_in_flight() {
     // Nothing listens any more.
     assert!(TcpStream::connect(addr).await.is_err(), "the listener is closed");
 }
+
+/// `/healthz` says the process is alive; `/readyz` says whether it can work: database, migrations
+/// and a recent good collection, each with its finding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_for_a_good_collection() {
+    let app = TestApp::spawn_with(Backend::Sqlite, Options::default()).await.unwrap();
+    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!((health.status().as_u16(), health.text().await.unwrap()), (200, "ok\n".to_owned()));
+    let ready = |app: &TestApp| {
+        let request = app.http.get(app.url("/readyz"));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, serde_json::from_slice::<serde_json::Value>(&response.bytes().await.unwrap()).unwrap())
+        }
+    };
+    let (status, body) = ready(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["checks"]["database"]["status"], "ok");
+    assert_eq!(body["checks"]["migrations"]["status"], "ok", "{body}");
+    assert_eq!(body["checks"]["collection"]["status"], "failing", "{body}");
+    // A collection run as the scheduler runs it, now.
+    let now = chrono::Utc::now();
+    let job = nashra::schedule::Job::Collect(None);
+    nashra::schedule::run_job(&app.app, &job, now, "test", now).await.unwrap();
+    let (status, body) = ready(&app).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ready"], true);
+}
