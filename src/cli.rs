@@ -884,21 +884,26 @@ async fn outbox(config: Config, command: Option<OutboxCommand>) -> anyhow::Resul
 
 async fn jobs(config: Config, now: DateTime<Utc>) -> anyhow::Result<()> {
     let app = App::new(config).await?;
-    println!("schedules:");
+    println!("schedules (the next runs, in each job's time zone):");
     for s in schedule::scheduled_jobs(&app.config) {
         let tz = s.schedule.time_zone();
-        let next = s
-            .schedule
-            .next_after(now)
-            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
-            .unwrap_or_else(|| "never".into());
+        let mut next = Vec::new();
+        let mut after = now;
+        while next.len() < 3
+            && let Some(t) = s.schedule.next_after(after)
+        {
+            next.push(t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string());
+            after = t;
+        }
+        let next = if next.is_empty() { "never".to_owned() } else { next.join(", ") };
         println!("  {:<16} {:<16} {:<16} next {next}", s.job.name(), s.schedule.expression(), tz.name());
     }
     println!("recent runs:");
     for r in app.store.recent_job_runs(20).await? {
         println!(
-            "  {}  {:<16} {:<8} {:<7} {}",
-            r.started_at.format("%Y-%m-%d %H:%M:%SZ"),
+            "  {}  tick {}  {:<16} {:<8} {:<7} {}",
+            r.started_at.format("%Y-%m-%d %H:%M:%S%.3fZ"),
+            r.tick.format("%H:%M:%SZ"),
             r.job,
             r.trigger,
             r.status,

@@ -1,12 +1,30 @@
 //! The scheduler: when each job is due, and the trigger that runs it. The truth about "due" is
-//! nashra's own (`cron::Schedule`, read in the job's time zone at every tick, and the job-run rows
-//! in the store); `tokio-cron-scheduler` only provides a heartbeat, because it freezes a
-//! time-zone job's UTC offset at creation (its issue #107) and would fire an hour off after a
-//! daylight-saving change. On each heartbeat, every job whose latest tick has not been claimed is
-//! claimed (one unique row per job and tick, so one instance runs it) and run — which also means a
-//! tick missed while the service was down is caught up at start (the latest one only).
+//! nashra's own (`spec::Schedule`, read in the job's time zone for every tick, and the job-run
+//! rows in the store): each job has its own task that sleeps until its next tick — to the
+//! millisecond, no polling — claims it (one unique row per job and tick, so one instance runs it)
+//! and runs it, so jobs due together run at once, each recorded with its real start.
+//! `tokio-cron-scheduler` drives the outbox beat (due retries, housekeeping) every 10 seconds; it
+//! does not time the jobs, because it freezes a time-zone job's UTC offset at creation (its issue
+//! #107) and would fire an hour off after a daylight-saving change.
+//!
+//! The misfire policy:
+//! - at start, a job whose latest tick passed unrun runs it once (catch-up); the ticks before it
+//!   since the job's last recorded tick are recorded as skipped ("nashra was not running");
+//! - a scheduled run holds its job's lease (`job:<name>`) while it works: a tick that comes while
+//!   the job is still running — here or on another instance — is recorded as skipped ("the
+//!   previous run was still running"), never queued, and runs never overlap;
+//! - after a late wake-up (a suspended machine) the latest passed tick runs and the ones before
+//!   it are recorded as skipped;
+//! - a run that failed is tried again for the same tick (up to three attempts, two minutes
+//!   apart); one stopped by a shutdown is taken up again by the next claim of its tick.
+//!
+//! At most the latest 1,000 skipped ticks of a gap are recorded one by one (the log counts all).
+//! Runs by hand (`nashra collect`, `digest send`) are recorded the same way but do not take the
+//! job's lease.
 
 mod runner;
 
 pub use crate::spec::Schedule;
-pub use runner::{Heartbeat, Job, JobOutput, Scheduled, heartbeat, run_job, run_job_with, scheduled_jobs, start};
+pub use runner::{
+    Heartbeat, Job, JobOutput, Scheduled, catch_up, run_due, run_job, run_job_with, scheduled_jobs, start,
+};

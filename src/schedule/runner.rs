@@ -1,6 +1,5 @@
 //! Jobs, the record of their runs, and the heartbeat that runs them when due.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -109,7 +108,44 @@ pub async fn run_job_with(
     let Some(run) = app.store.claim_job_run(&name, tick, trigger, now, lease).await? else {
         return Ok(None);
     };
-    tracing::info!(job = %name, %tick, trigger, "job started");
+    // A scheduled run holds its job's lease while it works, so that it never overlaps another
+    // run of the same job — a later tick here, or any tick on another instance. (The tick is
+    // claimed first: only its claimer ever writes its row.)
+    let job_lease = (trigger == SCHEDULED).then(|| (format!("job:{name}"), crate::store::new_owner_id()));
+    if let Some((lease_name, owner)) = &job_lease
+        && !app.store.acquire_lease(lease_name, owner, lease).await?
+    {
+        tracing::info!(job = %name, %tick, "tick skipped: {STILL_RUNNING}");
+        app.store.skip_job_run(run, now, STILL_RUNNING).await?;
+        return Ok(None);
+    }
+    let outcome = work_and_record(app, job, (run, tick), trigger, now, progress, job_lease.as_ref()).await;
+    if let Some((lease_name, owner)) = &job_lease
+        && let Err(e) = app.store.release_lease(lease_name, owner).await
+    {
+        tracing::warn!(job = %name, "{e}");
+    }
+    outcome
+}
+
+/// The trigger of the runs the scheduler starts.
+const SCHEDULED: &str = "schedule";
+/// Why a tick did not run while another run of its job was under way.
+const STILL_RUNNING: &str = "the previous run was still running (on this instance or another)";
+
+/// Runs a claimed job run, renewing its leases, and records how it ended.
+async fn work_and_record(
+    app: &App,
+    job: &Job,
+    (run, tick): (crate::store::JobRunId, DateTime<Utc>),
+    trigger: &str,
+    now: DateTime<Utc>,
+    progress: &(dyn Fn(&SendReport) + Sync),
+    job_lease: Option<&(String, String)>,
+) -> anyhow::Result<Option<JobOutput>> {
+    let name = job.name();
+    let lease = app.config.mail.lease;
+    tracing::info!(job = %name, %tick, trigger, late_ms = (now - tick).num_milliseconds(), "job started");
     let started = std::time::Instant::now();
     let work = async {
         match job {
@@ -120,12 +156,19 @@ pub async fn run_job_with(
             }
         }
     };
-    // The run's lease is renewed while it works, so that only a dead process's run is taken over.
+    // The leases are renewed while it works, so that only a dead process's run is taken over.
     let renew = async {
         loop {
             tokio::time::sleep(lease / 3).await;
             if let Err(e) = app.store.renew_job_run(run, lease).await {
                 tracing::warn!(job = %name, "{e}");
+            }
+            if let Some((lease_name, owner)) = job_lease {
+                match app.store.acquire_lease(lease_name, owner, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(job = %name, "the job's lease was taken over while it ran"),
+                    Err(e) => tracing::warn!(job = %name, "{e}"),
+                }
             }
         }
     };
@@ -160,29 +203,136 @@ pub async fn run_job_with(
     output.map(Some)
 }
 
-/// One heartbeat: runs every job whose latest tick at or before `now` is not claimed, then
-/// sends the deliveries that are due and does the housekeeping. `claimed` remembers, per job, the latest tick that ran
-/// or was claimed elsewhere, so quiet beats cost no queries; a tick whose run failed is not
-/// remembered, so it is claimed again once the store allows a retry.
-pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<String, DateTime<Utc>>) {
-    for scheduled in scheduled_jobs(&app.config) {
+/// Ticks recorded one by one as skipped after a gap (a per-second job down for a day would
+/// otherwise write 86,400 rows); older ones are only counted in the log.
+const MAX_SKIPPED_RECORDED: usize = 1000;
+
+/// The ticks of `schedule` after `after` and up to `until` (inclusive), the latest
+/// `MAX_SKIPPED_RECORDED` of them, and how many there were in all.
+fn ticks_between(schedule: &Schedule, after: DateTime<Utc>, until: DateTime<Utc>) -> (Vec<DateTime<Utc>>, usize) {
+    let mut kept = std::collections::VecDeque::new();
+    let mut all = 0;
+    let mut t = after;
+    while let Some(next) = schedule.next_after(t).filter(|n| *n <= until) {
+        all += 1;
+        if kept.len() == MAX_SKIPPED_RECORDED {
+            kept.pop_front();
+        }
+        kept.push_back(next);
+        t = next;
+    }
+    (kept.into(), all)
+}
+
+/// Records as skipped, with `reason`, the ticks after `after` and up to `until`.
+async fn record_skipped(
+    app: &App,
+    scheduled: &Scheduled,
+    (after, until): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+    reason: &str,
+) {
+    let name = scheduled.job.name();
+    let (ticks, all) = ticks_between(&scheduled.schedule, after, until);
+    if all == 0 {
+        return;
+    }
+    let mut recorded = 0;
+    for tick in ticks {
+        match app.store.skip_job_tick(&name, tick, SCHEDULED, now, reason).await {
+            Ok(true) => recorded += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(job = %name, "{e}"),
+        }
+    }
+    if recorded > 0 {
+        tracing::warn!(job = %name, skipped = all, recorded, "ticks skipped: {reason}");
+    }
+}
+
+/// The misfire policy at start (and a test's way to drive the scheduler at chosen times): the
+/// latest tick at or before `now` runs if it has not run (here or on another instance); the
+/// ticks missed before it since the job's last recorded tick are recorded as skipped (nashra was
+/// not running). Returns that latest tick.
+pub async fn catch_up(app: &App, scheduled: &Scheduled, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let tick = scheduled.schedule.latest_at_or_before(now)?;
+    let name = scheduled.job.name();
+    match app.store.last_job_tick(&name).await {
+        Ok(Some(last)) if last < tick => {
+            let before = tick - chrono::Duration::milliseconds(1);
+            record_skipped(app, scheduled, (last, before), now, "nashra was not running").await;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(job = %name, "{e}"),
+    }
+    run_tick(app, scheduled, tick, now).await;
+    Some(tick)
+}
+
+async fn run_tick(app: &App, scheduled: &Scheduled, tick: DateTime<Utc>, now: DateTime<Utc>) {
+    if let Err(e) = run_job(app, &scheduled.job, tick, SCHEDULED, now).await {
+        tracing::error!(job = %scheduled.job.name(), "{e:#}");
+    }
+}
+
+/// Runs every job that is due at `now` (`catch_up` for each, all at once), then sends what is
+/// due in the outbox.
+pub async fn run_due(app: &App, now: DateTime<Utc>) {
+    let jobs = scheduled_jobs(&app.config);
+    futures_util::future::join_all(jobs.iter().map(|s| catch_up(app, s, now))).await;
+    outbox_beat(app, now).await;
+}
+
+/// Sleeps until `at` by the system clock, in steps of at most a minute, so that a clock that
+/// jumped or a machine that was suspended is noticed; `false` if the app is stopping.
+async fn sleep_until(app: &App, at: DateTime<Utc>) -> bool {
+    loop {
+        let left = at - Utc::now();
+        let Ok(left) = left.to_std() else { return !app.shutdown.is_cancelled() };
+        if left.is_zero() {
+            return !app.shutdown.is_cancelled();
+        }
+        tokio::select! {
+            () = tokio::time::sleep(left.min(std::time::Duration::from_secs(60))) => {}
+            () = app.shutdown.cancelled() => return false,
+        }
+    }
+}
+
+/// One job's life in the scheduler: catch up at start, then wait for each next tick — its own
+/// instant, no polling — and run it. A tick that passed while the previous run was still running
+/// is recorded as skipped; after a late wake-up (the machine was suspended, the runtime starved)
+/// the latest passed tick runs and the ones before it are recorded as skipped.
+async fn job_loop(app: Arc<App>, scheduled: Scheduled) {
+    let mut last = catch_up(&app, &scheduled, Utc::now()).await;
+    loop {
         if app.shutdown.is_cancelled() {
             return;
         }
-        let Some(tick) = scheduled.schedule.latest_at_or_before(now) else {
-            continue;
+        let now = Utc::now();
+        if let Some(last) = last {
+            record_skipped(&app, &scheduled, (last, now), now, STILL_RUNNING).await;
+        }
+        let Some(next) = scheduled.schedule.next_after(last.map_or(now, |l| l.max(now))) else {
+            return;
         };
-        let name = scheduled.job.name();
-        if claimed.get(&name).is_some_and(|t| *t >= tick) {
-            continue;
+        if !sleep_until(&app, next).await {
+            return;
         }
-        match run_job(app, &scheduled.job, tick, "schedule", now).await {
-            Ok(_) => {
-                claimed.insert(name, tick);
-            }
-            Err(e) => tracing::error!(job = %name, "{e:#}"),
+        let woke = Utc::now();
+        let tick = scheduled.schedule.latest_at_or_before(woke).filter(|t| *t > next).unwrap_or(next);
+        if tick > next {
+            let before = tick - chrono::Duration::milliseconds(1);
+            let reason = format!("missed: woken {} ms late (suspended or too busy)", (woke - next).num_milliseconds());
+            record_skipped(&app, &scheduled, (next - chrono::Duration::milliseconds(1), before), woke, &reason).await;
         }
+        run_tick(&app, &scheduled, tick, woke).await;
+        last = Some(tick);
     }
+}
+
+/// Sends the deliveries that are due and does the housekeeping.
+async fn outbox_beat(app: &App, now: DateTime<Utc>) {
     if app.shutdown.is_cancelled() {
         return;
     }
@@ -206,41 +356,47 @@ pub async fn heartbeat(app: &App, now: DateTime<Utc>, claimed: &mut HashMap<Stri
     }
 }
 
-/// The running heartbeat.
+/// The running scheduler.
 pub struct Heartbeat {
     scheduler: JobScheduler,
     app: Arc<App>,
-    /// Held by a beat while it runs.
-    running: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
+    jobs: tokio_util::task::TaskTracker,
+    /// Held by an outbox beat while it runs.
+    beating: Arc<Mutex<()>>,
 }
 
 impl Heartbeat {
-    /// Stops the beats and waits for the one in progress, which ends at its next safe point
-    /// (messages in flight are finished, the rest go back to the queue), so that no claimed
-    /// delivery or job is left half-recorded by a graceful shutdown.
+    /// Stops the scheduler and waits for the runs and the beat in progress, which end at their
+    /// next safe point (messages in flight are finished, the rest go back to the queue), so that
+    /// no claimed delivery or job is left half-recorded by a graceful shutdown.
     pub async fn stop(mut self) {
         self.app.shutdown.cancel();
         if let Err(e) = self.scheduler.shutdown().await {
             tracing::warn!("scheduler shutdown: {e}");
         }
-        let _wait_for_the_running_beat = self.running.lock().await;
+        self.jobs.close();
+        self.jobs.wait().await;
+        let _wait_for_the_running_beat = self.beating.lock().await;
     }
 }
 
-/// Starts the heartbeat: at start-up, then every 10 seconds. A beat due while another runs is
-/// skipped; none starts once the app is shutting down.
+/// Starts the scheduler: one task per job, each waiting for its own next tick, so jobs due
+/// together run concurrently; and the outbox beat (due retries, housekeeping) every 10 seconds
+/// on `tokio-cron-scheduler`. None starts once the app is shutting down.
 pub async fn start(app: Arc<App>) -> anyhow::Result<Heartbeat> {
+    let jobs = tokio_util::task::TaskTracker::new();
+    for scheduled in scheduled_jobs(&app.config) {
+        jobs.spawn(job_loop(app.clone(), scheduled));
+    }
     let scheduler = JobScheduler::new().await?;
-    let running: Arc<Mutex<HashMap<String, DateTime<Utc>>>> = Arc::default();
+    let beating: Arc<Mutex<()>> = Arc::default();
     let beat = {
-        let (app, running) = (app.clone(), running.clone());
+        let (app, beating) = (app.clone(), beating.clone());
         move || {
-            let (app, running) = (app.clone(), running.clone());
+            let (app, beating) = (app.clone(), beating.clone());
             async move {
-                let Ok(mut claimed) = running.try_lock() else { return };
-                if !app.shutdown.is_cancelled() {
-                    heartbeat(&app, Utc::now(), &mut claimed).await;
-                }
+                let Ok(_beat) = beating.try_lock() else { return };
+                outbox_beat(&app, Utc::now()).await;
             }
         }
     };
@@ -252,5 +408,22 @@ pub async fn start(app: Arc<App>) -> anyhow::Result<Heartbeat> {
         .await?;
     scheduler.start().await?;
     tokio::spawn(beat());
-    Ok(Heartbeat { scheduler, app, running })
+    Ok(Heartbeat { scheduler, app, jobs, beating })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ticks_between_two_instants_are_counted_and_the_latest_kept() {
+        let every_second = Schedule::parse("* * * * * *", chrono_tz::UTC).unwrap();
+        let t0 = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 1, 0, 0, 0).unwrap();
+        let (ticks, all) = ticks_between(&every_second, t0, t0 + chrono::Duration::seconds(3));
+        assert_eq!(all, 3);
+        assert_eq!(ticks, [1, 2, 3].map(|s| t0 + chrono::Duration::seconds(s)), "after, up to and with");
+        let (ticks, all) = ticks_between(&every_second, t0, t0 + chrono::Duration::hours(1));
+        assert_eq!((ticks.len(), all), (MAX_SKIPPED_RECORDED, 3600));
+        assert_eq!(ticks.last(), Some(&(t0 + chrono::Duration::hours(1))));
+    }
 }

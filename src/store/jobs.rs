@@ -138,6 +138,45 @@ impl Store {
         .with_context(|| format!("cannot read the last run of job {job}"))
     }
 
+    /// Records that (job, tick) did not run, and why — unless the tick has a row already.
+    /// Returns whether it was recorded.
+    pub async fn skip_job_tick(
+        &self,
+        job: &str,
+        tick: DateTime<Utc>,
+        trigger: &str,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> StoreResult<bool> {
+        on_pool!(self, |pool| sqlx::query(
+            "INSERT INTO job_runs (job, tick, trigger, status, started_at, finished_at, summary)
+             VALUES ($1, $2, $3, 'skipped', $4, $4, $5) ON CONFLICT (job, tick) DO NOTHING"
+        )
+        .bind(job)
+        .bind(tick)
+        .bind(trigger)
+        .bind(now)
+        .bind(reason)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() > 0))
+        .with_context(|| format!("cannot record job {job} at {tick} as skipped"))
+    }
+
+    /// Marks a claimed run as not run after all, and why (its job was running elsewhere).
+    pub async fn skip_job_run(&self, id: JobRunId, now: DateTime<Utc>, reason: &str) -> StoreResult<()> {
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE job_runs SET status = 'skipped', finished_at = $2, summary = $3, lease_until = NULL WHERE id = $1"
+        )
+        .bind(id)
+        .bind(now)
+        .bind(reason)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .with_context(|| format!("cannot record job run {id} as skipped"))
+    }
+
     /// When a run of `job` last finished well.
     pub async fn last_good_run(&self, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
         on_pool!(self, |pool| sqlx::query_scalar(

@@ -19,6 +19,11 @@ const CONNECTIONS: usize = 4;
 /// Starts `nashra ARGS` on the instance's configuration; its log goes to `nashra-N.log` in the
 /// instance's folder (`NASHRA_TEST_CHILD_LOG` sets its level).
 fn nashra(app: &TestApp, args: &[&str]) -> Child {
+    nashra_with(app, args, &[])
+}
+
+/// [`nashra`] with more environment variables (configuration overrides).
+fn nashra_with(app: &TestApp, args: &[&str], vars: &[(&str, &str)]) -> Child {
     static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let log = std::fs::File::create(app.dir.path().join(format!("nashra-{n}.log"))).unwrap();
@@ -31,6 +36,7 @@ fn nashra(app: &TestApp, args: &[&str]) -> Child {
             std::env::var("NASHRA_TEST_CHILD_LOG").unwrap_or_else(|_| "warn,nashra::delivery=info".into()),
         )
         .env_remove("DATABASE_URL")
+        .envs(vars.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -288,7 +294,61 @@ async fn an_operator_sees_bounces_and_brings_an_address_back_only_when_asked(bac
     assert!(!ok && err.contains("--failed"), "{err}");
 }
 
+/// Two `serve` instances on one database with collection and an edition due every second: every
+/// tick of each job is recorded once — run, or skipped with its reason — none is dropped, and
+/// the runs of one job never overlap, though both instances wake for every tick.
+async fn two_instances_run_each_per_second_tick_once_and_never_overlap(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, crate::helpers::Options::default()).await else { return };
+    let every_second = [
+        ("NASHRA_SCHEDULES__COLLECT__CRON", "* * * * * *"),
+        ("NASHRA_EDITIONS__0__CRON", "* * * * * *"),
+        ("NASHRA_LOG", "warn,nashra::schedule=info"),
+    ];
+    let started = Utc::now();
+    let mut a = nashra_with(&app, &["serve", "--listen", "127.0.0.1:0"], &every_second);
+    let mut b = nashra_with(&app, &["serve", "--listen", "127.0.0.1:0"], &every_second);
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let stopped = Utc::now();
+    signal(&a, "TERM");
+    signal(&b, "TERM");
+    for child in [&mut a, &mut b] {
+        assert!(wait(child, Duration::from_secs(15)).await.success(), "{}", child_logs(&app));
+    }
+    let runs = app.app.store.recent_job_runs(10_000).await.unwrap();
+    for job in ["collect", "digest:daily"] {
+        let mut of_job: Vec<_> = runs.iter().filter(|r| r.job == job).collect();
+        of_job.sort_by_key(|r| r.tick);
+        // Every second from the first whole second after both started to the last before the stop.
+        let first = started + chrono::Duration::seconds(2);
+        let last = stopped - chrono::Duration::seconds(1);
+        let ticks: Vec<_> = of_job.iter().map(|r| r.tick).filter(|t| *t >= first && *t <= last).collect();
+        let expected = (last - first).num_seconds();
+        assert!(
+            ticks.len() as i64 >= expected,
+            "{job}: {} ticks recorded between {first} and {last}, {expected} expected: {:?}\n{}",
+            ticks.len(),
+            ticks,
+            child_logs(&app)
+        );
+        assert!(
+            of_job.iter().all(|r| matches!(r.status.as_str(), "ok" | "skipped" | "stopped")),
+            "{job}: {:?}",
+            of_job.iter().map(|r| (&r.status, &r.summary, &r.error)).collect::<Vec<_>>()
+        );
+        assert!(of_job.iter().filter(|r| r.status == "skipped").all(|r| r.summary.is_some()), "a reason each");
+        // Never two runs of the job at once.
+        let mut ran: Vec<_> = of_job.iter().filter(|r| r.status != "skipped").collect();
+        ran.sort_by_key(|r| r.started_at);
+        for pair in ran.windows(2) {
+            let ended = pair[0].finished_at.unwrap_or(stopped);
+            assert!(ended <= pair[1].started_at, "{job}: runs at {} and {} overlap", pair[0].tick, pair[1].tick);
+        }
+        println!("{job}: {} ticks run, {} skipped", ran.len(), of_job.iter().filter(|r| r.status == "skipped").count());
+    }
+}
+
 crate::for_both_backends!(
+    two_instances_run_each_per_second_tick_once_and_never_overlap,
     an_operator_sees_bounces_and_brings_an_address_back_only_when_asked,
     a_sender_killed_five_times_misses_nobody,
     two_senders_at_once_send_nothing_twice,
