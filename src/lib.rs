@@ -20,6 +20,7 @@ pub mod errors;
 pub mod feeds;
 pub mod files;
 pub mod keywords;
+pub mod metrics;
 pub mod progress;
 pub mod schedule;
 pub mod spec;

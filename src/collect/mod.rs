@@ -16,6 +16,8 @@ mod text;
 
 use std::fmt::Display;
 
+use tracing::Instrument as _;
+
 use chrono::{DateTime, Duration, Utc};
 use url::Url;
 
@@ -189,8 +191,10 @@ pub async fn collect(
     }) {
         let Some(url) = source.kind.url() else { continue };
         // A store error fails this source, not the pass: the others carry on.
-        let polled = collect_source(store, fetcher, vocabulary, source, url, only.is_some(), now).await;
-        report.sources.push(polled.unwrap_or_else(|e| {
+        let polled = collect_source(store, fetcher, vocabulary, source, url, only.is_some(), now)
+            .instrument(tracing::info_span!("source", source = %source.name))
+            .await;
+        let polled = polled.unwrap_or_else(|e| {
             tracing::error!(source = %source.name, "source not collected: {e}");
             SourceReport {
                 source: source.name.clone(),
@@ -198,7 +202,12 @@ pub async fn collect(
                 errors: vec![e.to_string()],
                 ..Default::default()
             }
-        }));
+        });
+        let label = || crate::metrics::Source { source: source.name.clone() };
+        let metrics = &crate::metrics::METRICS;
+        crate::metrics::count(&metrics.articles_collected, label(), (polled.inserted + polled.updated) as u64);
+        crate::metrics::count(&metrics.fetch_errors, label(), polled.errors.len() as u64);
+        report.sources.push(polled);
     }
     Ok(report)
 }

@@ -150,6 +150,7 @@ impl Session {
         }
         let mail = Mail::new(Some(from.clone()), params);
         let rcpt = Rcpt::new(to.clone(), Vec::new());
+        let timer = std::time::Instant::now();
         let result = async {
             if self.pipelining {
                 self.pipelined(&mail, &rcpt, set).await?;
@@ -172,6 +173,13 @@ impl Session {
             Ok::<(), Refusal>(())
         }
         .await;
+        let metrics = &crate::metrics::METRICS;
+        metrics.smtp_seconds.observe(timer.elapsed().as_secs_f64());
+        let class = match &result {
+            Ok(()) => "2xx".to_owned(),
+            Err((_, e)) => e.status().map_or("none".to_owned(), |c| format!("{}xx", c.severity as u8)),
+        };
+        crate::metrics::count(&metrics.smtp_replies, crate::metrics::Reply { class }, 1);
         match result {
             Ok(()) => Ok(()),
             Err((stage, e)) => {

@@ -6,12 +6,15 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 
+use tracing::Instrument as _;
+
 use super::Schedule;
 use crate::app::{App, DigestRun};
 use crate::collect::CollectReport;
 use crate::config::Config;
 use crate::delivery::SendReport;
 use crate::feeds::BuildReport;
+use crate::metrics;
 
 /// What a job does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,15 +120,28 @@ pub async fn run_job_with(
     {
         tracing::info!(job = %name, %tick, "tick skipped: {STILL_RUNNING}");
         app.store.skip_job_run(run, now, STILL_RUNNING).await?;
+        counted(&name, "skipped", 1);
         return Ok(None);
     }
-    let outcome = work_and_record(app, job, (run, tick), trigger, now, progress, job_lease.as_ref()).await;
+    if trigger == SCHEDULED {
+        let late = (now - tick).to_std().unwrap_or_default().as_secs_f64();
+        crate::metrics::METRICS.job_lateness_seconds.get_or_create(&metrics::Job { job: name.clone() }).observe(late);
+    }
+    let span = tracing::info_span!("job", job = %name, %tick, trigger);
+    let outcome =
+        work_and_record(app, job, (run, tick), trigger, now, progress, job_lease.as_ref()).instrument(span).await;
     if let Some((lease_name, owner)) = &job_lease
         && let Err(e) = app.store.release_lease(lease_name, owner).await
     {
         tracing::warn!(job = %name, "{e}");
     }
     outcome
+}
+
+/// Counts runs of `job` that ended as `outcome`.
+fn counted(job: &str, outcome: &str, n: u64) {
+    let labels = metrics::JobOutcome { job: job.to_owned(), outcome: outcome.to_owned() };
+    metrics::count(&metrics::METRICS.job_runs, labels, n);
 }
 
 /// The trigger of the runs the scheduler starts.
@@ -177,6 +193,16 @@ async fn work_and_record(
         never = renew => match never {},
     };
     let finished = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+    metrics::METRICS
+        .job_seconds
+        .get_or_create(&metrics::Job { job: name.clone() })
+        .observe(started.elapsed().as_secs_f64());
+    let outcome = match &output {
+        _ if app.shutdown.is_cancelled() && output.is_ok() => "stopped",
+        Ok(o) if o.failure().is_none() => "ok",
+        _ => "failed",
+    };
+    counted(&name, outcome, 1);
     if app.shutdown.is_cancelled() && output.is_ok() {
         // Stopped part-way: the next run of this tick (a restart) carries on where it stopped.
         tracing::info!(job = %name, "job stopped before its end; it resumes at the next run");
@@ -237,7 +263,7 @@ async fn record_skipped(
     if all == 0 {
         return;
     }
-    let mut recorded = 0;
+    let mut recorded: u64 = 0;
     for tick in ticks {
         match app.store.skip_job_tick(&name, tick, SCHEDULED, now, reason).await {
             Ok(true) => recorded += 1,
@@ -247,6 +273,7 @@ async fn record_skipped(
     }
     if recorded > 0 {
         tracing::warn!(job = %name, skipped = all, recorded, "ticks skipped: {reason}");
+        counted(&name, "skipped", recorded);
     }
 }
 

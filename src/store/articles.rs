@@ -487,6 +487,11 @@ impl Store {
         .with_context(|| format!("cannot look up {url}"))
     }
 
+    pub async fn count_keywords(&self) -> StoreResult<i64> {
+        on_pool!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM keywords").fetch_one(pool).await)
+            .context("cannot count keywords")
+    }
+
     pub async fn count_articles(&self) -> StoreResult<i64> {
         on_pool!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM articles").fetch_one(pool).await)
             .context("cannot count articles")

@@ -377,6 +377,14 @@ impl Store {
         Ok(deleted)
     }
 
+    /// (status, count) of every delivery in the outbox.
+    pub async fn delivery_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        on_pool!(self, |pool| sqlx::query_as("SELECT status, COUNT(*) FROM deliveries GROUP BY status ORDER BY status")
+            .fetch_all(pool)
+            .await)
+        .context("cannot count deliveries")
+    }
+
     /// (status, count) of an edition's deliveries.
     pub async fn edition_delivery_counts(&self, edition: EditionId) -> StoreResult<Vec<(String, i64)>> {
         on_pool!(self, |pool| sqlx::query_as(

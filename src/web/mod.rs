@@ -8,6 +8,7 @@ mod csrf;
 mod error;
 mod feeds;
 mod guard;
+mod observe;
 mod pages;
 mod server;
 mod subscribe;
@@ -73,20 +74,15 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(observe::metrics))
         .merge(public)
         .merge(push)
         .merge(subscribers)
         .layer(axum::middleware::from_fn(guard::security_headers))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.request_timeout))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(axum::middleware::from_fn(observe::measure))
+        .layer(TraceLayer::new_for_http().make_span_with(observe::request_span))
         .with_state(app)
-}
-
-/// A request's span names its route, not its path: paths carry subscribers' signed tokens
-/// (`/unsubscribe/{token}`), which no log may show.
-fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("(no route)", |m| m.as_str());
-    tracing::info_span!("request", method = %request.method(), route)
 }
 
 /// Pages' forms cannot be posted from another site (see `csrf`); the APIs, called by servers

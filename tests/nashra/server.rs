@@ -262,3 +262,48 @@ async fn readiness_waits_for_a_good_collection() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ready"], true);
 }
+
+/// `/metrics` shows what the instance did, in the Prometheus text format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_collection_feed_answers_jobs_and_the_outbox() {
+    let app = TestApp::spawn_with(Backend::Sqlite, Options::default()).await.unwrap();
+    app.subscribe("reader@example.org", &["العراق"]).await;
+    let now = chrono::Utc::now();
+    let job = nashra::schedule::Job::Collect(None);
+    nashra::schedule::run_job(&app.app, &job, now, "schedule", now).await.unwrap();
+    let feed = app.http.get(app.url("/feeds/all.atom")).send().await.unwrap();
+    let etag = feed.headers()["etag"].clone();
+    assert_eq!(feed.status(), 200);
+    let again = app.http.get(app.url("/feeds/all.atom")).header("if-none-match", etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let text = response.text().await.unwrap();
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(value("nashra_articles_collected_total{source=\"demo\"}") >= 11.0);
+    assert!(value("nashra_http_requests_total{route=\"/feeds/{file}\",status=\"200\"}") >= 1.0);
+    assert!(value("nashra_http_requests_total{route=\"/feeds/{file}\",status=\"304\"}") >= 1.0);
+    assert!(value("nashra_http_response_bytes_total{route=\"/feeds/{file}\"}") > 1000.0);
+    assert!(value("nashra_http_requests_total{route=\"/demo\",status=\"200\"}") >= 11.0, "the demo pages collected");
+    assert!(value("nashra_job_runs_total{job=\"collect\",outcome=\"ok\"}") >= 1.0);
+    assert!(value("nashra_job_lateness_seconds_count{job=\"collect\"}") >= 1.0);
+    assert!(value("nashra_keywords ") >= 1.0);
+    assert!(value("nashra_queue_depth ") >= 0.0);
+    // (A family shows once it has a sample: no SMTP reply or delivery here yet.)
+    for family in ["nashra_fetch_errors", "nashra_smtp_send_duration_seconds", "nashra_queue_depth"] {
+        assert!(text.contains(&format!("# TYPE {family} ")), "{family} in\n{text}");
+    }
+    assert!(!text.contains("reader@example.org") && !text.contains("/unsubscribe/"), "no address, no token");
+    let sample: Vec<&str> = text.lines().filter(|l| !l.contains("_bucket{")).take(60).collect();
+    println!("figures: /metrics sample\n{}", sample.join("\n"));
+}

@@ -45,6 +45,12 @@ async fn refusals_are_recorded_and_temporary_ones_retried(backend: Backend) {
     assert_eq!(busy.status(), DeliveryStatus::Pending);
     assert!(busy.last_error.unwrap().contains("451"));
     assert_eq!(sink.count(), 1);
+    // The relay's replies by class, in the metrics (this test's process has sent nothing else).
+    let text = nashra::metrics::METRICS.encode().unwrap();
+    for class in ["2xx", "4xx", "5xx"] {
+        assert!(text.contains(&format!("nashra_smtp_replies_total{{class=\"{class}\"}} 1")), "{class}: {text}");
+    }
+    assert!(text.contains("nashra_smtp_send_duration_seconds_count 3"), "{text}");
 
     // Nothing is due again until the back-off (0.2 s ± 20 %) has passed; then only the
     // temporary failure is retried.
