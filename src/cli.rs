@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::{Parser, Subcommand};
 
+use crate::admin;
 use crate::app::{self, App};
 use crate::arabic::{self, Matcher};
 use crate::collect::{self, Fetcher};
@@ -82,8 +83,21 @@ enum Command {
         #[command(subcommand)]
         command: Option<OutboxCommand>,
     },
-    /// The schedules with their next run times, and the recent runs.
-    Jobs,
+    /// The schedules with their next run times, and the recent runs (or: pause, resume).
+    Jobs {
+        #[command(subcommand)]
+        command: Option<JobsCommand>,
+    },
+    /// The sources with their state: failures, last error, last success, next poll.
+    Sources,
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// Pause a scheduled job on every instance: its ticks are recorded as skipped until resumed.
+    Pause { job: String },
+    /// Resume a paused job.
+    Resume { job: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -436,7 +450,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             app.store.close().await;
         }
         Command::Outbox { command } => return outbox(config, command).await,
-        Command::Jobs => jobs(config, now).await?,
+        Command::Jobs { command } => return jobs(config, command, now).await,
+        Command::Sources => sources(config).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -473,7 +488,7 @@ fn recipient_address(email: &str) -> anyhow::Result<lettre::Address> {
 /// Runs a job now, recorded like a scheduled run (trigger "manual", tick = now). Other jobs
 /// than digests may run again at once.
 async fn run_by_hand(app: &App, job: Job, now: DateTime<Utc>) -> anyhow::Result<Option<JobOutput>> {
-    let output = schedule::run_job(app, &job, now.trunc_subsecs(6), "manual", now).await?;
+    let output = admin::run_now(app, &job, now).await?;
     if output.is_none() {
         eprintln!("{} was started by hand less than a microsecond ago; not run twice", job.name());
     }
@@ -831,28 +846,21 @@ async fn outbox(config: Config, command: Option<OutboxCommand>) -> anyhow::Resul
     let app = App::new(config).await?;
     let code = match command {
         None => {
-            let rows = app.store.outbox_by_edition(10).await?;
+            let view = admin::outbox(&app, 10).await?;
             println!("editions (newest first):");
-            let mut current = None;
-            for (id, schedule, tick, status, count) in rows {
-                if current != Some(id) {
-                    current = Some(id);
-                    print!("\n  #{id:<6} {schedule:<12} {}", tick.format("%Y-%m-%d %H:%M:%SZ"));
+            for e in &view.editions {
+                print!("\n  #{:<6} {:<12} {}", e.edition, e.schedule, e.tick.format("%Y-%m-%d %H:%M:%SZ"));
+                for (status, count) in &e.deliveries {
+                    print!("  {count} {status}");
                 }
-                print!("  {count} {status}");
             }
             println!();
-            let errors = app.store.latest_delivery_errors(10).await?;
-            if !errors.is_empty() {
+            if !view.latest_replies.is_empty() {
                 println!("latest replies:");
-                for d in errors {
-                    let domain = d.recipient.rsplit('@').next().unwrap_or_default();
+                for r in &view.latest_replies {
                     println!(
-                        "  #{:<6} {:<9} {} attempt(s)  @{domain}  {}",
-                        d.edition_id,
-                        d.status().as_str(),
-                        d.attempts,
-                        d.last_error.unwrap_or_default()
+                        "  #{:<6} {:<9} {} attempt(s)  @{}  {}",
+                        r.edition, r.status, r.attempts, r.domain, r.reply
                     );
                 }
             }
@@ -863,7 +871,7 @@ async fn outbox(config: Config, command: Option<OutboxCommand>) -> anyhow::Resul
                 anyhow::bail!("say which messages to put back: --edition N or --failed");
             }
             stop_on_signal(&app);
-            let requeued = app.store.requeue_failed(edition).await?;
+            let requeued = admin::retry(&app, edition).await?;
             println!("{requeued} message(s) put back in the queue");
             let progress = Progress::new("outbox retry: sent");
             let report = app
@@ -882,24 +890,30 @@ async fn outbox(config: Config, command: Option<OutboxCommand>) -> anyhow::Resul
     Ok(code)
 }
 
-async fn jobs(config: Config, now: DateTime<Utc>) -> anyhow::Result<()> {
+async fn jobs(config: Config, command: Option<JobsCommand>, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
     let app = App::new(config).await?;
+    if let Some(JobsCommand::Pause { job: name } | JobsCommand::Resume { job: name }) = &command {
+        let pause = matches!(command, Some(JobsCommand::Pause { .. }));
+        let Some(changed) = admin::set_paused(&app, name, pause, now).await? else {
+            let known: Vec<String> = schedule::scheduled_jobs(&app.config).iter().map(|s| s.job.name()).collect();
+            eprintln!("no scheduled job is called {name:?} (there are: {})", known.join(", "));
+            return Ok(ExitCode::from(2));
+        };
+        let what = if pause { "paused" } else { "resumed" };
+        println!("{name}: {}", if changed { what.to_owned() } else { format!("already {what}") });
+        app.store.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let view = admin::jobs(&app, now, 20).await?;
     println!("schedules (the next runs, in each job's time zone):");
-    for s in schedule::scheduled_jobs(&app.config) {
-        let tz = s.schedule.time_zone();
-        let mut next = Vec::new();
-        let mut after = now;
-        while next.len() < 3
-            && let Some(t) = s.schedule.next_after(after)
-        {
-            next.push(t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string());
-            after = t;
-        }
+    for j in &view.jobs {
+        let next: Vec<&str> = j.next_runs.iter().map(|t| t.shown.as_str()).collect();
         let next = if next.is_empty() { "never".to_owned() } else { next.join(", ") };
-        println!("  {:<16} {:<16} {:<16} next {next}", s.job.name(), s.schedule.expression(), tz.name());
+        let paused = j.paused_since.map(|p| format!("  PAUSED since {}", p.format("%Y-%m-%d %H:%M:%SZ")));
+        println!("  {:<16} {:<16} {:<16} next {next}{}", j.name, j.cron, j.time_zone, paused.unwrap_or_default());
     }
     println!("recent runs:");
-    for r in app.store.recent_job_runs(20).await? {
+    for r in &view.recent_runs {
         println!(
             "  {}  tick {}  {:<16} {:<8} {:<7} {}",
             r.started_at.format("%Y-%m-%d %H:%M:%S%.3fZ"),
@@ -907,7 +921,28 @@ async fn jobs(config: Config, now: DateTime<Utc>) -> anyhow::Result<()> {
             r.job,
             r.trigger,
             r.status,
-            r.summary.or(r.error).unwrap_or_default()
+            r.summary.as_deref().or(r.error.as_deref()).unwrap_or_default()
+        );
+    }
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sources(config: Config) -> anyhow::Result<()> {
+    let app = App::new(config).await?;
+    for s in admin::sources(&app).await? {
+        let when =
+            |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string());
+        println!(
+            "  {:<16} {:<8} {}{}\n      last success {}, {} failure(s) in a row{}{}",
+            s.name,
+            s.kind,
+            s.url.as_deref().unwrap_or("(pushed)"),
+            if s.enabled { "" } else { "  (disabled)" },
+            when(s.last_success_at),
+            s.failures,
+            s.next_poll_at.map(|t| format!(", next poll {}", when(Some(t)))).unwrap_or_default(),
+            s.last_error.map(|e| format!("\n      last error: {e}")).unwrap_or_default()
         );
     }
     app.store.close().await;

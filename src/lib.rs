@@ -9,6 +9,7 @@
 //! them — both below every stage; `schedule`, `web` and `cli` are drivers at the
 //! edges that only call the stages; `app` wires the parts together.
 
+pub mod admin;
 pub mod app;
 pub mod arabic;
 pub mod cli;

@@ -87,6 +87,8 @@ pub struct Site {
 pub struct Api {
     /// The bearer token of the subscriber API; `None`: the API answers 401 to everyone.
     pub subscribers_token: Option<Secret>,
+    /// The bearer token of the admin API; `None`: it answers 401 to everyone.
+    pub admin_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -322,6 +324,7 @@ impl Config {
             }
         }
         let tokens = self.api.subscribers_token.is_some()
+            || self.api.admin_token.is_some()
             || self.sources.iter().any(|s| matches!(s.kind, SourceKind::Push { .. }));
         if tokens && self.site.base_url.scheme() == "http" && !self.site.base_url.host_str().is_some_and(is_local_host)
         {

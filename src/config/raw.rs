@@ -43,6 +43,9 @@ pub struct RawApi {
     /// The bearer token of the subscriber API (`/api/v1/subscribers`); none: the API is off.
     #[serde(default)]
     pub subscribers_token: Option<String>,
+    /// The bearer token of the admin API (`/api/v1/admin`); none: the API is off.
+    #[serde(default)]
+    pub admin_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -176,18 +176,23 @@ pub(super) fn validate(
     let postal_address = raw.site.postal_address.split_whitespace().collect::<Vec<_>>().join(" ");
 
     // [api]
-    let subscribers_token = match raw.api.subscribers_token.as_deref().map(str::trim) {
+    let mut token = |key: &str, value: Option<&str>| match value.map(str::trim) {
         None | Some("") => None,
-        Some(t) if t.chars().count() >= MIN_SECRET_CHARS && !t.contains(char::is_whitespace) => Some(t.to_owned()),
+        Some(t) if t.chars().count() >= MIN_SECRET_CHARS && !t.contains(char::is_whitespace) => Some(Secret::new(t)),
         Some(_) => {
             c.report(
-                "api.subscribers_token",
+                key,
                 "***",
                 format!("needs at least {MIN_SECRET_CHARS} characters and no spaces (e.g. `openssl rand -hex 32`)"),
             );
             None
         }
     };
+    let subscribers_token = token("api.subscribers_token", raw.api.subscribers_token.as_deref());
+    let admin_token = token("api.admin_token", raw.api.admin_token.as_deref());
+    if admin_token.is_some() && admin_token == subscribers_token {
+        c.report("api.admin_token", "***", "must differ from api.subscribers_token");
+    }
 
     // [database]
     let (db_key, db_value, db_base) = match &database_url_override {
@@ -432,7 +437,7 @@ pub(super) fn validate(
                 postal_address,
                 hijri_date: hijri_date?,
             },
-            api: Api { subscribers_token: subscribers_token.map(Secret::new) },
+            api: Api { subscribers_token, admin_token },
             database: Database { url: database_url?, max_connections: max_connections? },
             http: Http {
                 listen: listen?,

@@ -114,6 +114,11 @@ pub async fn run_job_with(
     // A scheduled run holds its job's lease while it works, so that it never overlaps another
     // run of the same job — a later tick here, or any tick on another instance. (The tick is
     // claimed first: only its claimer ever writes its row.)
+    if trigger == SCHEDULED && app.store.job_paused(&name).await? {
+        app.store.skip_job_run(run, now, PAUSED).await?;
+        counted(&name, "skipped", 1);
+        return Ok(None);
+    }
     let job_lease = (trigger == SCHEDULED).then(|| (format!("job:{name}"), crate::store::new_owner_id()));
     if let Some((lease_name, owner)) = &job_lease
         && !app.store.acquire_lease(lease_name, owner, lease).await?
@@ -146,6 +151,8 @@ fn counted(job: &str, outcome: &str, n: u64) {
 
 /// The trigger of the runs the scheduler starts.
 const SCHEDULED: &str = "schedule";
+/// Why a tick of a paused job did not run.
+const PAUSED: &str = "paused by an operator";
 /// Why a tick did not run while another run of its job was under way.
 const STILL_RUNNING: &str = "the previous run was still running (on this instance or another)";
 

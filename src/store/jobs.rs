@@ -12,7 +12,7 @@ use super::{Store, StoreResult, on_pool};
 
 pub type JobRunId = i64;
 
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, serde::Serialize)]
 pub struct JobRun {
     pub id: JobRunId,
     pub job: String,
@@ -175,6 +175,39 @@ impl Store {
         .await
         .map(|_| ()))
         .with_context(|| format!("cannot record job run {id} as skipped"))
+    }
+
+    /// Pauses or resumes `job`; says whether that changed anything.
+    pub async fn set_job_paused(&self, job: &str, paused: bool, now: DateTime<Utc>) -> StoreResult<bool> {
+        on_pool!(self, |pool| if paused {
+            sqlx::query("INSERT INTO job_pauses (job, paused_at) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING")
+                .bind(job)
+                .bind(now)
+                .execute(pool)
+                .await
+        } else {
+            sqlx::query("DELETE FROM job_pauses WHERE job = $1").bind(job).execute(pool).await
+        }
+        .map(|r| r.rows_affected() > 0))
+        .with_context(|| format!("cannot pause or resume job {job}"))
+    }
+
+    /// The paused jobs, with when they were paused.
+    pub async fn paused_jobs(&self) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
+        on_pool!(self, |pool| sqlx::query_as("SELECT job, paused_at FROM job_pauses ORDER BY job")
+            .fetch_all(pool)
+            .await)
+        .context("cannot read the paused jobs")
+    }
+
+    /// Whether `job` is paused.
+    pub async fn job_paused(&self, job: &str) -> StoreResult<bool> {
+        on_pool!(self, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM job_pauses WHERE job = $1")
+            .bind(job)
+            .fetch_one(pool)
+            .await)
+        .map(|n| n > 0)
+        .with_context(|| format!("cannot read whether job {job} is paused"))
     }
 
     /// When a run of `job` last finished well.

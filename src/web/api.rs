@@ -23,13 +23,39 @@ pub(super) fn error_body(message: &str) -> serde_json::Value {
     json!({ "error": message })
 }
 
-fn problem(status: StatusCode, message: &str) -> Response {
-    (status, Json(error_body(message))).into_response()
-}
-
 /// Compares without leaking, through timing, how much of a token was right.
 pub(super) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An API answer other than success: a status and a JSON body (401s say `WWW-Authenticate:
+/// Bearer`).
+pub(super) struct ApiError {
+    status: StatusCode,
+    body: serde_json::Value,
+}
+
+impl ApiError {
+    pub(super) fn new(status: StatusCode, body: serde_json::Value) -> Self {
+        Self { status, body }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+pub(super) type ApiResult = Result<Response, ApiError>;
+
+/// An API error with its message.
+pub(super) fn problem(status: StatusCode, message: &str) -> ApiError {
+    ApiError::new(status, error_body(message))
 }
 
 /// The token of `Authorization: Bearer <token>`.
@@ -56,12 +82,13 @@ fn source_for<'a>(app: &'a App, headers: &HeaderMap) -> Option<&'a Source> {
 pub async fn push_articles(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(source) = source_for(&app, &headers) else {
         let mut r =
-            problem(StatusCode::UNAUTHORIZED, "send Authorization: Bearer <token> with the token of a push source");
+            problem(StatusCode::UNAUTHORIZED, "send Authorization: Bearer <token> with the token of a push source")
+                .into_response();
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return r;
     };
     if !json_body(&headers) {
-        return problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be application/json");
+        return problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be application/json").into_response();
     }
     let now = Utc::now();
     let articles = match parse_push(&body, source.time_zone, now) {
@@ -88,7 +115,7 @@ pub async fn push_articles(State(app): State<Arc<App>>, headers: HeaderMap, body
         }
         Err(e) => {
             tracing::error!(source = %source.name, "pushed articles not stored: {e:#}");
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "the articles could not be stored; try again")
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "the articles could not be stored; try again").into_response()
         }
     }
 }

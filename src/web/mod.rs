@@ -3,6 +3,7 @@
 //! bundled demo site under `/demo/`. A driver at the edge:
 //! it calls the stages, it holds no business rules.
 
+mod admin_api;
 mod api;
 mod csrf;
 mod error;
@@ -71,6 +72,15 @@ pub fn router(app: Arc<App>) -> Router {
             get(subscribers_api::get_one).patch(subscribers_api::update).delete(subscribers_api::remove),
         )
         .layer(DefaultBodyLimit::max(http.max_form_bytes));
+    let admin = Router::new()
+        .route("/api/v1/admin/jobs", get(admin_api::jobs))
+        .route("/api/v1/admin/jobs/{job}/run", post(admin_api::run))
+        .route("/api/v1/admin/jobs/{job}/pause", post(admin_api::pause))
+        .route("/api/v1/admin/jobs/{job}/resume", post(admin_api::resume))
+        .route("/api/v1/admin/outbox", get(admin_api::outbox))
+        .route("/api/v1/admin/outbox/retry", post(admin_api::retry))
+        .route("/api/v1/admin/sources", get(admin_api::sources))
+        .layer(DefaultBodyLimit::max(http.max_form_bytes));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -78,6 +88,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(public)
         .merge(push)
         .merge(subscribers)
+        .merge(admin)
         .layer(axum::middleware::from_fn(guard::security_headers))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.request_timeout))
         .layer(axum::middleware::from_fn(observe::measure))

@@ -20,12 +20,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::api::{bearer, json_body, same_secret};
+use super::api::{ApiError, ApiResult, bearer, json_body, problem, same_secret};
 use crate::app::App;
 use crate::store::{Preferences, Profile, Refusal};
 use crate::subscribers::{
@@ -35,30 +35,8 @@ use crate::subscribers::{
 /// Subscribers in one page of the list, at most.
 const MAX_PAGE: u32 = 500;
 
-/// An answer other than success: a status and a JSON body.
-pub struct ApiError {
-    status: StatusCode,
-    body: Value,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut r = (self.status, Json(self.body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        r
-    }
-}
-
-type ApiResult = Result<Response, ApiError>;
-
-fn problem(status: StatusCode, message: &str) -> ApiError {
-    ApiError { status, body: super::api::error_body(message) }
-}
-
 fn invalid(errors: &[FieldError]) -> ApiError {
-    ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body: json!({ "errors": errors }) }
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, json!({ "errors": errors }))
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {

@@ -11,6 +11,7 @@ mod smtp_sink;
 #[path = "../support/webdriver.rs"]
 mod webdriver;
 
+mod admin_api;
 mod browser;
 mod collect;
 mod config;
