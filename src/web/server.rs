@@ -106,10 +106,23 @@ async fn connection<S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    let activity = Arc::new(AtomicU64::new(0));
+    // The connection moved its first byte now, as far as the idle timeout is concerned.
+    let activity = Arc::new(AtomicU64::new(millis_since(started)));
     let io = Watched { inner: stream, activity: activity.clone(), started };
+    // Requests being answered: a slow handler is the request timeout's business, not idleness.
+    let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let in_flight = busy.clone();
     let service = TowerToHyperService::new(
-        service.map_request(|r: hyper::Request<hyper::body::Incoming>| r.map(axum::body::Body::new)),
+        service.map_request(|r: hyper::Request<hyper::body::Incoming>| r.map(axum::body::Body::new)).map_future(
+            move |answer| {
+                let counted = Busy::enter(&in_flight);
+                async move {
+                    let answer = answer.await;
+                    drop(counted);
+                    answer
+                }
+            },
+        ),
     );
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -117,7 +130,8 @@ async fn connection<S>(
         .keep_alive(true)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
-    let mut check = tokio::time::interval(idle.min(Duration::from_secs(1)).max(Duration::from_millis(100)));
+    let period = idle.min(Duration::from_secs(1)).max(Duration::from_millis(100));
+    let mut check = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut closing = false;
     loop {
         tokio::select! {
@@ -134,12 +148,32 @@ async fn connection<S>(
             }
             _ = check.tick() => {
                 let last = Duration::from_millis(activity.load(Ordering::Relaxed));
-                if started.elapsed().saturating_sub(last) >= idle {
+                if busy.load(Ordering::Relaxed) == 0 && started.elapsed().saturating_sub(last) >= idle {
                     tracing::debug!("HTTP connection idle for {} s: dropped", idle.as_secs());
                     return;
                 }
             }
         }
+    }
+}
+
+fn millis_since(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A request being answered on a connection, until it drops.
+struct Busy(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Busy {
+    fn enter(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -153,8 +187,7 @@ struct Watched {
 impl Watched {
     fn moved(&self, n: usize) {
         if n > 0 {
-            let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            self.activity.store(now, Ordering::Relaxed);
+            self.activity.store(millis_since(self.started), Ordering::Relaxed);
         }
     }
 }

@@ -307,3 +307,19 @@ async fn metrics_count_collection_feed_answers_jobs_and_the_outbox() {
     let sample: Vec<&str> = text.lines().filter(|l| !l.contains("_bucket{")).take(60).collect();
     println!("figures: /metrics sample\n{}", sample.join("\n"));
 }
+
+/// The idle timeout counts from a connection's own start, whenever the server started: a
+/// connection opened long after start-up whose request comes a moment later is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_connection_long_after_start_up_is_not_idle() {
+    let app = TestApp::spawn_with(Backend::Sqlite, options("idle_timeout_seconds = 1\n")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _ in 0..5 {
+        let mut stream = connect_from(ATTACKER, app.addr).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    }
+}
