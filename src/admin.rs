@@ -90,19 +90,24 @@ pub async fn set_paused(app: &App, name: &str, paused: bool, now: DateTime<Utc>)
     Ok(Some(changed))
 }
 
-/// Runs a job now, by hand (recorded with trigger `manual`, its tick the time to the
-/// microsecond); `None` when the same job was started by hand in the same microsecond.
+/// Runs a job now, by hand from the command line (recorded with trigger `manual`, its tick the
+/// time to the microsecond): the operator's call, it does not wait for the job's lease. `None`
+/// when the same job was started by hand in the same microsecond.
 pub async fn run_now(app: &App, job: &Job, now: DateTime<Utc>) -> anyhow::Result<Option<JobOutput>> {
     use chrono::SubsecRound as _;
     schedule::run_job(app, job, now.trunc_subsecs(6), "manual", now).await
 }
 
-/// Starts a job by hand in the background (the admin API answers at once; the run is in the
-/// job history as it goes).
+/// Starts a job from the admin API, in the background (the API answers at once; the run is in
+/// the job history as it goes). It holds the job's lease like a scheduled run — if the job is
+/// running, here or elsewhere, the run is recorded as skipped — and a shutdown waits for it.
 pub fn start_now(app: Arc<App>, job: Job) {
-    tokio::spawn(async move {
-        if let Err(e) = run_now(&app, &job, Utc::now()).await {
-            tracing::error!(job = %job.name(), "run by hand: {e:#}");
+    let tracked = app.clone();
+    tracked.background.spawn(async move {
+        use chrono::SubsecRound as _;
+        let now = Utc::now();
+        if let Err(e) = schedule::run_job(&app, &job, now.trunc_subsecs(6), schedule::BY_API, now).await {
+            tracing::error!(job = %job.name(), "run from the admin API: {e:#}");
         }
     });
 }
@@ -154,7 +159,7 @@ pub async fn outbox(app: &App, editions: u32) -> StoreResult<Outbox> {
             status: d.status().as_str().to_owned(),
             attempts: d.attempts,
             domain: d.recipient.rsplit('@').next().unwrap_or_default().to_owned(),
-            reply: d.last_error.unwrap_or_default(),
+            reply: without_addresses(&d.last_error.unwrap_or_default()),
         })
         .collect();
     Ok(Outbox { editions: counted, latest_replies })
@@ -166,6 +171,23 @@ pub async fn retry(app: &App, edition: Option<EditionId>) -> StoreResult<u64> {
     let requeued = app.store.requeue_failed(edition).await?;
     tracing::info!(?edition, requeued, "failed messages put back in the queue");
     Ok(requeued)
+}
+
+/// A relay's reply with every email address in it cut to its domain (`550 5.1.1
+/// <alice@example.org>: no such user` → `550 5.1.1 <…@example.org>: no such user`).
+fn without_addresses(reply: &str) -> String {
+    reply
+        .split_inclusive(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\''))
+        .map(|piece| {
+            let end = piece.len()
+                - piece.chars().last().filter(|c| !c.is_alphanumeric() && *c != '.').map_or(0, char::len_utf8);
+            let (word, tail) = piece.split_at(end);
+            match word.rsplit_once('@') {
+                Some((local, domain)) if !local.is_empty() && !domain.is_empty() => format!("…@{domain}{tail}"),
+                _ => piece.to_owned(),
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -203,4 +225,19 @@ pub async fn sources(app: &App) -> StoreResult<Vec<SourceView>> {
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_replies_are_shown_without_whole_addresses() {
+        assert_eq!(
+            without_addresses("550 5.1.1 <alice@example.org>: Recipient address rejected"),
+            "550 5.1.1 <…@example.org>: Recipient address rejected"
+        );
+        assert_eq!(without_addresses("452 4.2.2 bob@مثال.مصر over quota"), "452 4.2.2 …@مثال.مصر over quota");
+        assert_eq!(without_addresses("421 try later"), "421 try later");
+    }
 }

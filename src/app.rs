@@ -76,6 +76,9 @@ pub struct App {
     pub topics: Cached<Topics>,
     /// Cancelled when the process is asked to stop: long jobs end at their next safe point.
     pub shutdown: CancellationToken,
+    /// Work started apart from a request (a job run from the admin API), waited for at
+    /// shutdown before the database is closed.
+    pub background: tokio_util::task::TaskTracker,
     /// This process's id in the leases it takes (planning editions).
     owner: String,
     /// When finished messages were last compacted away.
@@ -167,6 +170,7 @@ impl App {
             signups: SignUpLimits::default(),
             topics: Cached::new(std::time::Duration::from_secs(60)),
             shutdown: CancellationToken::new(),
+            background: tokio_util::task::TaskTracker::new(),
             owner: crate::store::new_owner_id(),
             compacted: std::sync::Mutex::new(None),
         })

@@ -553,6 +553,8 @@ async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()>
     let served = crate::web::serve(listener, app.clone(), async move { stopping.cancelled().await }).await;
     tracing::info!("shutting down: finishing the messages in flight");
     heartbeat.stop().await;
+    app.background.close();
+    app.background.wait().await;
     app.sender.close().await;
     app.store.close().await;
     served.context("HTTP server failed")

@@ -32,9 +32,13 @@ pub fn private_options() -> OpenOptions {
     options
 }
 
-/// Creates (or truncates) a private file.
+/// Creates (or truncates) a private file; one that existed with a looser mode is made private
+/// before anything is written to it.
 pub fn create_private(path: &Path) -> io::Result<File> {
-    private_options().open(path)
+    let file = private_options().open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
+    Ok(file)
 }
 
 /// Writes a private file.
@@ -43,8 +47,8 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     create_private(path)?.write_all(bytes)
 }
 
-/// Takes away group and other access from an existing file (one made before this rule, or by a
-/// tool with a loose umask); says whether it had any.
+/// Takes away group and other access from an existing file or folder (one made before this
+/// rule, or by a tool with a loose umask); says whether it had any.
 pub fn tighten(path: &Path) -> io::Result<bool> {
     #[cfg(unix)]
     {
@@ -84,5 +88,9 @@ mod tests {
         assert!(tighten(&loose).unwrap());
         assert_eq!(mode(&loose), 0o600);
         assert!(!tighten(&loose).unwrap());
+        // An existing file written again is made private first.
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&loose, b"personal").unwrap();
+        assert_eq!(mode(&loose), FILE_MODE);
     }
 }

@@ -42,6 +42,7 @@ impl Transport {
         match &mail.transport {
             MailTransport::File { outbox_dir } => {
                 crate::files::create_private_dir_all(outbox_dir)
+                    .and_then(|()| crate::files::tighten(outbox_dir))
                     .map_err(|e| format!("cannot create the outbox folder {}: {e}", outbox_dir.display()))?;
                 Ok(Transport::File(outbox_dir.clone()))
             }

@@ -15,16 +15,21 @@
 //!   previous run was still running"), never queued, and runs never overlap;
 //! - after a late wake-up (a suspended machine) the latest passed tick runs and the ones before
 //!   it are recorded as skipped;
-//! - a run that failed is tried again for the same tick (up to three attempts, two minutes
-//!   apart); one stopped by a shutdown is taken up again by the next claim of its tick.
+//! - until a tick has settled (run well, or skipped) or the next is due, it is claimed again
+//!   every 30 s: a run that failed is retried (up to three attempts, two minutes apart), one left
+//!   `running` by an instance that died is taken over once its lease ran out, one whose claim
+//!   failed (the database was away) is claimed at last; one stopped by a shutdown is taken up
+//!   by the next start;
+//! - a run whose job lease is lost (the database out of reach for longer than the lease, and
+//!   another instance took it) stops where it is, as after a kill.
 //!
 //! At most the latest 1,000 skipped ticks of a gap are recorded one by one (the log counts all).
-//! Runs by hand (`nashra collect`, `digest send`) are recorded the same way but do not take the
-//! job's lease.
+//! Runs from the admin API take the job's lease too; runs from the command line (`nashra
+//! collect`, `digest send`) are recorded the same way but do not.
 
 mod runner;
 
 pub use crate::spec::Schedule;
 pub use runner::{
-    Heartbeat, Job, JobOutput, Scheduled, catch_up, run_due, run_job, run_job_with, scheduled_jobs, start,
+    BY_API, Heartbeat, Job, JobOutput, Scheduled, catch_up, run_due, run_job, run_job_with, scheduled_jobs, start,
 };

@@ -111,15 +111,15 @@ pub async fn run_job_with(
     let Some(run) = app.store.claim_job_run(&name, tick, trigger, now, lease).await? else {
         return Ok(None);
     };
-    // A scheduled run holds its job's lease while it works, so that it never overlaps another
-    // run of the same job — a later tick here, or any tick on another instance. (The tick is
-    // claimed first: only its claimer ever writes its row.)
+    // A scheduled run (or one from the admin API) holds its job's lease while it works, so that
+    // it never overlaps another run of the same job — a later tick here, or any tick on another
+    // instance. (The tick is claimed first: only its claimer ever writes its row.)
     if trigger == SCHEDULED && app.store.job_paused(&name).await? {
         app.store.skip_job_run(run, now, PAUSED).await?;
         counted(&name, "skipped", 1);
         return Ok(None);
     }
-    let job_lease = (trigger == SCHEDULED).then(|| (format!("job:{name}"), crate::store::new_owner_id()));
+    let job_lease = (trigger != BY_HAND).then(|| (format!("job:{name}"), crate::store::new_owner_id()));
     if let Some((lease_name, owner)) = &job_lease
         && !app.store.acquire_lease(lease_name, owner, lease).await?
     {
@@ -151,6 +151,11 @@ fn counted(job: &str, outcome: &str, n: u64) {
 
 /// The trigger of the runs the scheduler starts.
 const SCHEDULED: &str = "schedule";
+/// The trigger of runs started from the command line: the only ones that do not take the job's
+/// lease (an operator's `digest send` may go alongside a scheduled run of its own tick).
+const BY_HAND: &str = "manual";
+/// The trigger of runs started from the admin API.
+pub const BY_API: &str = "api";
 /// Why a tick of a paused job did not run.
 const PAUSED: &str = "paused by an operator";
 /// Why a tick did not run while another run of its job was under way.
@@ -180,7 +185,11 @@ async fn work_and_record(
         }
     };
     // The leases are renewed while it works, so that only a dead process's run is taken over.
+    // Should the job's lease be lost — taken over after the database was out of reach for longer
+    // than the lease — the run stops where it is (as after a kill), so that two runs never go on
+    // side by side.
     let renew = async {
+        let mut renewed = std::time::Instant::now();
         loop {
             tokio::time::sleep(lease / 3).await;
             if let Err(e) = app.store.renew_job_run(run, lease).await {
@@ -188,8 +197,11 @@ async fn work_and_record(
             }
             if let Some((lease_name, owner)) = job_lease {
                 match app.store.acquire_lease(lease_name, owner, lease).await {
-                    Ok(true) => {}
-                    Ok(false) => tracing::warn!(job = %name, "the job's lease was taken over while it ran"),
+                    Ok(true) => renewed = std::time::Instant::now(),
+                    Ok(false) => return "the job's lease was taken over while it ran".to_owned(),
+                    Err(e) if renewed.elapsed() >= lease => {
+                        return format!("the job's lease could not be renewed for {} s: {e}", lease.as_secs());
+                    }
                     Err(e) => tracing::warn!(job = %name, "{e}"),
                 }
             }
@@ -197,7 +209,7 @@ async fn work_and_record(
     };
     let output = tokio::select! {
         output = work => output,
-        never = renew => match never {},
+        lost = renew => Err(anyhow::anyhow!("stopped part-way: {lost}")),
     };
     let finished = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
     metrics::METRICS
@@ -272,6 +284,9 @@ async fn record_skipped(
     }
     let mut recorded: u64 = 0;
     for tick in ticks {
+        if app.shutdown.is_cancelled() {
+            break;
+        }
         match app.store.skip_job_tick(&name, tick, SCHEDULED, now, reason).await {
             Ok(true) => recorded += 1,
             Ok(false) => {}
@@ -339,6 +354,9 @@ async fn sleep_until(app: &App, at: DateTime<Utc>) -> bool {
 /// the latest passed tick runs and the ones before it are recorded as skipped.
 async fn job_loop(app: Arc<App>, scheduled: Scheduled) {
     let mut last = catch_up(&app, &scheduled, Utc::now()).await;
+    if let Some(tick) = last {
+        settle(&app, &scheduled, tick).await;
+    }
     loop {
         if app.shutdown.is_cancelled() {
             return;
@@ -361,7 +379,32 @@ async fn job_loop(app: Arc<App>, scheduled: Scheduled) {
             record_skipped(&app, &scheduled, (next - chrono::Duration::milliseconds(1), before), woke, &reason).await;
         }
         run_tick(&app, &scheduled, tick, woke).await;
+        settle(&app, &scheduled, tick).await;
         last = Some(tick);
+    }
+}
+
+/// How often a tick that has not settled is claimed again.
+const SETTLE_EVERY: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Until `tick` has settled — run well, or skipped — or the job's next tick is due, claims it
+/// again now and then: a run that failed is retried (the claim allows three attempts, two
+/// minutes apart), a run left `running` by an instance that died is taken over once its lease
+/// has run out, and a tick whose claim failed (the database was away) is claimed at last.
+async fn settle(app: &App, scheduled: &Scheduled, tick: DateTime<Utc>) {
+    let name = scheduled.job.name();
+    let Some(next) = scheduled.schedule.next_after(tick) else { return };
+    loop {
+        match app.store.job_run_status(&name, tick).await {
+            Ok(Some(status)) if matches!(status.as_str(), "ok" | "skipped") => return,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(job = %name, "{e}"),
+        }
+        let again = (Utc::now() + SETTLE_EVERY).min(next);
+        if again >= next || !sleep_until(app, again).await {
+            return;
+        }
+        run_tick(app, scheduled, tick, Utc::now()).await;
     }
 }
 

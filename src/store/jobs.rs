@@ -129,12 +129,14 @@ impl Store {
         .with_context(|| format!("cannot record the end of job run {id}"))
     }
 
-    /// The latest tick claimed for `job`.
+    /// The latest scheduled tick recorded for `job` (runs by hand have ticks of their own).
     pub async fn last_job_tick(&self, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
-        on_pool!(self, |pool| sqlx::query_scalar("SELECT MAX(tick) FROM job_runs WHERE job = $1")
-            .bind(job)
-            .fetch_one(pool)
-            .await)
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT MAX(tick) FROM job_runs WHERE job = $1 AND trigger = 'schedule'"
+        )
+        .bind(job)
+        .fetch_one(pool)
+        .await)
         .with_context(|| format!("cannot read the last run of job {job}"))
     }
 
@@ -210,15 +212,16 @@ impl Store {
         .with_context(|| format!("cannot read whether job {job} is paused"))
     }
 
-    /// When a run of `job` last finished well.
-    pub async fn last_good_run(&self, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    /// When a run of `job` last came to its end (well or not: the job works, whatever its
+    /// sources did).
+    pub async fn last_finished_run(&self, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
         on_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT MAX(finished_at) FROM job_runs WHERE job = $1 AND status = 'ok'"
+            "SELECT MAX(finished_at) FROM job_runs WHERE job = $1 AND status IN ('ok', 'failed')"
         )
         .bind(job)
         .fetch_one(pool)
         .await)
-        .with_context(|| format!("cannot read the last good run of job {job}"))
+        .with_context(|| format!("cannot read the last run of job {job}"))
     }
 
     /// Records that a run stopped part-way when its process was asked to stop; the next claim

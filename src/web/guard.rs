@@ -1,4 +1,4 @@
-//! What every request goes through before a handler: a request timeout (408), per-client limits
+//! What every request goes through before a handler: per-client limits
 //! on the public routes — requests per second (429 with `Retry-After`) and requests in flight
 //! (503) — counted by client (`client_key`: the address, an IPv6 client by its /64, behind a
 //! trusted proxy the address it names), and the security headers of every answer:
@@ -49,6 +49,8 @@ pub struct ClientLimits {
     in_flight: Counts,
     max_in_flight: usize,
     checks: AtomicU64,
+    /// Whether the log was told of a trusted proxy without X-Forwarded-For.
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl ClientLimits {
@@ -63,6 +65,7 @@ impl ClientLimits {
             in_flight: Counts::default(),
             max_in_flight: http.max_requests_in_flight_per_client,
             checks: AtomicU64::new(0),
+            warned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -74,6 +77,17 @@ pub async fn client_limits(
     request: Request,
     next: Next,
 ) -> Response {
+    if super::is_trusted(&limits.trusted, peer.ip()) && !request.headers().contains_key("x-forwarded-for") {
+        // A trusted proxy that does not say whose request it passes on: counting it would put
+        // every reader in one bucket.
+        if !limits.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                proxy = %peer.ip(),
+                "a trusted proxy sends no X-Forwarded-For: its requests are not limited per client"
+            );
+        }
+        return next.run(request).await;
+    }
     let client = super::client_key(super::client_ip(&limits.trusted, peer.ip(), request.headers()));
     if let Some(rate) = &limits.rate {
         if limits.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {

@@ -40,6 +40,7 @@ use error::{WebError, WebResult};
 
 pub fn router(app: Arc<App>) -> Router {
     let http = &app.config.http;
+    let limits = Arc::new(guard::ClientLimits::new(http));
     let mut public = Router::new()
         .route("/", get(home))
         .route("/feeds.opml", get(feeds::opml))
@@ -60,7 +61,7 @@ pub fn router(app: Arc<App>) -> Router {
     }
     let public = public
         .layer(DefaultBodyLimit::max(http.max_form_bytes))
-        .layer(axum::middleware::from_fn_with_state(Arc::new(guard::ClientLimits::new(http)), guard::client_limits));
+        .layer(axum::middleware::from_fn_with_state(limits.clone(), guard::client_limits));
     // The APIs answer callers with a token; their bodies have their own limits.
     let push = Router::new()
         .route("/api/v1/articles", post(api::push_articles))
@@ -81,16 +82,22 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/admin/outbox/retry", post(admin_api::retry))
         .route("/api/v1/admin/sources", get(admin_api::sources))
         .layer(DefaultBodyLimit::max(http.max_form_bytes));
-    Router::new()
-        .route("/healthz", get(healthz))
+    // Readiness and metrics read the database: limited per client like the public pages.
+    let operators = Router::new()
         .route("/readyz", get(readyz))
         .route("/metrics", get(observe::metrics))
+        .layer(axum::middleware::from_fn_with_state(limits.clone(), guard::client_limits));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(operators)
         .merge(public)
         .merge(push)
         .merge(subscribers)
         .merge(admin)
         .layer(axum::middleware::from_fn(guard::security_headers))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.request_timeout))
+        // A handler (or a body) slower than the request timeout: 503, not 408 — a browser would
+        // send a POST answered 408 again on its own.
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, http.request_timeout))
         .layer(axum::middleware::from_fn(observe::measure))
         .layer(TraceLayer::new_for_http().make_span_with(observe::request_span))
         .with_state(app)
@@ -115,9 +122,11 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready to serve and to work: the database answers, its migrations are this build's, and the
-/// last collection finished well recently enough — within twice the collect schedule's period
-/// plus ten minutes (when some source is fetched at all). 200 or 503, with each check's finding.
+/// Ready to serve and to work: the database answers, its migrations are this build's, and
+/// collection is not stuck — its last run came to an end (well or not: a broken source is the
+/// metrics' and `sources`' business, not a reason to take every instance out of service) within
+/// twice the collect schedule's period plus ten minutes; a paused collect job is not waited for.
+/// 200 or 503, with each check's finding (details of errors go to the log, not to the caller).
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     let now = Utc::now();
     let mut ready = true;
@@ -130,43 +139,53 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
         };
         checks.insert(name.into(), serde_json::json!({ "status": status, "detail": detail }));
     };
-    let database = app.store.ping().await.map(|()| app.store.backend().to_owned()).map_err(|e| e.to_string());
+    let logged = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::warn!("readiness: {what}: {e}");
+        format!("{what} (see the log)")
+    };
+    let database = app.store.ping().await.map(|()| app.store.backend().to_owned());
     let reachable = database.is_ok();
-    note("database", database);
+    note("database", database.map_err(|e| logged("the database did not answer", &e)));
     if reachable {
         note(
             "migrations",
             match app.store.migrations_pending().await {
                 Ok(0) => Ok("current".into()),
                 Ok(n) => Err(format!("{n} migration(s) of this build not applied")),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(logged("the migrations could not be read", &e)),
             },
         );
         if app.config.sources.iter().any(|s| s.enabled && s.kind.url().is_some()) {
-            note("collection", collection_freshness(&app, now).await);
+            note("collection", collection_freshness(&app, now).await.map_err(|e| e.to_string()));
         }
     }
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(serde_json::json!({ "ready": ready, "checks": checks }))).into_response()
 }
 
-/// Whether the last good collection is recent for the collect schedule.
+/// Whether collection has come to an end recently for its schedule (or is paused).
 async fn collection_freshness(app: &App, now: chrono::DateTime<Utc>) -> Result<String, String> {
+    let logged = |e: crate::store::StoreError| {
+        tracing::warn!("readiness: {e}");
+        "the job history could not be read (see the log)".to_owned()
+    };
+    if app.store.job_paused("collect").await.map_err(logged)? {
+        return Ok("paused by an operator".into());
+    }
     let schedule = &app.config.schedules.collect;
     let period = schedule
         .next_after(now)
         .and_then(|next| Some(schedule.next_after(next)? - next))
         .unwrap_or(chrono::Duration::hours(1));
     let allowed = period * 2 + chrono::Duration::minutes(10);
-    match app.store.last_good_run("collect").await {
-        Err(e) => Err(e.to_string()),
-        Ok(None) => Err("no collection has finished well yet".into()),
-        Ok(Some(at)) if now - at > allowed => Err(format!(
-            "the last good collection finished {} min ago (allowed: {} min)",
+    match app.store.last_finished_run("collect").await.map_err(logged)? {
+        None => Err("no collection has come to its end yet".into()),
+        Some(at) if now - at > allowed => Err(format!(
+            "the last collection ended {} min ago (allowed: {} min)",
             (now - at).num_minutes(),
             allowed.num_minutes()
         )),
-        Ok(Some(at)) => Ok(format!("last good collection {} s ago", (now - at).num_seconds())),
+        Some(at) => Ok(format!("the last collection ended {} s ago", (now - at).num_seconds())),
     }
 }
 

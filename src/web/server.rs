@@ -4,6 +4,8 @@
 //!   and the wait for the next request on a kept-alive connection, within that time;
 //! - an idle timeout (`http.idle_timeout_seconds`): no byte moved either way for that long (a
 //!   client that stops reading its response) and the connection is dropped;
+//! - for a trusted reverse proxy, both 30 s longer than `idle_timeout` (it keeps its idle
+//!   connections to us open for up to a minute, and must never find one closing);
 //! - a cap per peer address (`http.max_connections_per_client`; trusted proxies are exempt, their
 //!   clients are limited per request, see `guard`) and a cap in all (`http.max_connections`:
 //!   beyond it, new connections wait in the listen queue).
@@ -73,7 +75,14 @@ pub async fn run(listener: TcpListener, router: Router, http: &config::Http, sto
             request.extensions_mut().insert(ConnectInfo(peer));
             request
         });
-        let limits = (http.header_read_timeout, http.idle_timeout);
+        // A reverse proxy keeps idle connections to us open for a while (nginx and load
+        // balancers: 60 s): ours must stay open longer, or it would send a request on a socket
+        // we are closing.
+        let limits = if exempt {
+            (http.header_read_timeout.max(http.idle_timeout) + PROXY_GRACE, http.idle_timeout + PROXY_GRACE)
+        } else {
+            (http.header_read_timeout, http.idle_timeout)
+        };
         let (stop, hard) = (stop.clone(), hard.clone());
         tracker.spawn(async move {
             connection(stream, service, limits, (stop, hard), started).await;
@@ -91,6 +100,9 @@ pub async fn run(listener: TcpListener, router: Router, http: &config::Http, sto
         tracker.wait().await;
     }
 }
+
+/// How much longer a trusted proxy's connection may rest than a client's.
+const PROXY_GRACE: Duration = Duration::from_secs(30);
 
 /// One connection, HTTP/1.1, until it closes, times out or the server stops.
 async fn connection<S>(

@@ -82,7 +82,7 @@ async fn jobs_are_seen_paused_resumed_and_run_as_from_the_command_line() {
     let mut ran = false;
     for _ in 0..100 {
         let runs = app.admin_get("/api/v1/admin/jobs").await.1["recent_runs"].clone();
-        ran = runs.as_array().unwrap().iter().any(|r| r["trigger"] == "manual" && r["status"] == "ok");
+        ran = runs.as_array().unwrap().iter().any(|r| r["trigger"] == "api" && r["status"] == "ok");
         if ran {
             break;
         }

@@ -6,7 +6,8 @@
 //! when its exact scheme, host and port are those of a configured source; never by host name
 //! alone, never for `site.base_url`. Every other request goes through a client whose resolver
 //! drops non-public addresses, so the check holds for the address actually connected to, on every
-//! hop of a redirect chain and whatever a name resolves to at that moment (DNS rebinding).
+//! hop of a redirect chain and whatever a name resolves to at that moment (DNS rebinding). Even
+//! at a source's origin, a name never reaches a link-local address (the cloud metadata service).
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -121,20 +122,42 @@ impl AllowedOrigins {
     }
 }
 
-/// A resolver that keeps only public addresses: the public client's, used for every URL that is
-/// not at a configured source's origin.
-pub(super) struct PublicResolver;
+/// Whether an address may be reached at a configured source's origin named by a host name:
+/// anything but link-local (the cloud metadata service, 169.254.169.254 and fe80::/10),
+/// unspecified, broadcast and multicast addresses — a source's name that comes to resolve there
+/// (a hijacked DNS record) reaches nothing that answers with secrets.
+fn is_reachable_at_a_source(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => !(v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()),
+        IpAddr::V6(v6) => !((v6.segments()[0] & 0xffc0) == 0xfe80 || v6.is_unspecified() || v6.is_multicast()),
+    }
+}
 
-impl Resolve for PublicResolver {
+/// A resolver that keeps the addresses `keep` allows: the public client's keeps public
+/// addresses only (every URL not at a configured source's origin); the configured client's
+/// keeps all but link-local and the like.
+pub(super) struct FilteringResolver {
+    keep: fn(IpAddr) -> bool,
+    /// What the kept addresses are, for the error.
+    kind: &'static str,
+}
+
+impl FilteringResolver {
+    pub(super) const PUBLIC: Self = Self { keep: is_public, kind: "public address" };
+    pub(super) const SOURCE: Self = Self { keep: is_reachable_at_a_source, kind: "address a source may have" };
+}
+
+impl Resolve for FilteringResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
+        let (keep, kind) = (self.keep, self.kind);
         Box::pin(async move {
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let usable: Vec<SocketAddr> = found.iter().copied().filter(|a| is_public(a.ip())).collect();
+            let usable: Vec<SocketAddr> = found.iter().copied().filter(|a| keep(a.ip())).collect();
             if usable.is_empty() {
                 let shown: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
                 return Err(format!(
-                    "{host} has no public address ({}), and no source is configured at this scheme, host and port",
+                    "{host} has no {kind} ({}), and no source is configured at this scheme, host and port",
                     if shown.is_empty() { "none found".to_owned() } else { shown.join(", ") }
                 )
                 .into());
@@ -249,10 +272,20 @@ mod tests {
         assert_eq!(reach("http://8.8.8.8/"), Ok(Reach::Public));
     }
 
+    #[test]
+    fn a_sources_name_never_reaches_the_metadata_service() {
+        for ip in ["169.254.169.254", "fe80::1", "0.0.0.0", "224.0.0.1", "::ffff:169.254.169.254"] {
+            assert!(!is_reachable_at_a_source(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["127.0.0.1", "10.0.0.5", "fd00::5", "8.8.8.8"] {
+            assert!(is_reachable_at_a_source(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
     #[tokio::test]
     async fn the_public_resolver_refuses_a_name_of_an_internal_address() {
         let name: Name = "localhost".parse().unwrap();
-        let error = match PublicResolver.resolve(name).await {
+        let error = match FilteringResolver::PUBLIC.resolve(name).await {
             Ok(addrs) => panic!("localhost resolved to {:?}", addrs.collect::<Vec<_>>()),
             Err(e) => e.to_string(),
         };

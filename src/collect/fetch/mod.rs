@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::config;
 pub use guard::AllowedOrigins;
-use guard::{PublicResolver, Reach};
+use guard::{FilteringResolver, Reach};
 use hosts::Hosts;
 use retry::{RetryPolicy, is_temporary, retry_after};
 use robots::{RobotsCache, Rules};
@@ -139,7 +139,8 @@ impl Fetcher {
                 // check them.
                 .no_proxy()
                 .pool_idle_timeout(Duration::from_secs(30));
-            let builder = if public { builder.dns_resolver(Arc::new(PublicResolver)) } else { builder };
+            let resolver = if public { FilteringResolver::PUBLIC } else { FilteringResolver::SOURCE };
+            let builder = builder.dns_resolver(Arc::new(resolver));
             builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))
         };
         Ok(Self {
