@@ -79,6 +79,12 @@ pub fn job_named(app: &App, name: &str) -> Option<Job> {
     schedule::scheduled_jobs(&app.config).into_iter().map(|s| s.job).find(|j| j.name() == name)
 }
 
+/// Why `name` names no scheduled job, with the names that do.
+pub fn unknown_job(app: &App, name: &str) -> String {
+    let known: Vec<String> = schedule::scheduled_jobs(&app.config).iter().map(|s| s.job.name()).collect();
+    format!("no scheduled job is called {name:?} (there are: {})", known.join(", "))
+}
+
 /// Pauses or resumes a scheduled job (every instance follows); `None` if there is no such job,
 /// else whether that changed anything.
 pub async fn set_paused(app: &App, name: &str, paused: bool, now: DateTime<Utc>) -> StoreResult<Option<bool>> {
@@ -94,8 +100,13 @@ pub async fn set_paused(app: &App, name: &str, paused: bool, now: DateTime<Utc>)
 /// time to the microsecond): the operator's call, it does not wait for the job's lease. `None`
 /// when the same job was started by hand in the same microsecond.
 pub async fn run_now(app: &App, job: &Job, now: DateTime<Utc>) -> anyhow::Result<Option<JobOutput>> {
+    run_by(app, job, "manual", now).await
+}
+
+/// A run outside the schedule: its tick is the time, to the microsecond.
+async fn run_by(app: &App, job: &Job, trigger: &str, now: DateTime<Utc>) -> anyhow::Result<Option<JobOutput>> {
     use chrono::SubsecRound as _;
-    schedule::run_job(app, job, now.trunc_subsecs(6), "manual", now).await
+    schedule::run_job(app, job, now.trunc_subsecs(6), trigger, now).await
 }
 
 /// Starts a job from the admin API, in the background (the API answers at once; the run is in
@@ -104,9 +115,7 @@ pub async fn run_now(app: &App, job: &Job, now: DateTime<Utc>) -> anyhow::Result
 pub fn start_now(app: Arc<App>, job: Job) {
     let tracked = app.clone();
     tracked.background.spawn(async move {
-        use chrono::SubsecRound as _;
-        let now = Utc::now();
-        if let Err(e) = schedule::run_job(&app, &job, now.trunc_subsecs(6), schedule::BY_API, now).await {
+        if let Err(e) = run_by(&app, &job, schedule::BY_API, Utc::now()).await {
             tracing::error!(job = %job.name(), "run from the admin API: {e:#}");
         }
     });

@@ -897,8 +897,7 @@ async fn jobs(config: Config, command: Option<JobsCommand>, now: DateTime<Utc>) 
     if let Some(JobsCommand::Pause { job: name } | JobsCommand::Resume { job: name }) = &command {
         let pause = matches!(command, Some(JobsCommand::Pause { .. }));
         let Some(changed) = admin::set_paused(&app, name, pause, now).await? else {
-            let known: Vec<String> = schedule::scheduled_jobs(&app.config).iter().map(|s| s.job.name()).collect();
-            eprintln!("no scheduled job is called {name:?} (there are: {})", known.join(", "));
+            eprintln!("{}", admin::unknown_job(&app, name));
             return Ok(ExitCode::from(2));
         };
         let what = if pause { "paused" } else { "resumed" };

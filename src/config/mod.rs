@@ -396,8 +396,8 @@ fn toml_reason(e: &toml::de::Error, text: &str) -> String {
     let message = e.message().trim().replace('\n', "; ");
     let span = e.span().filter(|s| s.start <= text.len());
     // Without a place in the text, the full message names the key.
-    let said = if span.is_some() { message.clone() } else { e.to_string() }.to_ascii_lowercase();
-    if ["password", "token", "secret"].iter().any(|w| said.contains(w)) {
+    let said = if span.is_some() { message.clone() } else { e.to_string() };
+    if crate::spec::names_a_secret(&said) {
         return "a password, token or secret has a value that cannot be read (not shown here); check its \
                 quotes and type"
             .into();

@@ -314,13 +314,19 @@ pub async fn catch_up(app: &App, scheduled: &Scheduled, now: DateTime<Utc>) -> O
         Ok(_) => {}
         Err(e) => tracing::warn!(job = %name, "{e}"),
     }
-    run_tick(app, scheduled, tick, now).await;
+    let _ran_well = run_tick(app, scheduled, tick, now).await;
     Some(tick)
 }
 
-async fn run_tick(app: &App, scheduled: &Scheduled, tick: DateTime<Utc>, now: DateTime<Utc>) {
-    if let Err(e) = run_job(app, &scheduled.job, tick, SCHEDULED, now).await {
-        tracing::error!(job = %scheduled.job.name(), "{e:#}");
+/// Runs a tick; says whether it ran well here (then it has settled without asking the store).
+async fn run_tick(app: &App, scheduled: &Scheduled, tick: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    match run_job(app, &scheduled.job, tick, SCHEDULED, now).await {
+        Ok(Some(output)) => output.failure().is_none(),
+        Ok(None) => false,
+        Err(e) => {
+            tracing::error!(job = %scheduled.job.name(), "{e:#}");
+            false
+        }
     }
 }
 
@@ -378,8 +384,9 @@ async fn job_loop(app: Arc<App>, scheduled: Scheduled) {
             let reason = format!("missed: woken {} ms late (suspended or too busy)", (woke - next).num_milliseconds());
             record_skipped(&app, &scheduled, (next - chrono::Duration::milliseconds(1), before), woke, &reason).await;
         }
-        run_tick(&app, &scheduled, tick, woke).await;
-        settle(&app, &scheduled, tick).await;
+        if !run_tick(&app, &scheduled, tick, woke).await {
+            settle(&app, &scheduled, tick).await;
+        }
         last = Some(tick);
     }
 }
@@ -404,7 +411,9 @@ async fn settle(app: &App, scheduled: &Scheduled, tick: DateTime<Utc>) {
         if again >= next || !sleep_until(app, again).await {
             return;
         }
-        run_tick(app, scheduled, tick, Utc::now()).await;
+        if run_tick(app, scheduled, tick, Utc::now()).await {
+            return;
+        }
     }
 }
 

@@ -47,7 +47,7 @@ impl fmt::Display for DatabaseUrl {
                         let pairs: Vec<(String, String)> = u
                             .query_pairs()
                             .map(|(k, v)| {
-                                let secret = k.to_ascii_lowercase().contains("password");
+                                let secret = super::names_a_secret(&k);
                                 (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
                             })
                             .collect();

@@ -17,5 +17,5 @@ pub use database_url::DatabaseUrl;
 pub use feed::{ALL, FeedSpec};
 pub use keyword::{KeywordError, KeywordName};
 pub use problem::Problem;
-pub use secret::Secret;
+pub use secret::{Secret, names_a_secret};
 pub use selectors::{ArticleSelectors, BadSelector, SelectorsCss};

@@ -23,8 +23,7 @@ impl Problem {
 
 /// A value as a problem may show it.
 fn shown(key: &str, value: String) -> String {
-    let key = key.to_ascii_lowercase();
-    if ["password", "token", "secret"].iter().any(|w| key.contains(w)) && !value.is_empty() {
+    if super::names_a_secret(key) && !value.is_empty() {
         return "***".into();
     }
     // `scheme://user:password@host…`: the password goes, whatever the scheme.

@@ -18,6 +18,12 @@ impl Secret {
     }
 }
 
+/// Whether a key (or a message naming one) is about a secret: a password, token or secret.
+pub fn names_a_secret(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    ["password", "token", "secret"].iter().any(|w| text.contains(w))
+}
+
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
         Self::new(value)

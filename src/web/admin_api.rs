@@ -39,8 +39,7 @@ fn allowed(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 fn unknown_job(app: &App, name: &str) -> ApiError {
-    let known: Vec<String> = crate::schedule::scheduled_jobs(&app.config).iter().map(|s| s.job.name()).collect();
-    problem(StatusCode::NOT_FOUND, &format!("no scheduled job is called {name:?} (there are: {})", known.join(", ")))
+    problem(StatusCode::NOT_FOUND, &admin::unknown_job(app, name))
 }
 
 pub async fn jobs(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
